@@ -1,0 +1,642 @@
+//! The Tripo task API: one request (`GET` the task), two dialects, one task
+//! model. Nothing outside this file knows which dialect answered.
+//!
+//! v2 (`GET {base}/task/{id}`) is what the reference page describes and what
+//! gateways still serve; v3 (`GET {base}/v3/tasks/{id}`) is what the service
+//! itself speaks since the end of October 2026. Both answer
+//! `{"code":0,"data":{task}}`; v3 may also answer the bare task.
+
+use std::fmt;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use reqwest::{StatusCode, Url};
+use serde_json::{Map, Value};
+
+use crate::error::{Error, Result, TraceId, fault_text};
+use crate::events::{Event, Observer};
+use crate::retry::{self, RetryPolicy};
+
+/// The base used when none is given.
+pub const DEFAULT_API_BASE: &str = "https://openapi.tripo3d.ai";
+
+/// The largest task answer we read: a task is a few kilobytes; anything
+/// this large is not a task.
+const MAX_ANSWER_BYTES: usize = 4 << 20;
+
+/// How long one API request may take, answer included.
+const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+/// The header in which the API names each request, for support.
+const TRACE_HEADER: &str = "x-tripo-trace-id";
+
+/// Which shape of the API to speak.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ApiVersion {
+    /// `GET {base}/task/{id}`, bare output names.
+    V2,
+    /// `GET {base}/v3/tasks/{id}`, `_url` output names.
+    V3,
+}
+
+impl ApiVersion {
+    /// The dialect a base speaks by default: v2 when its path ends in
+    /// `/v2/openapi`, else v3.
+    pub fn guess(base: &Url) -> ApiVersion {
+        if base.path().trim_end_matches('/').ends_with("/v2/openapi") {
+            ApiVersion::V2
+        } else {
+            ApiVersion::V3
+        }
+    }
+}
+
+/// An API key. Its `Debug` and `Display` never show it.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ApiKey(String);
+
+impl ApiKey {
+    /// Checks that the key can travel in a header.
+    pub fn new(key: impl Into<String>) -> Result<ApiKey> {
+        let key = key.into().trim().to_owned();
+        if key.is_empty() {
+            return Err(Error::Usage(
+                "the API key is empty: pass --api-key or set TRIPO_API_KEY".into(),
+            ));
+        }
+        if !key.bytes().all(|b| b.is_ascii_graphic()) {
+            return Err(Error::Usage(
+                "the API key has spaces or characters that cannot be sent: check --api-key or TRIPO_API_KEY".into(),
+            ));
+        }
+        Ok(ApiKey(key))
+    }
+
+    fn secret(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for ApiKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("ApiKey(<redacted>)")
+    }
+}
+
+/// A task's status. `Other` is a status this version does not know; it is
+/// treated as still going, so a new intermediate status does not end a run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TaskStatus {
+    /// Waiting for its turn.
+    Queued,
+    /// Being generated.
+    Running,
+    /// Done; the outputs are ready.
+    Success,
+    /// Failed, usually on the service's side.
+    Failed,
+    /// Refused by the content policy.
+    Banned,
+    /// Expired before it ran.
+    Expired,
+    /// Cancelled.
+    Cancelled,
+    /// The service cannot tell: final.
+    Unknown,
+    /// A status this version does not know.
+    Other(String),
+}
+
+impl TaskStatus {
+    fn parse(text: &str) -> TaskStatus {
+        match text.trim().to_ascii_lowercase().as_str() {
+            "queued" => TaskStatus::Queued,
+            "running" => TaskStatus::Running,
+            "success" => TaskStatus::Success,
+            "failed" => TaskStatus::Failed,
+            "banned" => TaskStatus::Banned,
+            "expired" => TaskStatus::Expired,
+            "cancelled" | "canceled" => TaskStatus::Cancelled,
+            "unknown" => TaskStatus::Unknown,
+            other => TaskStatus::Other(other.to_owned()),
+        }
+    }
+
+    /// True for the statuses after which the task never changes.
+    pub fn is_final(&self) -> bool {
+        !matches!(
+            self,
+            TaskStatus::Queued | TaskStatus::Running | TaskStatus::Other(_)
+        )
+    }
+}
+
+impl fmt::Display for TaskStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            TaskStatus::Queued => "queued",
+            TaskStatus::Running => "running",
+            TaskStatus::Success => "success",
+            TaskStatus::Failed => "failed",
+            TaskStatus::Banned => "banned",
+            TaskStatus::Expired => "expired",
+            TaskStatus::Cancelled => "cancelled",
+            TaskStatus::Unknown => "unknown",
+            TaskStatus::Other(text) => text,
+        })
+    }
+}
+
+/// A task, as either dialect describes it.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Task {
+    /// The task's id.
+    pub task_id: String,
+    /// Its type (`text_to_model`, …), when given.
+    pub task_type: Option<String>,
+    /// Its status.
+    pub status: TaskStatus,
+    /// Progress, 0 to 100.
+    pub progress: Option<u8>,
+    /// Position in the queue, while queued.
+    pub queue_position: Option<u32>,
+    /// The service's estimate of the running time left.
+    pub time_left: Option<Duration>,
+    /// When the task was created, in unix seconds.
+    pub create_time: Option<i64>,
+    /// The API's error code for a task that did not succeed.
+    pub error_code: Option<i64>,
+    /// The API's error text for a task that did not succeed.
+    pub error_message: Option<String>,
+    /// The output object, as sent.
+    pub output: Map<String, Value>,
+    /// The trace id of the answer.
+    pub trace_id: Option<String>,
+    /// When the answer arrived: links without a readable expiry count from here.
+    pub received_at: SystemTime,
+}
+
+/// A client for the task API. It holds the key, and only ever sends it to
+/// the API's own URLs.
+#[derive(Clone)]
+pub(crate) struct ApiClient {
+    http: reqwest::Client,
+    base: Url,
+    version: ApiVersion,
+    key: ApiKey,
+    policy: RetryPolicy,
+}
+
+impl fmt::Debug for ApiClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ApiClient")
+            .field("base", &self.base.as_str())
+            .field("version", &self.version)
+            .field("key", &self.key)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A failed try: either worth another, or the end.
+enum Failure {
+    Transient {
+        cause: String,
+        retry_after: Option<Duration>,
+        trace: TraceId,
+    },
+    Final(Error),
+}
+
+impl ApiClient {
+    pub(crate) fn new(
+        http: reqwest::Client,
+        base: Url,
+        version: Option<ApiVersion>,
+        key: ApiKey,
+        policy: RetryPolicy,
+    ) -> ApiClient {
+        let version = version.unwrap_or_else(|| ApiVersion::guess(&base));
+        ApiClient {
+            http,
+            base,
+            version,
+            key,
+            policy,
+        }
+    }
+
+    /// Where the task lives in this dialect.
+    pub(crate) fn task_url(&self, task_id: &str) -> Url {
+        let base = self.base.as_str().trim_end_matches('/');
+        let text = match self.version {
+            ApiVersion::V2 => format!("{base}/task/{task_id}"),
+            ApiVersion::V3 if base.ends_with("/v3") => format!("{base}/tasks/{task_id}"),
+            ApiVersion::V3 => format!("{base}/v3/tasks/{task_id}"),
+        };
+        // The base is a valid URL and the id was checked to be URL-safe.
+        Url::parse(&text).unwrap_or_else(|_| self.base.clone())
+    }
+
+    /// Fetches the task, retrying transient faults as the policy says.
+    pub(crate) async fn task(&self, task_id: &str, observer: &Arc<dyn Observer>) -> Result<Task> {
+        let mut failed = 0;
+        loop {
+            match self.task_once(task_id).await {
+                Ok(task) => return Ok(task),
+                Err(Failure::Final(error)) => return Err(error),
+                Err(Failure::Transient {
+                    cause,
+                    retry_after,
+                    trace,
+                }) => {
+                    failed += 1;
+                    if !self.policy.allows_another(failed) {
+                        return Err(Error::Api {
+                            what: format!("{cause} ({failed} tries)"),
+                            suggestion: Some(
+                                "the service or a proxy in between is failing; try again in a few minutes".into(),
+                            ),
+                            trace,
+                        });
+                    }
+                    let delay = self.policy.delay(failed, retry_after);
+                    observer.event(&Event::ApiRetry {
+                        retry: failed,
+                        delay,
+                        cause,
+                    });
+                    tokio::time::sleep(delay).await;
+                }
+            }
+        }
+    }
+
+    async fn task_once(&self, task_id: &str) -> Result<Task, Failure> {
+        let response = self
+            .http
+            .get(self.task_url(task_id))
+            .bearer_auth(self.key.secret())
+            .timeout(REQUEST_TIMEOUT)
+            .send()
+            .await
+            .map_err(|e| Failure::Transient {
+                cause: format!("could not reach the API: {}", fault_text(&e.without_url())),
+                retry_after: None,
+                trace: TraceId::default(),
+            })?;
+        let received_at = SystemTime::now();
+        let status = response.status();
+        let mut trace = TraceId(
+            response
+                .headers()
+                .get(TRACE_HEADER)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
+        );
+        let retry_after = retry::retry_after(response.headers());
+        let body = read_capped(response).await.map_err(|e| match e {
+            BodyError::TooLarge => Failure::Final(Error::Api {
+                what: format!(
+                    "an answer larger than {} MiB, which is not a task",
+                    MAX_ANSWER_BYTES >> 20
+                ),
+                suggestion: Some("check --api-base: it should point at the Tripo API".into()),
+                trace: trace.clone(),
+            }),
+            BodyError::Cut(cause) => Failure::Transient {
+                cause: format!("the API's answer was cut short: {cause}"),
+                retry_after: None,
+                trace: trace.clone(),
+            },
+        })?;
+        let json: Option<Value> = serde_json::from_slice(&body).ok();
+        if trace.0.is_none() {
+            trace.0 = json
+                .as_ref()
+                .and_then(|j| j.get("request_id"))
+                .and_then(Value::as_str)
+                .map(str::to_owned);
+        }
+        let envelope = json.as_ref().and_then(Value::as_object);
+        let code = envelope.and_then(|e| e.get("code")).and_then(as_i64);
+        let is_error_shape = code.is_some_and(|c| c != 0)
+            || envelope
+                .and_then(|e| e.get("status"))
+                .and_then(Value::as_str)
+                == Some("error");
+
+        if status.is_success() && !is_error_shape {
+            let task = envelope.and_then(|e| match e.get("data") {
+                Some(data) if code.is_some() => data.as_object(),
+                _ => Some(e),
+            });
+            return match task.and_then(|t| parse_task(t, received_at, trace.clone())) {
+                Some(task) => Ok(task),
+                None => Err(Failure::Transient {
+                    cause: format!(
+                        "the API answered HTTP {} with {}",
+                        status.as_u16(),
+                        describe_body(&body, json.is_some())
+                    ),
+                    retry_after,
+                    trace,
+                }),
+            };
+        }
+
+        let field = |name: &str| {
+            envelope
+                .and_then(|e| e.get(name))
+                .and_then(Value::as_str)
+                .filter(|s| !s.is_empty())
+                .map(str::to_owned)
+        };
+        let message = field("message");
+        match (status, code) {
+            (StatusCode::UNAUTHORIZED, _) | (_, Some(1002)) => {
+                Err(Failure::Final(Error::Auth { trace }))
+            }
+            (StatusCode::NOT_FOUND, None | Some(2001)) | (_, Some(2001)) => {
+                Err(Failure::Final(Error::TaskNotFound {
+                    task_id: task_id.to_owned(),
+                    trace,
+                }))
+            }
+            (_, Some(1000 | 1001 | 1007 | 2000)) => Err(Failure::Transient {
+                cause: api_words(status, code, message.as_deref(), &body, json.is_some()),
+                retry_after,
+                trace,
+            }),
+            _ if retry::is_transient_status(status.as_u16())
+                || json.is_none() && status.is_success() =>
+            {
+                Err(Failure::Transient {
+                    cause: api_words(status, code, message.as_deref(), &body, json.is_some()),
+                    retry_after,
+                    trace,
+                })
+            }
+            _ => Err(Failure::Final(Error::Api {
+                what: api_words(status, code, message.as_deref(), &body, json.is_some()),
+                suggestion: field("suggestion"),
+                trace,
+            })),
+        }
+    }
+}
+
+enum BodyError {
+    TooLarge,
+    Cut(String),
+}
+
+async fn read_capped(mut response: reqwest::Response) -> Result<Vec<u8>, BodyError> {
+    if response
+        .content_length()
+        .is_some_and(|n| n > MAX_ANSWER_BYTES as u64)
+    {
+        return Err(BodyError::TooLarge);
+    }
+    let mut body = Vec::new();
+    while let Some(chunk) = response
+        .chunk()
+        .await
+        .map_err(|e| BodyError::Cut(fault_text(&e.without_url())))?
+    {
+        if body.len() + chunk.len() > MAX_ANSWER_BYTES {
+            return Err(BodyError::TooLarge);
+        }
+        body.extend_from_slice(&chunk);
+    }
+    Ok(body)
+}
+
+/// An API answer in words: status, code, message, or what the body looked like.
+fn api_words(
+    status: StatusCode,
+    code: Option<i64>,
+    message: Option<&str>,
+    body: &[u8],
+    is_json: bool,
+) -> String {
+    let mut words = format!("HTTP {}", status.as_u16());
+    if let Some(code) = code {
+        words.push_str(&format!(", code {code}"));
+    }
+    match message {
+        Some(message) => words.push_str(&format!(": {message}")),
+        None => words.push_str(&format!(" with {}", describe_body(body, is_json))),
+    }
+    words
+}
+
+/// What a body that is not a task looked like, briefly and safely.
+fn describe_body(body: &[u8], is_json: bool) -> String {
+    if body.is_empty() {
+        return "an empty body".into();
+    }
+    if is_json {
+        return "JSON that is not a task".into();
+    }
+    let text: String = String::from_utf8_lossy(&body[..body.len().min(60)])
+        .chars()
+        .map(|c| if c.is_control() { ' ' } else { c })
+        .collect();
+    format!("a body that is not JSON (\"{}…\")", text.trim())
+}
+
+fn parse_task(task: &Map<String, Value>, received_at: SystemTime, trace: TraceId) -> Option<Task> {
+    let text = |name: &str| task.get(name).and_then(Value::as_str).map(str::to_owned);
+    let number = |name: &str| task.get(name).and_then(as_i64);
+    let status = TaskStatus::parse(&text("status")?);
+    let create_time =
+        number("create_time").or_else(|| text("created_at").and_then(|t| rfc3339_seconds(&t)));
+    Some(Task {
+        task_id: text("task_id").unwrap_or_default(),
+        task_type: text("type").or_else(|| text("task_type")),
+        status,
+        progress: number("progress").map(|p| p.clamp(0, 100) as u8),
+        queue_position: number("queuing_num")
+            .filter(|n| *n >= 0)
+            .map(|n| n.min(u32::MAX as i64) as u32),
+        time_left: task
+            .get("running_left_time")
+            .and_then(as_f64)
+            .filter(|s| *s >= 0.0 && s.is_finite())
+            .map(|s| Duration::from_secs_f64(s.min(1e9))),
+        create_time,
+        error_code: number("error_code"),
+        error_message: text("error_msg")
+            .or_else(|| text("error_message"))
+            .filter(|m| !m.is_empty()),
+        output: task
+            .get("output")
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default(),
+        trace_id: trace.0,
+        received_at,
+    })
+}
+
+/// Numbers arrive as integers, floats or numeric strings.
+fn as_i64(value: &Value) -> Option<i64> {
+    as_f64(value).map(|f| f as i64)
+}
+
+fn as_f64(value: &Value) -> Option<f64> {
+    match value {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.trim().parse().ok(),
+        _ => None,
+    }
+    .filter(|f: &f64| f.is_finite())
+}
+
+/// RFC 3339 to unix seconds, with `Z` or a numeric offset.
+fn rfc3339_seconds(text: &str) -> Option<i64> {
+    let text = text.trim();
+    let (local, offset_seconds) = match text.len().checked_sub(6).map(|i| text.split_at(i)) {
+        Some((local, offset))
+            if (offset.starts_with('+') || offset.starts_with('-'))
+                && offset.as_bytes()[3] == b':' =>
+        {
+            let hours: i64 = offset[1..3].parse().ok()?;
+            let minutes: i64 = offset[4..6].parse().ok()?;
+            let sign = if offset.starts_with('-') { -1 } else { 1 };
+            (local, sign * (hours * 3600 + minutes * 60))
+        }
+        _ => (text, 0),
+    };
+    let at = humantime::parse_rfc3339_weak(local.trim_end_matches('Z')).ok()?;
+    let seconds = at.duration_since(UNIX_EPOCH).ok()?.as_secs() as i64;
+    Some(seconds - offset_seconds)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn url(text: &str) -> Url {
+        Url::parse(text).expect("test url")
+    }
+
+    fn client(base: &str, version: Option<ApiVersion>) -> ApiClient {
+        ApiClient::new(
+            reqwest::Client::new(),
+            url(base),
+            version,
+            ApiKey::new("tsk_x").expect("key"),
+            RetryPolicy::default(),
+        )
+    }
+
+    #[test]
+    fn dialect_from_base() {
+        let cases = [
+            (
+                "https://openapi.tripo3d.ai",
+                None,
+                "https://openapi.tripo3d.ai/v3/tasks/t1",
+            ),
+            (
+                "https://api.tripo3d.ai/v2/openapi",
+                None,
+                "https://api.tripo3d.ai/v2/openapi/task/t1",
+            ),
+            (
+                "https://gw.example/tripo/v2/openapi/",
+                None,
+                "https://gw.example/tripo/v2/openapi/task/t1",
+            ),
+            (
+                "https://gw.example/tripo/v3",
+                None,
+                "https://gw.example/tripo/v3/tasks/t1",
+            ),
+            (
+                "https://gw.example/x",
+                Some(ApiVersion::V2),
+                "https://gw.example/x/task/t1",
+            ),
+            (
+                "https://gw.example/v2/openapi",
+                Some(ApiVersion::V3),
+                "https://gw.example/v2/openapi/v3/tasks/t1",
+            ),
+        ];
+        for (base, version, expected) in cases {
+            assert_eq!(
+                client(base, version).task_url("t1").as_str(),
+                expected,
+                "{base}"
+            );
+        }
+    }
+
+    #[test]
+    fn keys_are_never_shown() {
+        let key = ApiKey::new("tsk_secret").expect("key");
+        assert!(!format!("{key:?}").contains("secret"));
+        let client = client("https://x.example", None);
+        assert!(!format!("{client:?}").contains("tsk_x"));
+        assert!(ApiKey::new("  ").is_err());
+        assert!(ApiKey::new("tsk_a\nb").is_err());
+    }
+
+    #[test]
+    fn parses_both_dialects_into_one_model() {
+        let now = SystemTime::now();
+        let v2 = json!({"task_id":"a","type":"text_to_model","status":"failed","progress":100,
+            "create_time":1768888519,"error_code":1001,"error_msg":"boom","queuing_num":-1,"running_left_time":-1,"output":{}});
+        let task = parse_task(v2.as_object().expect("obj"), now, TraceId::default()).expect("task");
+        assert_eq!(task.status, TaskStatus::Failed);
+        assert_eq!(task.create_time, Some(1_768_888_519));
+        assert_eq!(task.error_message.as_deref(), Some("boom"));
+        assert_eq!(task.queue_position, None);
+        assert_eq!(task.time_left, None);
+
+        let v3 = json!({"task_id":"b","type":"image_to_model","status":"running","progress":"42.5",
+            "created_at":"2026-01-20T06:01:59Z","queuing_num":0,"running_left_time":12,"error_message":"","output":{"model_url":"x"}});
+        let task = parse_task(v3.as_object().expect("obj"), now, TraceId::default()).expect("task");
+        assert_eq!(task.status, TaskStatus::Running);
+        assert_eq!(task.progress, Some(42));
+        assert_eq!(task.create_time, Some(1_768_888_919));
+        assert_eq!(task.time_left, Some(Duration::from_secs(12)));
+        assert_eq!(task.error_message, None);
+        assert!(task.output.contains_key("model_url"));
+    }
+
+    #[test]
+    fn rfc3339_offsets() {
+        assert_eq!(rfc3339_seconds("2026-01-20T06:01:59Z"), Some(1_768_888_919));
+        assert_eq!(
+            rfc3339_seconds("2026-01-20T14:01:59+08:00"),
+            Some(1_768_888_919)
+        );
+        assert_eq!(
+            rfc3339_seconds("2026-01-20T06:01:59.250Z"),
+            Some(1_768_888_919)
+        );
+        assert_eq!(rfc3339_seconds("yesterday"), None);
+    }
+
+    #[test]
+    fn statuses() {
+        for final_status in [
+            "success",
+            "failed",
+            "banned",
+            "expired",
+            "cancelled",
+            "unknown",
+        ] {
+            assert!(TaskStatus::parse(final_status).is_final(), "{final_status}");
+        }
+        for going in ["queued", "running", "finalizing"] {
+            assert!(!TaskStatus::parse(going).is_final(), "{going}");
+        }
+    }
+}

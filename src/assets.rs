@@ -1,0 +1,482 @@
+//! From a task's `output` to the ordered list of files to fetch, and how
+//! each file is named on disk. This is the one place that knows the output
+//! field names of both dialects and the file names of the contract
+//! (DESIGN.md, "Files").
+
+use std::fmt;
+use std::str::FromStr;
+
+use reqwest::Url;
+use serde_json::{Map, Value};
+
+/// One of the four multiview images, in the fixed order the API gives them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum View {
+    /// Front view (index 0).
+    Front,
+    /// Left view (index 1).
+    Left,
+    /// Back view (index 2).
+    Back,
+    /// Right view (index 3).
+    Right,
+}
+
+impl View {
+    /// All views, in order.
+    pub const ALL: [View; 4] = [View::Front, View::Left, View::Back, View::Right];
+
+    /// The view's position in the fixed order.
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
+    /// The view's name: `front`, `left`, `back` or `right`.
+    pub fn name(self) -> &'static str {
+        match self {
+            View::Front => "front",
+            View::Left => "left",
+            View::Back => "back",
+            View::Right => "right",
+        }
+    }
+}
+
+/// What an output file is, independent of the dialect that named it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Role {
+    /// `model`: the main model.
+    Model,
+    /// `base_model`.
+    BaseModel,
+    /// `pbr_model`.
+    PbrModel,
+    /// `generated_image`.
+    GeneratedImage,
+    /// `rendered_image`: a preview of the model.
+    RenderedImage,
+    /// `depth_image` (v3).
+    DepthImage,
+    /// `uv_render` (v3).
+    UvRender,
+    /// `rendered_video` (v3).
+    RenderedVideo,
+    /// One of the four multiview images.
+    Multiview(View),
+}
+
+impl Role {
+    /// Every role, in the order of the contract's table: the order of the
+    /// manifest, of `SHA256SUMS`, and of the fetch plan.
+    pub const ALL: [Role; 12] = [
+        Role::Model,
+        Role::BaseModel,
+        Role::PbrModel,
+        Role::GeneratedImage,
+        Role::RenderedImage,
+        Role::DepthImage,
+        Role::UvRender,
+        Role::RenderedVideo,
+        Role::Multiview(View::Front),
+        Role::Multiview(View::Left),
+        Role::Multiview(View::Back),
+        Role::Multiview(View::Right),
+    ];
+
+    /// The role's name in the manifest and for `--only` (all four views are `multiview`).
+    pub fn name(self) -> &'static str {
+        match self {
+            Role::Model => "model",
+            Role::BaseModel => "base_model",
+            Role::PbrModel => "pbr_model",
+            Role::GeneratedImage => "generated_image",
+            Role::RenderedImage => "rendered_image",
+            Role::DepthImage => "depth_image",
+            Role::UvRender => "uv_render",
+            Role::RenderedVideo => "rendered_video",
+            Role::Multiview(_) => "multiview",
+        }
+    }
+
+    /// The file name without its extension: the role's name, or
+    /// `multiview_<index>_<view>`.
+    pub fn stem(self) -> String {
+        match self {
+            Role::Multiview(view) => format!("multiview_{}_{}", view.index(), view.name()),
+            other => other.name().to_owned(),
+        }
+    }
+
+    /// The view, for multiview images.
+    pub fn view(self) -> Option<View> {
+        match self {
+            Role::Multiview(view) => Some(view),
+            _ => None,
+        }
+    }
+
+    /// The output keys this role may come under, in order of preference: the
+    /// bare v2 name, the v3 `_url` name, and the aliases seen in the wild.
+    fn output_keys(self) -> &'static [&'static str] {
+        match self {
+            Role::Model => &["model", "model_url"],
+            Role::BaseModel => &["base_model", "base_model_url"],
+            Role::PbrModel => &["pbr_model", "pbr_model_url"],
+            Role::GeneratedImage => &[
+                "generated_image",
+                "generated_image_url",
+                "image_url",
+                "image",
+            ],
+            Role::RenderedImage => &["rendered_image", "rendered_image_url"],
+            Role::DepthImage => &["depth_image", "depth_image_url"],
+            Role::UvRender => &["uv_render", "uv_render_url"],
+            Role::RenderedVideo => &["rendered_video", "rendered_video_url"],
+            Role::Multiview(View::Front) => &["front_view_url"],
+            Role::Multiview(View::Left) => &["left_view_url"],
+            Role::Multiview(View::Back) => &["back_view_url"],
+            Role::Multiview(View::Right) => &["right_view_url"],
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Role::Multiview(view) => write!(f, "multiview {}", view.name()),
+            other => f.write_str(other.name()),
+        }
+    }
+}
+
+/// A choice of outputs for `--only`: one role, or `multiview` for all four views.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct RoleSelector(&'static str);
+
+impl RoleSelector {
+    /// The names `--only` accepts.
+    pub const NAMES: [&'static str; 9] = [
+        "model",
+        "base_model",
+        "pbr_model",
+        "generated_image",
+        "rendered_image",
+        "depth_image",
+        "uv_render",
+        "rendered_video",
+        "multiview",
+    ];
+
+    /// True when the selector picks this role.
+    pub fn selects(self, role: Role) -> bool {
+        role.name() == self.0
+    }
+
+    /// The selector's name.
+    pub fn name(self) -> &'static str {
+        self.0
+    }
+}
+
+impl FromStr for RoleSelector {
+    type Err = String;
+
+    fn from_str(text: &str) -> Result<Self, Self::Err> {
+        let wanted = text.trim();
+        Self::NAMES
+            .iter()
+            .find(|name| **name == wanted)
+            .map(|name| RoleSelector(name))
+            .ok_or_else(|| {
+                format!(
+                    "unknown output '{wanted}'; choose from {}",
+                    Self::NAMES.join(", ")
+                )
+            })
+    }
+}
+
+impl fmt::Display for RoleSelector {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.0)
+    }
+}
+
+/// One file to fetch: the first role that named its link, the other roles
+/// that named the same link, and the link.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Asset {
+    /// The role whose file this is.
+    pub role: Role,
+    /// Other roles that carried the same link (fetched once, listed in the manifest).
+    pub aliases: Vec<Role>,
+    /// The link as the API gave it (secret query included).
+    pub link: String,
+}
+
+/// The output objects multiview images may be nested in; the four
+/// `*_view_url` keys may also stand flat in `output`.
+const MULTIVIEW_OBJECTS: [&str; 2] = ["generate_multiview_image", "edit_multiview_image"];
+
+/// Turns a task's `output` into the files to fetch, in the contract's order.
+/// Unknown fields, non-string values and empty strings are ignored; two roles
+/// whose links differ only in their query are one file.
+pub fn plan(output: &Map<String, Value>) -> Vec<Asset> {
+    let mut assets: Vec<Asset> = Vec::new();
+    for role in Role::ALL {
+        let Some(link) = link_for(output, role) else {
+            continue;
+        };
+        let same_file = assets
+            .iter_mut()
+            .find(|a| without_query(&a.link) == without_query(link));
+        match same_file {
+            Some(asset) => asset.aliases.push(role),
+            None => assets.push(Asset {
+                role,
+                aliases: Vec::new(),
+                link: link.to_owned(),
+            }),
+        }
+    }
+    assets
+}
+
+fn link_for(output: &Map<String, Value>, role: Role) -> Option<&str> {
+    let mut places = vec![output];
+    if role.view().is_some() {
+        places.extend(
+            MULTIVIEW_OBJECTS
+                .iter()
+                .filter_map(|key| output.get(*key)?.as_object()),
+        );
+    }
+    places
+        .into_iter()
+        .flat_map(|place| {
+            role.output_keys()
+                .iter()
+                .filter_map(move |key| place.get(*key)?.as_str())
+        })
+        .map(str::trim)
+        .find(|link| !link.is_empty())
+}
+
+fn without_query(link: &str) -> &str {
+    link.split(['?', '#']).next().unwrap_or(link)
+}
+
+/// Known file types: extension and media type, one table for both directions.
+const MEDIA_TYPES: &[(&str, &str)] = &[
+    ("glb", "model/gltf-binary"),
+    ("gltf", "model/gltf+json"),
+    ("fbx", "application/octet-stream"),
+    ("obj", "model/obj"),
+    ("stl", "model/stl"),
+    ("usdz", "model/vnd.usdz+zip"),
+    ("zip", "application/zip"),
+    ("png", "image/png"),
+    ("jpg", "image/jpeg"),
+    ("jpeg", "image/jpeg"),
+    ("webp", "image/webp"),
+    ("gif", "image/gif"),
+    ("mp4", "video/mp4"),
+    ("webm", "video/webm"),
+];
+
+/// The extension the contract gives a file: from the link's last path
+/// segment when that is 1 to 8 ASCII letters or digits, else from the
+/// response's Content-Type, else `bin`. Nothing else the server sends can
+/// choose a name, so no server can write outside the folder.
+pub fn extension(link: &Url, content_type: Option<&str>) -> String {
+    extension_from_link(link)
+        .or_else(|| content_type.and_then(extension_from_media_type))
+        .unwrap_or_else(|| "bin".to_owned())
+}
+
+/// The extension of the link's last path segment, when the contract accepts it.
+pub fn extension_from_link(link: &Url) -> Option<String> {
+    let last = link.path_segments()?.next_back()?;
+    let (_, ext) = last.rsplit_once('.')?;
+    let acceptable = (1..=8).contains(&ext.len()) && ext.bytes().all(|b| b.is_ascii_alphanumeric());
+    acceptable.then(|| ext.to_ascii_lowercase())
+}
+
+fn extension_from_media_type(content_type: &str) -> Option<String> {
+    let essence = content_type.split(';').next()?.trim().to_ascii_lowercase();
+    MEDIA_TYPES
+        .iter()
+        .find(|(_, media)| *media == essence && essence != "application/octet-stream")
+        .map(|(ext, _)| (*ext).to_owned())
+}
+
+/// The media type the manifest records: from the extension where it is
+/// known, else what the server said, else `application/octet-stream`.
+pub fn media_type(ext: &str, content_type: Option<&str>) -> String {
+    MEDIA_TYPES
+        .iter()
+        .find(|(known, _)| *known == ext)
+        .map(|(_, media)| (*media).to_owned())
+        .or_else(|| {
+            content_type
+                .and_then(|c| c.split(';').next())
+                .map(str::trim)
+                .filter(|c| is_media_type(c))
+                .map(str::to_ascii_lowercase)
+        })
+        .unwrap_or_else(|| "application/octet-stream".to_owned())
+}
+
+fn is_media_type(text: &str) -> bool {
+    let token = |s: &str| {
+        !s.is_empty()
+            && s.len() <= 64
+            && s.bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"!#$&-^_.+".contains(&b))
+    };
+    matches!(text.split_once('/'), Some((kind, sub)) if token(kind) && token(sub))
+}
+
+/// The file name on disk: the role's stem and the extension.
+pub fn file_name(role: Role, ext: &str) -> String {
+    format!("{}.{ext}", role.stem())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn output(value: Value) -> Map<String, Value> {
+        value.as_object().cloned().expect("an object")
+    }
+
+    fn roles(assets: &[Asset]) -> Vec<Role> {
+        assets.iter().map(|a| a.role).collect()
+    }
+
+    #[test]
+    fn v2_names_plan_in_table_order() {
+        let assets = plan(&output(json!({
+            "rendered_image": "https://c/r.webp?s=1",
+            "model": "https://c/m.glb?s=1",
+            "generate_multiview_image": {
+                "right_view_url": "https://c/r.png", "front_view_url": "https://c/f.png",
+                "left_view_url": "https://c/l.png", "back_view_url": "https://c/b.png"
+            },
+            "pbr_model": "https://c/p.glb?s=1",
+        })));
+        assert_eq!(
+            roles(&assets),
+            vec![
+                Role::Model,
+                Role::PbrModel,
+                Role::RenderedImage,
+                Role::Multiview(View::Front),
+                Role::Multiview(View::Left),
+                Role::Multiview(View::Back),
+                Role::Multiview(View::Right),
+            ]
+        );
+    }
+
+    #[test]
+    fn v3_names_and_aliases() {
+        let assets = plan(&output(json!({
+            "model_url": "https://c/m.glb?Expires=1&Signature=a",
+            "pbr_model_url": "https://c/m.glb?Expires=1&Signature=b",
+            "image_url": "https://c/g.png",
+            "depth_image_url": "https://c/d.png",
+            "uv_render_url": "https://c/u.png",
+            "rendered_video_url": "https://c/v.mp4",
+        })));
+        assert_eq!(
+            roles(&assets),
+            vec![
+                Role::Model,
+                Role::GeneratedImage,
+                Role::DepthImage,
+                Role::UvRender,
+                Role::RenderedVideo
+            ]
+        );
+        assert_eq!(assets[0].aliases, vec![Role::PbrModel]);
+    }
+
+    #[test]
+    fn flat_and_edit_multiview_keys() {
+        let flat = plan(&output(
+            json!({"front_view_url": "https://c/f.png", "back_view_url": "https://c/b.png"}),
+        ));
+        assert_eq!(
+            roles(&flat),
+            vec![Role::Multiview(View::Front), Role::Multiview(View::Back)]
+        );
+        let edit = plan(&output(
+            json!({"edit_multiview_image": {"left_view_url": "https://c/l.png"}}),
+        ));
+        assert_eq!(roles(&edit), vec![Role::Multiview(View::Left)]);
+    }
+
+    #[test]
+    fn ignores_unknown_fields_and_non_strings() {
+        let assets = plan(&output(json!({
+            "model": {"type": "glb", "url": "https://c/m.glb"},
+            "base_model": "",
+            "thumbnail": "https://c/t.png",
+            "riggable": true,
+            "result": {"model": {"type": "glb", "url": "https://c/m.glb"}},
+        })));
+        assert!(assets.is_empty());
+    }
+
+    #[test]
+    fn extension_from_link_path_or_content_type() {
+        let link = |s: &str| Url::parse(s).expect("test link");
+        assert_eq!(
+            extension(&link("https://c/a/MODEL.GLB?x=y.png"), None),
+            "glb"
+        );
+        assert_eq!(
+            extension(&link("https://c/a/model"), Some("image/png")),
+            "png"
+        );
+        assert_eq!(
+            extension(&link("https://c/a/model.tar-gz"), Some("x/y")),
+            "bin"
+        );
+        assert_eq!(extension(&link("https://c/a/model.abcdefghi"), None), "bin");
+        assert_eq!(extension(&link("https://c/a/..%2F..%2Fetc"), None), "bin");
+        assert_eq!(
+            extension(&link("https://c/a/x"), Some("application/octet-stream")),
+            "bin"
+        );
+    }
+
+    #[test]
+    fn file_names_follow_the_contract() {
+        assert_eq!(file_name(Role::Model, "glb"), "model.glb");
+        assert_eq!(
+            file_name(Role::Multiview(View::Back), "png"),
+            "multiview_2_back.png"
+        );
+        assert_eq!(file_name(Role::RenderedVideo, "mp4"), "rendered_video.mp4");
+    }
+
+    #[test]
+    fn media_types() {
+        assert_eq!(
+            media_type("glb", Some("application/octet-stream")),
+            "model/gltf-binary"
+        );
+        assert_eq!(
+            media_type("bin", Some("Text/Plain; charset=x")),
+            "text/plain"
+        );
+        assert_eq!(
+            media_type("bin", Some("<script>")),
+            "application/octet-stream"
+        );
+        assert_eq!(media_type("bin", None), "application/octet-stream");
+    }
+}

@@ -1,0 +1,163 @@
+//! The command line, as the contract names it (DESIGN.md, "Command line").
+
+use std::num::NonZeroUsize;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use fetch_assets::RoleSelector;
+
+const EXIT_CODES: &str = "\
+Exit codes:
+  0    every requested output is on disk, verified, and in the manifest
+  1    an unexpected error (a bug)
+  2    usage error
+  3    the API refused or failed (bad key, task not found, ...)
+  4    gave up waiting (--timeout)
+  5    a download or a local write failed after retries and link refreshes
+  6    the task finished without success (failed, banned, expired, cancelled, unknown)
+  130  interrupted; no partial file is left under a final name
+
+Examples:
+  TRIPO_API_KEY=tsk_... fetch-assets 916e2b2c-... ./out
+  fetch-assets --only model,multiview --json 916e2b2c-... ./out > manifest.json
+  fetch-assets verify ./out";
+
+/// Wait for a Tripo task, then download every output before its links
+/// expire, verified, with a checksummed manifest.
+#[derive(Debug, Parser)]
+#[command(
+    name = "fetch-assets",
+    version,
+    after_help = EXIT_CODES,
+    args_conflicts_with_subcommands = true,
+    subcommand_negates_reqs = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+
+    #[command(flatten)]
+    pub fetch: FetchArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Re-hash the files of a folder against its manifest.json (exit 0: all
+    /// match; 1: some file is missing or differs).
+    Verify {
+        /// The folder a fetch wrote.
+        out_dir: PathBuf,
+        /// Print only failures.
+        #[arg(short, long)]
+        quiet: bool,
+    },
+}
+
+#[derive(Debug, Args)]
+pub struct FetchArgs {
+    /// The task id returned when the task was created.
+    #[arg(required = true)]
+    pub task_id: Option<String>,
+
+    /// The folder to fill; created if missing.
+    #[arg(required = true)]
+    pub out_dir: Option<PathBuf>,
+
+    /// The API key (tsk_...). Sent to the API host only, never shown.
+    #[arg(long, env = "TRIPO_API_KEY", hide_env_values = true)]
+    pub api_key: Option<String>,
+
+    /// The API base URL; a path ending in /v2/openapi speaks the v2 API.
+    #[arg(long, env = "TRIPO_API_BASE", default_value = fetch_assets::DEFAULT_API_BASE)]
+    pub api_base: String,
+
+    /// Override the API dialect the base suggests.
+    #[arg(long, value_enum)]
+    pub api_version: Option<ApiVersionArg>,
+
+    /// How long to wait for the task to finish (90s, 5m, 1h, or seconds).
+    #[arg(long, value_parser = parse_duration, default_value = "30m")]
+    pub timeout: Duration,
+
+    /// Print the manifest as JSON on stdout (and nothing else there).
+    #[arg(long)]
+    pub json: bool,
+
+    /// No progress display; errors still go to stderr.
+    #[arg(short, long, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// Show details: requests, retries, trace ids, links (without their query).
+    #[arg(short, long)]
+    pub verbose: bool,
+
+    /// Fetch only these outputs (comma-separated): model, base_model,
+    /// pbr_model, generated_image, rendered_image, depth_image, uv_render,
+    /// rendered_video, multiview.
+    #[arg(long, value_delimiter = ',', value_name = "ROLE,...")]
+    pub only: Vec<RoleSelector>,
+
+    /// Download everything again, even files a previous run completed.
+    #[arg(long)]
+    pub force: bool,
+
+    /// At most this many transfers at once (default: all of them).
+    #[arg(long, value_name = "N")]
+    pub concurrency: Option<NonZeroUsize>,
+
+    /// A transfer that receives no byte for this long is abandoned and resumed.
+    #[arg(long, value_parser = parse_duration, default_value = "30s")]
+    pub stall_timeout: Duration,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+pub enum ApiVersionArg {
+    V2,
+    V3,
+}
+
+impl From<ApiVersionArg> for fetch_assets::ApiVersion {
+    fn from(arg: ApiVersionArg) -> Self {
+        match arg {
+            ApiVersionArg::V2 => fetch_assets::ApiVersion::V2,
+            ApiVersionArg::V3 => fetch_assets::ApiVersion::V3,
+        }
+    }
+}
+
+/// `90s`, `5m`, `1h30m`, or plain seconds (`90`, `1.5`).
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let text = text.trim();
+    let parsed = match text.parse::<f64>() {
+        Ok(seconds) if seconds.is_finite() && seconds >= 0.0 => {
+            Ok(Duration::from_secs_f64(seconds))
+        }
+        Ok(_) => Err(()),
+        Err(_) => humantime::parse_duration(text).map_err(|_| ()),
+    };
+    parsed.map_err(|()| {
+        format!("'{text}' is not a duration: write 90s, 5m, 1h, or a number of seconds")
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
+        assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
+        assert_eq!(parse_duration("1.5"), Ok(Duration::from_millis(1500)));
+        assert!(parse_duration("soon").is_err());
+        assert!(parse_duration("-1").is_err());
+    }
+
+    #[test]
+    fn the_definition_is_consistent() {
+        use clap::CommandFactory;
+        Cli::command().debug_assert();
+    }
+}

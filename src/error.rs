@@ -1,0 +1,226 @@
+//! One error type for the whole crate. Every variant says what happened and
+//! what to do next; [`Error::exit_code`] is the one place that maps a failure
+//! to the exit codes of the contract (DESIGN.md, "Exit codes").
+
+use std::fmt;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// The API's trace id for a request, shown in messages because it is what
+/// Tripo support asks for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TraceId(pub Option<String>);
+
+impl fmt::Display for TraceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            Some(id) => write!(f, " [trace id {id}]"),
+            None => Ok(()),
+        }
+    }
+}
+
+/// Why a run of fetch-assets ended without a complete, verified folder.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// The caller asked for something that cannot work as asked.
+    #[error("{0}")]
+    Usage(String),
+
+    /// The API refused the key (HTTP 401, code 1002).
+    #[error(
+        "the API refused the key (code 1002){trace}: check --api-key or TRIPO_API_KEY (keys start with tsk_)"
+    )]
+    Auth {
+        /// The API's trace id.
+        trace: TraceId,
+    },
+
+    /// The API does not know the task (HTTP 404, code 2001).
+    #[error(
+        "task {task_id} was not found (code 2001){trace}: the id is wrong, or the API key is not the one that created the task"
+    )]
+    TaskNotFound {
+        /// The id that was asked for.
+        task_id: String,
+        /// The API's trace id.
+        trace: TraceId,
+    },
+
+    /// Any other refusal or failure of the API, after retries where a retry made sense.
+    #[error("the API failed: {what}{trace}{}", hint_suffix(.suggestion))]
+    Api {
+        /// What the API answered, in words (HTTP status, code, message).
+        what: String,
+        /// The API's own suggestion, when it gave one.
+        suggestion: Option<String>,
+        /// The API's trace id.
+        trace: TraceId,
+    },
+
+    /// The task succeeded but its answer names no file to download.
+    #[error(
+        "task {task_id} succeeded but its answer lists no output file{trace}: nothing to download; report the task id to Tripo support"
+    )]
+    NoOutputs {
+        /// The task.
+        task_id: String,
+        /// The API's trace id.
+        trace: TraceId,
+    },
+
+    /// `--only` asked for an output the task does not have.
+    #[error("task {task_id} has no {missing} output; it has: {available}")]
+    RoleNotAvailable {
+        /// The task.
+        task_id: String,
+        /// The roles asked for and absent, comma-separated.
+        missing: String,
+        /// The roles the task has, comma-separated.
+        available: String,
+    },
+
+    /// The task did not finish within `--timeout`.
+    #[error(
+        "gave up after {} waiting for task {task_id} (last seen: {last_seen}); the task goes on: run again later, or raise --timeout",
+        humantime::format_duration(*.waited)
+    )]
+    Timeout {
+        /// The task.
+        task_id: String,
+        /// How long we waited.
+        waited: Duration,
+        /// The last status seen, in words.
+        last_seen: String,
+    },
+
+    /// The task reached a final status other than success.
+    #[error("task {task_id} ended as {status}{}{}{trace}", code_suffix(.error_code), message_suffix(.message))]
+    TaskEnded {
+        /// The task.
+        task_id: String,
+        /// The final status (failed, banned, expired, cancelled, unknown).
+        status: String,
+        /// The API's `error_code`, when present.
+        error_code: Option<i64>,
+        /// The API's `error_msg`/`error_message`, when present.
+        message: Option<String>,
+        /// The API's trace id.
+        trace: TraceId,
+    },
+
+    /// A file could not be downloaded after its retries and link refreshes.
+    #[error("could not download {file}: {cause} (after {tried}); run again to retry")]
+    Download {
+        /// The file it was for (its final name or role).
+        file: String,
+        /// The last cause, with the link redacted.
+        cause: String,
+        /// What was tried, in words ("3 attempts, 2 link refreshes").
+        tried: String,
+    },
+
+    /// A local file operation failed.
+    #[error("could not {action} {}: {source}", .path.display())]
+    Io {
+        /// What we were doing ("create the folder", "write").
+        action: &'static str,
+        /// The path involved.
+        path: PathBuf,
+        /// The cause.
+        #[source]
+        source: std::io::Error,
+    },
+
+    /// OUT_DIR holds the result of another task.
+    #[error(
+        "{} holds the files of task {found}, not {wanted}: choose another folder, or pass --force to replace them",
+        .dir.display()
+    )]
+    OtherTask {
+        /// The folder.
+        dir: PathBuf,
+        /// The task its manifest names.
+        found: String,
+        /// The task asked for.
+        wanted: String,
+    },
+
+    /// The run was interrupted (Ctrl-C or SIGTERM).
+    #[error("interrupted: no partial file was left behind")]
+    Interrupted,
+
+    /// Something that should not happen: a bug.
+    #[error("internal error: {0} (this is a bug; please report it)")]
+    Internal(String),
+}
+
+fn hint_suffix(suggestion: &Option<String>) -> String {
+    suggestion
+        .as_deref()
+        .map(|s| format!(": {s}"))
+        .unwrap_or_default()
+}
+
+fn code_suffix(code: &Option<i64>) -> String {
+    code.map(|c| format!(" (error code {c})"))
+        .unwrap_or_default()
+}
+
+fn message_suffix(message: &Option<String>) -> String {
+    message
+        .as_deref()
+        .filter(|m| !m.is_empty())
+        .map(|m| format!(": {m}"))
+        .unwrap_or_default()
+}
+
+impl Error {
+    /// The process exit code for this failure (DESIGN.md, "Exit codes").
+    pub fn exit_code(&self) -> u8 {
+        match self {
+            Error::Usage(_) | Error::RoleNotAvailable { .. } | Error::OtherTask { .. } => 2,
+            Error::Auth { .. }
+            | Error::TaskNotFound { .. }
+            | Error::Api { .. }
+            | Error::NoOutputs { .. } => 3,
+            Error::Timeout { .. } => 4,
+            Error::Download { .. } | Error::Io { .. } => 5,
+            Error::TaskEnded { .. } => 6,
+            Error::Interrupted => 130,
+            Error::Internal(_) => 1,
+        }
+    }
+
+    pub(crate) fn io(
+        action: &'static str,
+        path: impl Into<PathBuf>,
+        source: std::io::Error,
+    ) -> Self {
+        Error::Io {
+            action,
+            path: path.into(),
+            source,
+        }
+    }
+}
+
+/// The crate's result type.
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// An error and its causes in one line: reqwest's own message ("error
+/// sending request") says little without them. Callers strip any URL first.
+pub(crate) fn fault_text(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        let words = cause.to_string();
+        if !text.contains(&words) {
+            text.push_str(": ");
+            text.push_str(&words);
+        }
+        source = cause.source();
+    }
+    text
+}

@@ -1,0 +1,136 @@
+//! What the pipeline reports as it goes, for any display to render. The
+//! library never draws anything itself: the binary turns these into bars or
+//! log lines, and a build tool may turn them into whatever it likes.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::api::TaskStatus;
+
+/// One thing that happened during a fetch.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Event {
+    /// A task answer arrived while waiting.
+    TaskPolled {
+        /// The task's status.
+        status: TaskStatus,
+        /// Progress, 0 to 100, when meaningful.
+        progress: Option<u8>,
+        /// Position in the queue, while queued.
+        queue_position: Option<u32>,
+        /// The service's own estimate of the time left, while running.
+        estimate: Option<Duration>,
+        /// The API's trace id for this answer.
+        trace_id: Option<String>,
+    },
+    /// The API call failed in a way worth retrying; we wait `delay` first.
+    ApiRetry {
+        /// Which retry this is (1 for the first).
+        retry: u32,
+        /// How long we wait before it.
+        delay: Duration,
+        /// What went wrong.
+        cause: String,
+    },
+    /// The task succeeded; these files are about to be fetched.
+    Planned {
+        /// The files, in the contract's order.
+        files: Vec<PlannedFile>,
+    },
+    /// These files were already on disk and verified: they are kept as they are.
+    Kept {
+        /// The files kept.
+        files: Vec<String>,
+    },
+    /// A transfer got its first answer (again, after a retry or a refresh).
+    TransferStarted {
+        /// The file's name on disk.
+        file: Arc<str>,
+        /// Its size, when the server announced it.
+        size: Option<u64>,
+        /// Where this request starts: 0, or the resume point.
+        offset: u64,
+    },
+    /// Bytes arrived for a file.
+    TransferProgress {
+        /// The file's name on disk.
+        file: Arc<str>,
+        /// How many bytes arrived since the last such event.
+        bytes: u64,
+    },
+    /// A transfer failed in a way worth retrying; it goes on after `delay`.
+    TransferRetry {
+        /// The file's name on disk.
+        file: Arc<str>,
+        /// Which retry this is in the current run of faults.
+        retry: u32,
+        /// How long we wait before it.
+        delay: Duration,
+        /// What went wrong (links redacted).
+        cause: String,
+        /// The byte the next request starts from.
+        resume_from: u64,
+    },
+    /// The server ignored our `Range`; the file starts over from its first byte.
+    TransferRestarted {
+        /// The file's name on disk.
+        file: Arc<str>,
+    },
+    /// A file's link was refused or about to die; fresh links are being fetched.
+    LinkExpired {
+        /// The file's name on disk.
+        file: Arc<str>,
+        /// Why ("the CDN answered 403", "the link expires in 2 s").
+        cause: String,
+    },
+    /// The task was fetched again, and every link is fresh.
+    LinksRefreshed {
+        /// The API's trace id for the answer.
+        trace_id: Option<String>,
+    },
+    /// A file is complete and verified, under its final name.
+    FileDone {
+        /// The file's name on disk.
+        file: Arc<str>,
+        /// Its size in bytes.
+        size: u64,
+        /// Its SHA-256, in hex.
+        sha256: String,
+    },
+    /// The manifest was written: the folder is complete.
+    ManifestWritten {
+        /// Where.
+        path: PathBuf,
+    },
+}
+
+/// One file the pipeline is about to fetch.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlannedFile {
+    /// The role (and, for multiview, the view), as shown to people.
+    pub role: String,
+    /// The file's name on disk, as far as the link tells it.
+    pub file: Arc<str>,
+    /// The link without its query.
+    pub source: String,
+}
+
+/// Receives the pipeline's events. Called from the pipeline's tasks, so it
+/// must be quick and must not block.
+pub trait Observer: Send + Sync {
+    /// One event.
+    fn event(&self, event: &Event);
+}
+
+impl<F: Fn(&Event) + Send + Sync> Observer for F {
+    fn event(&self, event: &Event) {
+        self(event)
+    }
+}
+
+/// An observer that ignores everything.
+pub(crate) fn ignore() -> Arc<dyn Observer> {
+    Arc::new(|_: &Event| {})
+}

@@ -1,0 +1,351 @@
+//! The pipeline: wait for the task, plan its files, keep what is already
+//! complete, fetch the rest all at once, then commit them and the manifest.
+//!
+//! Files land under their final names only when every file of the run is
+//! complete, so a run that fails leaves the folder as it found it.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::{Instant, SystemTime};
+
+use futures::{StreamExt, TryStreamExt, stream};
+
+use crate::api::{ApiClient, Task, TaskStatus};
+use crate::assets::{self, Asset, Role, RoleSelector};
+use crate::error::{Error, Result, TraceId};
+use crate::events::{Event, Observer, PlannedFile};
+use crate::link;
+use crate::link_book::LinkBook;
+use crate::manifest::{self, FileCheck, FileEntry, Manifest};
+use crate::poll::PollSchedule;
+use crate::transfer::{self, Downloaded, TransferContext};
+use crate::{Client, FetchOptions, events};
+
+/// How many fresh links one file may ask for before its run gives up.
+const MAX_REFRESHES_PER_FILE: u32 = 5;
+
+pub(crate) async fn fetch(
+    client: &Client,
+    task_id: &str,
+    dir: &Path,
+    options: &FetchOptions,
+) -> Result<Manifest> {
+    check_task_id(task_id)?;
+    let api = &client.api;
+    let observer = options.observer.clone().unwrap_or_else(events::ignore);
+    std::fs::create_dir_all(dir).map_err(|e| Error::io("create the folder", dir, e))?;
+    let previous = previous_run(dir, task_id, options.force)?;
+
+    let task = wait(api, task_id, options, &observer).await?;
+    let planned = select(assets::plan(&task.output), &options.only, &task)?;
+    for asset in &planned {
+        link::parse(&asset.link).map_err(|cause| Error::Download {
+            file: asset.role.stem(),
+            cause: format!("the API gave {} an unusable link: {cause}", asset.role),
+            tried: "no request".into(),
+        })?;
+    }
+
+    let (kept, to_fetch) = split_kept(dir, previous.as_ref(), planned, options.force);
+    if !kept.is_empty() {
+        observer.event(&Event::Kept {
+            files: kept.iter().map(|e| e.path.clone()).collect(),
+        });
+    }
+    if let (true, Some(previous)) = (to_fetch.is_empty(), &previous) {
+        // Complete already: leave the folder, its manifest included, as it is.
+        return Ok(previous.clone());
+    }
+    observer.event(&Event::Planned {
+        files: to_fetch.iter().map(planned_file).collect(),
+    });
+
+    let context = TransferContext {
+        cdn: client.http.clone(),
+        dir: dir.to_owned(),
+        links: Arc::new(LinkBook::new(api.clone(), &task, observer.clone())),
+        policy: client.retry,
+        stall_timeout: options.stall_timeout,
+        max_refreshes: MAX_REFRESHES_PER_FILE,
+        observer: observer.clone(),
+    };
+    let at_once = options
+        .concurrency
+        .map_or(to_fetch.len().max(1), |n| n.get());
+    let downloaded: Vec<Downloaded> = stream::iter(to_fetch)
+        .map(|asset| transfer::download(&context, asset))
+        .buffer_unordered(at_once)
+        .try_collect()
+        .await?;
+
+    let mut files = kept;
+    for file in downloaded {
+        files.push(entry_for(&file));
+        file.commit(dir)?;
+    }
+    files.extend(others_still_complete(dir, previous.as_ref(), &files));
+    files.sort_by_key(order_of);
+    let manifest = Manifest {
+        schema_version: manifest::SCHEMA_VERSION,
+        task_id: task_id.to_owned(),
+        task_type: task.task_type.clone(),
+        create_time: task.create_time,
+        fetched_at: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
+        generator: concat!("fetch-assets ", env!("CARGO_PKG_VERSION")).to_owned(),
+        files,
+    };
+    let path = manifest.write(dir)?;
+    observer.event(&Event::ManifestWritten { path });
+    Ok(manifest)
+}
+
+/// Task ids go into a URL path: only the characters real ids use.
+fn check_task_id(task_id: &str) -> Result<()> {
+    let ok = (1..=128).contains(&task_id.len())
+        && task_id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    if ok {
+        Ok(())
+    } else {
+        Err(Error::Usage(format!(
+            "'{}' is not a task id: ids are letters, digits, '-' and '_' (as returned when the task was created)",
+            task_id.escape_default()
+        )))
+    }
+}
+
+/// Polls until the task is final or `options.timeout` has passed.
+async fn wait(
+    api: &ApiClient,
+    task_id: &str,
+    options: &FetchOptions,
+    observer: &Arc<dyn Observer>,
+) -> Result<Task> {
+    let started = Instant::now();
+    let deadline = tokio::time::Instant::from_std(started + options.timeout);
+    let mut schedule = PollSchedule::new();
+    let mut last_seen = "no answer yet".to_owned();
+    let timeout = |last_seen: String| Error::Timeout {
+        task_id: task_id.to_owned(),
+        waited: started.elapsed(),
+        last_seen,
+    };
+    loop {
+        let task = tokio::time::timeout_at(deadline, api.task(task_id, observer))
+            .await
+            .map_err(|_| timeout(last_seen.clone()))??;
+        observer.event(&Event::TaskPolled {
+            status: task.status.clone(),
+            progress: task.progress,
+            queue_position: task.queue_position,
+            estimate: task.time_left,
+            trace_id: task.trace_id.clone(),
+        });
+        match task.status {
+            TaskStatus::Success => return Ok(task),
+            ref status if status.is_final() => {
+                return Err(Error::TaskEnded {
+                    task_id: task_id.to_owned(),
+                    status: status.to_string(),
+                    error_code: task.error_code,
+                    message: task.error_message,
+                    trace: TraceId(task.trace_id),
+                });
+            }
+            _ => {}
+        }
+        last_seen = match task.progress {
+            Some(progress) => format!("{}, {progress}%", task.status),
+            None => task.status.to_string(),
+        };
+        let next = tokio::time::Instant::now() + schedule.after(&task);
+        if next >= deadline {
+            tokio::time::sleep_until(deadline).await;
+            return Err(timeout(last_seen));
+        }
+        tokio::time::sleep_until(next).await;
+    }
+}
+
+/// The planned files, narrowed to `--only`; an empty plan, or a choice the
+/// task cannot satisfy, is an error.
+fn select(planned: Vec<Asset>, only: &[RoleSelector], task: &Task) -> Result<Vec<Asset>> {
+    if planned.is_empty() {
+        return Err(Error::NoOutputs {
+            task_id: task.task_id.clone(),
+            trace: TraceId(task.trace_id.clone()),
+        });
+    }
+    if only.is_empty() {
+        return Ok(planned);
+    }
+    let has = |selector: &RoleSelector| {
+        planned.iter().any(|a| {
+            std::iter::once(a.role)
+                .chain(a.aliases.iter().copied())
+                .any(|r| selector.selects(r))
+        })
+    };
+    let missing: Vec<&str> = only.iter().filter(|s| !has(s)).map(|s| s.name()).collect();
+    if !missing.is_empty() {
+        let mut available: Vec<&str> = planned
+            .iter()
+            .flat_map(|a| std::iter::once(a.role).chain(a.aliases.iter().copied()))
+            .map(Role::name)
+            .collect();
+        available.sort_by_key(|name| RoleSelector::NAMES.iter().position(|n| n == name));
+        available.dedup();
+        return Err(Error::RoleNotAvailable {
+            task_id: task.task_id.clone(),
+            missing: missing.join(", "),
+            available: available.join(", "),
+        });
+    }
+    // Choose among roles before merging shared links, so that
+    // `--only pbr_model` gets `pbr_model.glb` even when `model` has the same link.
+    let chosen = planned
+        .into_iter()
+        .filter_map(|asset| {
+            let mut roles = std::iter::once(asset.role)
+                .chain(asset.aliases.iter().copied())
+                .filter(|r| only.iter().any(|s| s.selects(*r)));
+            let role = roles.next()?;
+            Some(Asset {
+                role,
+                aliases: roles.collect(),
+                link: asset.link,
+            })
+        })
+        .collect();
+    Ok(chosen)
+}
+
+/// The manifest of an earlier run in this folder, if it is one of ours for
+/// this task (with `--force`, only for this task). A manifest for another task, or a `manifest.json` that is not
+/// ours, stops the run unless `--force`: the folder is someone else's.
+fn previous_run(dir: &Path, task_id: &str, force: bool) -> Result<Option<Manifest>> {
+    if !dir.join(manifest::MANIFEST_FILE).exists() {
+        return Ok(None);
+    }
+    match Manifest::read(dir) {
+        Ok(previous) if previous.task_id == task_id => Ok(Some(previous)),
+        _ if force => Ok(None),
+        Ok(previous) => Err(Error::OtherTask {
+            dir: dir.to_owned(),
+            found: previous.task_id,
+            wanted: task_id.to_owned(),
+        }),
+        Err(error) => Err(Error::Usage(format!(
+            "{error}; it is not the manifest of a complete fetch-assets run: choose another folder, or pass --force to replace it"
+        ))),
+    }
+}
+
+/// Splits the plan into files an earlier run already completed (they verify
+/// against its manifest) and files to fetch.
+fn split_kept(
+    dir: &Path,
+    previous: Option<&Manifest>,
+    planned: Vec<Asset>,
+    force: bool,
+) -> (Vec<FileEntry>, Vec<Asset>) {
+    let Some(previous) = previous.filter(|_| !force) else {
+        return (Vec::new(), planned);
+    };
+    let mut kept: Vec<FileEntry> = Vec::new();
+    let mut to_fetch = Vec::new();
+    for asset in planned {
+        let done = previous
+            .files
+            .iter()
+            .find(|entry| names_role(entry, asset.role))
+            .filter(|entry| manifest::check(dir, entry) == FileCheck::Ok);
+        match done {
+            Some(entry) if !kept.contains(entry) => kept.push(entry.clone()),
+            Some(_) => {}
+            None => to_fetch.push(asset),
+        }
+    }
+    (kept, to_fetch)
+}
+
+/// Entries of the earlier manifest this run neither kept nor fetched (say,
+/// a run with another `--only`) whose files still verify: they stay listed.
+fn others_still_complete(
+    dir: &Path,
+    previous: Option<&Manifest>,
+    files: &[FileEntry],
+) -> Vec<FileEntry> {
+    let Some(previous) = previous else {
+        return Vec::new();
+    };
+    previous
+        .files
+        .iter()
+        .filter(|old| {
+            !files
+                .iter()
+                .any(|f| f.path == old.path || same_role(f, old))
+        })
+        .filter(|old| manifest::check(dir, old) == FileCheck::Ok)
+        .cloned()
+        .collect()
+}
+
+fn same_role(a: &FileEntry, b: &FileEntry) -> bool {
+    a.role == b.role && a.view == b.view
+}
+
+/// True when the entry is the file of `role`, or lists it as an alias.
+fn names_role(entry: &FileEntry, role: Role) -> bool {
+    (entry.role == role.name() && entry.view.as_deref() == role.view().map(|v| v.name()))
+        || entry.aliases.iter().any(|alias| *alias == role.stem())
+}
+
+/// The contract's order, for entries old and new.
+fn order_of(entry: &FileEntry) -> usize {
+    Role::ALL
+        .iter()
+        .position(|role| names_role(entry, *role) && entry.role == role.name())
+        .unwrap_or(Role::ALL.len())
+}
+
+fn entry_for(file: &Downloaded) -> FileEntry {
+    let role = file.asset.role;
+    FileEntry {
+        role: role.name().to_owned(),
+        view: role.view().map(|v| v.name().to_owned()),
+        index: role.view().map(|v| v.index()),
+        path: file.file_name.clone(),
+        size: file.size,
+        sha256: file.sha256.clone(),
+        media_type: file.media_type.clone(),
+        source: file.source.clone(),
+        aliases: file.asset.aliases.iter().map(|r| r.stem()).collect(),
+    }
+}
+
+fn planned_file(asset: &Asset) -> PlannedFile {
+    let source = link::parse(&asset.link)
+        .map(|url| link::redact(&url))
+        .unwrap_or_default();
+    PlannedFile {
+        role: asset.role.to_string(),
+        file: asset.role.stem().into(),
+        source,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn task_ids_are_checked() {
+        assert!(check_task_id("916e2b2c-1a2b-4c3d-8e9f-0123456789ab").is_ok());
+        for bad in ["", "../x", "a/b", "a?b", "a b", &"x".repeat(129)] {
+            assert!(matches!(check_task_id(bad), Err(Error::Usage(_))), "{bad}");
+        }
+    }
+}

@@ -1,0 +1,275 @@
+//! Wait for a [Tripo](https://www.tripo3d.ai) 3D-generation task, then
+//! download every output file before its signed links expire: all at once,
+//! each verified, with a checksummed manifest beside them.
+//!
+//! The links the API hands out die within minutes. fetch-assets starts every
+//! transfer the moment the task succeeds, renews links that die (one task
+//! request, however many transfers were refused), resumes cut transfers from
+//! their last byte, and only ever shows a file under its final name once it
+//! is complete. The API key goes to the API host and nowhere else.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), fetch_assets::Error> {
+//! let client = fetch_assets::Client::builder()
+//!     .api_key("tsk_...")
+//!     .build()?;
+//! let manifest = client
+//!     .fetch("916e2b2c-...", "./out", &fetch_assets::FetchOptions::default())
+//!     .await?;
+//! for file in &manifest.files {
+//!     println!("{} {}", file.sha256, file.path);
+//! }
+//! # Ok(()) }
+//! ```
+
+#![warn(missing_docs)]
+
+mod api;
+mod assets;
+mod error;
+mod events;
+mod fetch;
+mod link;
+mod link_book;
+mod manifest;
+mod poll;
+mod retry;
+mod transfer;
+
+use std::num::NonZeroUsize;
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+pub use api::{ApiKey, ApiVersion, DEFAULT_API_BASE, Task, TaskStatus};
+pub use assets::{Role, RoleSelector, View};
+pub use error::{Error, Result, TraceId};
+pub use events::{Event, Observer, PlannedFile};
+pub use link::redact;
+pub use manifest::{
+    FileCheck, FileEntry, MANIFEST_FILE, Manifest, SUMS_FILE, VerifyReport, verify,
+};
+pub use retry::RetryPolicy;
+
+/// A client for one API key and base. Cheap to clone; reuse it across fetches
+/// so connections are reused.
+#[derive(Debug, Clone)]
+pub struct Client {
+    api: api::ApiClient,
+    /// For the CDN (and, with the key added per request, for the API).
+    http: reqwest::Client,
+    retry: RetryPolicy,
+}
+
+impl Client {
+    /// Starts building a client.
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::default()
+    }
+
+    /// Waits for the task, downloads every output (or those `options.only`
+    /// names) into `dir`, verifies them, and writes `manifest.json` and
+    /// `SHA256SUMS`. Returns the manifest.
+    ///
+    /// Files an earlier run completed (per its manifest, re-hashed) are kept.
+    /// Dropping the future stops the transfers and removes their temporary
+    /// files; files under their final names are only ever complete ones.
+    pub async fn fetch(
+        &self,
+        task_id: &str,
+        dir: impl AsRef<Path>,
+        options: &FetchOptions,
+    ) -> Result<Manifest> {
+        fetch::fetch(self, task_id, dir.as_ref(), options).await
+    }
+
+    /// Looks at the task once, without waiting.
+    pub async fn task(&self, task_id: &str) -> Result<Task> {
+        self.api.task(task_id, &events::ignore()).await
+    }
+}
+
+/// Builds a [`Client`].
+#[derive(Debug, Default)]
+pub struct ClientBuilder {
+    key: Option<ApiKey>,
+    key_error: Option<String>,
+    base: Option<String>,
+    version: Option<ApiVersion>,
+    http: Option<reqwest::Client>,
+    retry: Option<RetryPolicy>,
+}
+
+impl ClientBuilder {
+    /// The API key (`tsk_…`). Required.
+    pub fn api_key(mut self, key: impl Into<String>) -> Self {
+        match ApiKey::new(key) {
+            Ok(key) => self.key = Some(key),
+            Err(error) => self.key_error = Some(error.to_string()),
+        }
+        self
+    }
+
+    /// The API base; [`DEFAULT_API_BASE`] when not set. Its path picks the
+    /// dialect (see [`ApiVersion::guess`]).
+    pub fn api_base(mut self, base: impl Into<String>) -> Self {
+        self.base = Some(base.into());
+        self
+    }
+
+    /// Overrides the dialect the base suggests.
+    pub fn api_version(mut self, version: ApiVersion) -> Self {
+        self.version = Some(version);
+        self
+    }
+
+    /// An HTTP client to reuse (connection pools, proxies). It must not
+    /// carry the API key as a default header: the key is added to API
+    /// requests only, and the same client fetches files from the CDN.
+    pub fn http_client(mut self, http: reqwest::Client) -> Self {
+        self.http = Some(http);
+        self
+    }
+
+    /// How transient faults are retried, for the API and the files alike.
+    pub fn retry_policy(mut self, retry: RetryPolicy) -> Self {
+        self.retry = Some(retry);
+        self
+    }
+
+    /// Builds the client.
+    pub fn build(self) -> Result<Client> {
+        if let Some(error) = self.key_error {
+            return Err(Error::Usage(error));
+        }
+        let key = self.key.ok_or_else(|| {
+            Error::Usage(
+                "no API key: pass --api-key or set TRIPO_API_KEY (keys start with tsk_)".into(),
+            )
+        })?;
+        let base_text = self.base.unwrap_or_else(|| DEFAULT_API_BASE.to_owned());
+        let base = reqwest::Url::parse(&base_text)
+            .ok()
+            .filter(|url| matches!(url.scheme(), "http" | "https") && url.host().is_some())
+            .ok_or_else(|| {
+                Error::Usage(format!(
+                    "'{base_text}' is not an http(s) URL: pass an API base like {DEFAULT_API_BASE}"
+                ))
+            })?;
+        let http = match self.http {
+            Some(http) => http,
+            None => default_http_client()?,
+        };
+        let retry = self.retry.unwrap_or_default();
+        Ok(Client {
+            api: api::ApiClient::new(http.clone(), base, self.version, key, retry),
+            http,
+            retry,
+        })
+    }
+}
+
+/// The HTTP client used when the caller brings none: rustls with the
+/// platform's roots, redirects only to http(s), no whole-request timeout
+/// (a large file on a slow link may take its time; stalls are caught
+/// separately).
+fn default_http_client() -> Result<reqwest::Client> {
+    let redirects = reqwest::redirect::Policy::custom(|attempt| {
+        if attempt.previous().len() >= 5 {
+            attempt.error("too many redirects")
+        } else if !matches!(attempt.url().scheme(), "http" | "https") {
+            attempt.error("a redirect to a link that is not http(s)")
+        } else {
+            attempt.follow()
+        }
+    });
+    reqwest::Client::builder()
+        .user_agent(concat!("fetch-assets/", env!("CARGO_PKG_VERSION")))
+        .connect_timeout(Duration::from_secs(15))
+        .redirect(redirects)
+        .build()
+        .map_err(|e| Error::Internal(format!("could not set up HTTP: {e}")))
+}
+
+/// How a fetch behaves. Start from `FetchOptions::default()`.
+#[derive(Clone)]
+#[non_exhaustive]
+pub struct FetchOptions {
+    /// How long to wait for the task to finish. Default: 30 minutes.
+    pub timeout: Duration,
+    /// Only these outputs (empty: all of them).
+    pub only: Vec<RoleSelector>,
+    /// Download everything again, even files an earlier run completed.
+    pub force: bool,
+    /// At most this many transfers at once. Default: all of them.
+    pub concurrency: Option<NonZeroUsize>,
+    /// A transfer that receives no byte for this long is abandoned and
+    /// resumed. Default: 30 seconds.
+    pub stall_timeout: Duration,
+    /// Receives the pipeline's events.
+    pub observer: Option<Arc<dyn Observer>>,
+}
+
+impl Default for FetchOptions {
+    fn default() -> Self {
+        FetchOptions {
+            timeout: Duration::from_secs(30 * 60),
+            only: Vec::new(),
+            force: false,
+            concurrency: None,
+            stall_timeout: Duration::from_secs(30),
+            observer: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for FetchOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FetchOptions")
+            .field("timeout", &self.timeout)
+            .field("only", &self.only)
+            .field("force", &self.force)
+            .field("concurrency", &self.concurrency)
+            .field("stall_timeout", &self.stall_timeout)
+            .field("observer", &self.observer.as_ref().map(|_| "…"))
+            .finish()
+    }
+}
+
+impl FetchOptions {
+    /// Sets [`FetchOptions::timeout`].
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Sets [`FetchOptions::only`].
+    pub fn only(mut self, only: impl IntoIterator<Item = RoleSelector>) -> Self {
+        self.only = only.into_iter().collect();
+        self
+    }
+
+    /// Sets [`FetchOptions::force`].
+    pub fn force(mut self, force: bool) -> Self {
+        self.force = force;
+        self
+    }
+
+    /// Sets [`FetchOptions::concurrency`].
+    pub fn concurrency(mut self, concurrency: NonZeroUsize) -> Self {
+        self.concurrency = Some(concurrency);
+        self
+    }
+
+    /// Sets [`FetchOptions::stall_timeout`].
+    pub fn stall_timeout(mut self, stall_timeout: Duration) -> Self {
+        self.stall_timeout = stall_timeout;
+        self
+    }
+
+    /// Sets [`FetchOptions::observer`].
+    pub fn observer(mut self, observer: impl Observer + 'static) -> Self {
+        self.observer = Some(Arc::new(observer));
+        self
+    }
+}

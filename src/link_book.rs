@@ -1,0 +1,118 @@
+//! The current signed link of every file, and the one way to renew them:
+//! fetch the task again. Refreshes are single-flight, so when nine transfers
+//! are refused together the API sees one request, not nine.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex, PoisonError};
+
+use crate::api::{ApiClient, Task, TaskStatus};
+use crate::assets::{self, Role};
+use crate::error::{Error, Result};
+use crate::events::{Event, Observer};
+use crate::link::{self, SignedLink};
+
+/// A link, and which generation of task answer it came from.
+#[derive(Debug, Clone)]
+pub(crate) struct Lease {
+    pub link: SignedLink,
+    pub generation: u64,
+}
+
+#[derive(Debug)]
+struct Generation {
+    number: u64,
+    links: HashMap<Role, SignedLink>,
+}
+
+/// The links of one task, renewed together.
+pub(crate) struct LinkBook {
+    api: ApiClient,
+    task_id: String,
+    observer: Arc<dyn Observer>,
+    current: Mutex<Generation>,
+    /// Held while a refresh is in flight; whoever waited for it then finds
+    /// the generation moved on and takes the new link without asking again.
+    refreshing: tokio::sync::Mutex<()>,
+}
+
+impl LinkBook {
+    pub(crate) fn new(api: ApiClient, task: &Task, observer: Arc<dyn Observer>) -> LinkBook {
+        LinkBook {
+            api,
+            task_id: task.task_id.clone(),
+            observer,
+            current: Mutex::new(Generation {
+                number: 0,
+                links: links_of(task),
+            }),
+            refreshing: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// The newest link for a role.
+    pub(crate) fn current(&self, role: Role) -> Result<Lease> {
+        let current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
+        match current.links.get(&role) {
+            Some(link) => Ok(Lease {
+                link: link.clone(),
+                generation: current.number,
+            }),
+            None => Err(Error::Download {
+                file: role.stem(),
+                cause: "the task's newest answer no longer lists this output, or its link is not a valid http(s) link".into(),
+                tried: format!("{} link refreshes", current.number),
+            }),
+        }
+    }
+
+    /// A link newer than the `stale` generation: from a refresh someone else
+    /// just made, or from fetching the task again now.
+    pub(crate) async fn refresh(&self, role: Role, stale: u64) -> Result<Lease> {
+        let _only_one = self.refreshing.lock().await;
+        if self.generation() > stale {
+            return self.current(role);
+        }
+        let task = self.api.task(&self.task_id, &self.observer).await?;
+        if task.status != TaskStatus::Success {
+            return Err(Error::TaskEnded {
+                task_id: self.task_id.clone(),
+                status: format!("{} while its files were downloading", task.status),
+                error_code: task.error_code,
+                message: task.error_message.clone(),
+                trace: crate::error::TraceId(task.trace_id.clone()),
+            });
+        }
+        {
+            let mut current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
+            current.number += 1;
+            current.links = links_of(&task);
+        }
+        self.observer.event(&Event::LinksRefreshed {
+            trace_id: task.trace_id,
+        });
+        self.current(role)
+    }
+
+    fn generation(&self) -> u64 {
+        self.current
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .number
+    }
+}
+
+/// Every role's link in a task answer, aliases included; links that are
+/// not valid http(s) links are left out (the plan reports them).
+fn links_of(task: &Task) -> HashMap<Role, SignedLink> {
+    let mut links = HashMap::new();
+    for asset in assets::plan(&task.output) {
+        let Ok(url) = link::parse(&asset.link) else {
+            continue;
+        };
+        let signed = SignedLink::new(url, task.received_at);
+        for role in std::iter::once(asset.role).chain(asset.aliases) {
+            links.insert(role, signed.clone());
+        }
+    }
+    links
+}

@@ -1,0 +1,146 @@
+//! The `fetch-assets` command: parse the arguments, pick a display, run the
+//! library, and turn the outcome into an exit code. Every failure passes
+//! through [`fetch_assets::Error::exit_code`]; nothing here decides a code
+//! of its own except `verify`, which answers like `sha256sum -c`.
+
+mod cli;
+mod progress;
+
+use std::io::Write;
+use std::path::Path;
+use std::process::ExitCode;
+
+use clap::Parser;
+use fetch_assets::{Client, Error, FetchOptions};
+
+use crate::cli::{Cli, Command, FetchArgs};
+use crate::progress::{Display, Mode};
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(error) => {
+            eprintln!("fetch-assets: error: {error}");
+            ExitCode::from(error.exit_code())
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode, Error> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| Error::Internal(format!("could not start the async runtime: {e}")))?;
+    match cli.command {
+        Some(Command::Verify { out_dir, quiet }) => runtime.block_on(verify(&out_dir, quiet)),
+        None => runtime.block_on(fetch(cli.fetch)),
+    }
+}
+
+async fn fetch(args: FetchArgs) -> Result<ExitCode, Error> {
+    let (Some(task_id), Some(out_dir)) = (args.task_id, args.out_dir) else {
+        return Err(Error::Usage("a task id and a folder are required".into()));
+    };
+    let mut builder = Client::builder().api_base(args.api_base);
+    if let Some(key) = args.api_key {
+        builder = builder.api_key(key);
+    }
+    if let Some(version) = args.api_version {
+        builder = builder.api_version(version.into());
+    }
+    let client = builder.build()?;
+
+    let mode = Mode::choose(args.quiet, args.verbose);
+    let display = Display::new(mode);
+    let mut options = FetchOptions::default()
+        .timeout(args.timeout)
+        .only(args.only)
+        .force(args.force)
+        .stall_timeout(args.stall_timeout)
+        .observer(display.clone());
+    options.concurrency = args.concurrency;
+
+    let manifest = tokio::select! {
+        result = client.fetch(&task_id, &out_dir, &options) => result,
+        () = interrupted() => Err(Error::Interrupted),
+    };
+    display.finish(manifest.as_ref().ok(), &out_dir);
+    let manifest = manifest?;
+    if args.json {
+        let mut stdout = std::io::stdout().lock();
+        stdout
+            .write_all(manifest.to_json().as_bytes())
+            .and_then(|()| stdout.flush())
+            .map_err(|source| Error::Io {
+                action: "print the manifest to",
+                path: "stdout".into(),
+                source,
+            })?;
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Resolves on the first Ctrl-C or SIGTERM; dropping the fetch then removes
+/// its temporary files. A second one ends the process at once.
+async fn interrupted() {
+    wait_for_signal().await;
+    tokio::spawn(async {
+        wait_for_signal().await;
+        eprintln!("fetch-assets: interrupted again; stopping now");
+        std::process::exit(130);
+    });
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut terminate) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = terminate.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}
+
+/// `verify`: one line a file, like `sha256sum -c`; exit 0 when all match, 1 otherwise.
+async fn verify(dir: &Path, quiet: bool) -> Result<ExitCode, Error> {
+    let report = match fetch_assets::verify(dir).await {
+        Ok(report) => report,
+        Err(error) => {
+            eprintln!("fetch-assets: verify: {error}");
+            return Ok(ExitCode::from(1));
+        }
+    };
+    let mut out = std::io::stdout().lock();
+    for (path, check) in &report.files {
+        if !quiet || *check != fetch_assets::FileCheck::Ok {
+            let _ = writeln!(out, "{path}: {check}");
+        }
+    }
+    let bad = report
+        .files
+        .iter()
+        .filter(|(_, check)| *check != fetch_assets::FileCheck::Ok)
+        .count();
+    if bad == 0 {
+        Ok(ExitCode::SUCCESS)
+    } else {
+        eprintln!(
+            "fetch-assets: verify: {bad} of {} files missing or changed; run the fetch again to repair them",
+            report.files.len()
+        );
+        Ok(ExitCode::from(1))
+    }
+}

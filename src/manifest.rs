@@ -1,0 +1,333 @@
+//! `manifest.json` and `SHA256SUMS`: the record of a complete folder, how
+//! they are written (atomically, last), read, and checked against the files.
+
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+use crate::transfer::hex;
+
+/// The manifest's file name in the output folder.
+pub const MANIFEST_FILE: &str = "manifest.json";
+/// The checksum list's file name, for `sha256sum -c`.
+pub const SUMS_FILE: &str = "SHA256SUMS";
+/// The manifest format this version writes.
+pub const SCHEMA_VERSION: u32 = 1;
+
+/// What a complete folder holds (DESIGN.md, "Files").
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Manifest {
+    /// The manifest format: 1.
+    pub schema_version: u32,
+    /// The task the files came from.
+    pub task_id: String,
+    /// The task's type, when the API gave it.
+    pub task_type: Option<String>,
+    /// When the task was created, unix seconds.
+    pub create_time: Option<i64>,
+    /// When the files were fetched, RFC 3339 UTC.
+    pub fetched_at: String,
+    /// The program that wrote the manifest, with its version.
+    pub generator: String,
+    /// The files, in the contract's order.
+    pub files: Vec<FileEntry>,
+}
+
+/// One file of the folder.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct FileEntry {
+    /// The output role: `model`, …, `multiview`.
+    pub role: String,
+    /// For multiview images: `front`, `left`, `back` or `right`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub view: Option<String>,
+    /// For multiview images: 0 to 3, in the fixed order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub index: Option<usize>,
+    /// The file's name in the folder.
+    pub path: String,
+    /// Its size in bytes.
+    pub size: u64,
+    /// Its SHA-256, lower-case hex.
+    pub sha256: String,
+    /// Its media type.
+    pub media_type: String,
+    /// The link it came from, without its query (a signed link is a secret).
+    pub source: String,
+    /// Other roles whose link was the same file.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub aliases: Vec<String>,
+}
+
+impl Manifest {
+    /// Reads `manifest.json` from a folder.
+    pub fn read(dir: &Path) -> Result<Manifest> {
+        let path = dir.join(MANIFEST_FILE);
+        let text = std::fs::read(&path).map_err(|e| Error::io("read", &path, e))?;
+        let manifest: Manifest = serde_json::from_slice(&text).map_err(|e| {
+            Error::io(
+                "read",
+                &path,
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!("not a fetch-assets manifest ({e})"),
+                ),
+            )
+        })?;
+        if manifest.schema_version != SCHEMA_VERSION {
+            return Err(Error::io(
+                "read",
+                &path,
+                std::io::Error::new(
+                    std::io::ErrorKind::InvalidData,
+                    format!(
+                        "schema version {} is not one this version reads",
+                        manifest.schema_version
+                    ),
+                ),
+            ));
+        }
+        Ok(manifest)
+    }
+
+    /// The manifest as its JSON document (what `--json` prints).
+    pub fn to_json(&self) -> String {
+        let mut text = serde_json::to_string_pretty(self).unwrap_or_else(|_| "{}".into());
+        text.push('\n');
+        text
+    }
+
+    /// The `SHA256SUMS` text: `<hex>  <path>` lines, in the manifest's order.
+    pub fn sums(&self) -> String {
+        self.files
+            .iter()
+            .map(|f| format!("{}  {}\n", f.sha256, f.path))
+            .collect()
+    }
+
+    /// Writes `SHA256SUMS`, then `manifest.json`, each atomically, then
+    /// makes the renames durable.
+    pub(crate) fn write(&self, dir: &Path) -> Result<PathBuf> {
+        write_atomically(dir, SUMS_FILE, self.sums().as_bytes())?;
+        let path = write_atomically(dir, MANIFEST_FILE, self.to_json().as_bytes())?;
+        sync_dir(dir)?;
+        Ok(path)
+    }
+}
+
+fn write_atomically(dir: &Path, name: &str, content: &[u8]) -> Result<PathBuf> {
+    let target = dir.join(name);
+    let mut temp = tempfile::Builder::new()
+        .prefix(".fetch-assets-")
+        .suffix(".part")
+        .tempfile_in(dir)
+        .map_err(|e| Error::io("create a temporary file in", dir, e))?;
+    temp.write_all(content)
+        .and_then(|()| temp.as_file().sync_all())
+        .map_err(|e| Error::io("write", &target, e))?;
+    temp.persist(&target)
+        .map_err(|e| Error::io("write", &target, e.error))?;
+    Ok(target)
+}
+
+/// Makes renames in `dir` survive a crash. Some file systems cannot sync a
+/// folder; that is not a reason to fail a run.
+pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
+    if let Ok(handle) = std::fs::File::open(dir) {
+        let _ = handle.sync_all();
+    }
+    Ok(())
+}
+
+/// How one file compares with its manifest entry.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FileCheck {
+    /// Same size, same hash.
+    Ok,
+    /// Not there (or not a readable file).
+    Missing,
+    /// A different size.
+    SizeDiffers {
+        /// The size the manifest records.
+        expected: u64,
+        /// The size on disk.
+        actual: u64,
+    },
+    /// Same size, different content.
+    HashDiffers,
+    /// The manifest names a path outside the folder: not checked.
+    UnsafePath,
+}
+
+impl std::fmt::Display for FileCheck {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            FileCheck::Ok => f.write_str("OK"),
+            FileCheck::Missing => f.write_str("MISSING"),
+            FileCheck::SizeDiffers { expected, actual } => {
+                write!(f, "FAILED (size {actual} bytes, expected {expected})")
+            }
+            FileCheck::HashDiffers => f.write_str("FAILED (content differs)"),
+            FileCheck::UnsafePath => f.write_str("FAILED (path outside the folder)"),
+        }
+    }
+}
+
+/// The result of checking a folder against its manifest.
+#[derive(Debug, Clone)]
+pub struct VerifyReport {
+    /// The manifest that was checked against.
+    pub manifest: Manifest,
+    /// Each entry's path and result, in the manifest's order.
+    pub files: Vec<(String, FileCheck)>,
+}
+
+impl VerifyReport {
+    /// True when every file matches.
+    pub fn is_ok(&self) -> bool {
+        self.files.iter().all(|(_, check)| *check == FileCheck::Ok)
+    }
+}
+
+/// Re-hashes every file of a folder against its `manifest.json`.
+pub async fn verify(dir: impl AsRef<Path>) -> Result<VerifyReport> {
+    let dir = dir.as_ref().to_owned();
+    tokio::task::spawn_blocking(move || verify_blocking(&dir))
+        .await
+        .map_err(|e| Error::Internal(format!("verification stopped: {e}")))?
+}
+
+pub(crate) fn verify_blocking(dir: &Path) -> Result<VerifyReport> {
+    let manifest = Manifest::read(dir)?;
+    let files = manifest
+        .files
+        .iter()
+        .map(|entry| (entry.path.clone(), check(dir, entry)))
+        .collect();
+    Ok(VerifyReport { manifest, files })
+}
+
+/// Checks one entry. A path is only ever a plain name inside the folder.
+pub(crate) fn check(dir: &Path, entry: &FileEntry) -> FileCheck {
+    if !is_plain_name(&entry.path) {
+        return FileCheck::UnsafePath;
+    }
+    let path = dir.join(&entry.path);
+    let Ok(mut file) = std::fs::File::open(&path) else {
+        return FileCheck::Missing;
+    };
+    let actual = match file.metadata() {
+        Ok(meta) if meta.is_file() => meta.len(),
+        _ => return FileCheck::Missing,
+    };
+    if actual != entry.size {
+        return FileCheck::SizeDiffers {
+            expected: entry.size,
+            actual,
+        };
+    }
+    match sha256_of(&mut file) {
+        Ok(hash) if hash.eq_ignore_ascii_case(&entry.sha256) => FileCheck::Ok,
+        Ok(_) => FileCheck::HashDiffers,
+        Err(_) => FileCheck::Missing,
+    }
+}
+
+fn is_plain_name(path: &str) -> bool {
+    !path.is_empty()
+        && path != "."
+        && path != ".."
+        && !path.contains(['/', '\\', '\0'])
+        && Path::new(path).file_name().is_some_and(|n| n == path)
+}
+
+fn sha256_of(file: &mut std::fs::File) -> std::io::Result<String> {
+    let mut hasher = Sha256::new();
+    let mut buffer = vec![0u8; 256 * 1024];
+    loop {
+        let n = file.read(&mut buffer)?;
+        if n == 0 {
+            return Ok(hex(&hasher.finalize()));
+        }
+        hasher.update(&buffer[..n]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn entry(path: &str, content: &[u8]) -> FileEntry {
+        FileEntry {
+            role: "model".into(),
+            view: None,
+            index: None,
+            path: path.into(),
+            size: content.len() as u64,
+            sha256: hex(&Sha256::digest(content)),
+            media_type: "model/gltf-binary".into(),
+            source: "https://cdn.example/model.glb".into(),
+            aliases: vec![],
+        }
+    }
+
+    #[test]
+    fn checks_each_way_a_file_can_differ() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        std::fs::write(dir.path().join("a.glb"), b"hello").expect("write");
+        std::fs::write(dir.path().join("b.glb"), b"hellO").expect("write");
+        std::fs::write(dir.path().join("c.glb"), b"hello!").expect("write");
+        assert_eq!(check(dir.path(), &entry("a.glb", b"hello")), FileCheck::Ok);
+        assert_eq!(
+            check(dir.path(), &entry("b.glb", b"hello")),
+            FileCheck::HashDiffers
+        );
+        assert_eq!(
+            check(dir.path(), &entry("c.glb", b"hello")),
+            FileCheck::SizeDiffers {
+                expected: 5,
+                actual: 6
+            }
+        );
+        assert_eq!(
+            check(dir.path(), &entry("d.glb", b"hello")),
+            FileCheck::Missing
+        );
+        assert_eq!(
+            check(dir.path(), &entry("../a.glb", b"hello")),
+            FileCheck::UnsafePath
+        );
+        assert_eq!(
+            check(dir.path(), &entry("/etc/passwd", b"hello")),
+            FileCheck::UnsafePath
+        );
+    }
+
+    #[test]
+    fn round_trips_and_writes_sums_in_order() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let manifest = Manifest {
+            schema_version: 1,
+            task_id: "t".into(),
+            task_type: Some("text_to_model".into()),
+            create_time: Some(1),
+            fetched_at: "2026-11-28T17:34:05Z".into(),
+            generator: "fetch-assets 0.1.0".into(),
+            files: vec![entry("model.glb", b"m"), entry("rendered_image.webp", b"r")],
+        };
+        manifest.write(dir.path()).expect("write");
+        assert_eq!(Manifest::read(dir.path()).expect("read"), manifest);
+        let sums = std::fs::read_to_string(dir.path().join(SUMS_FILE)).expect("sums");
+        let names: Vec<&str> = sums.lines().map(|l| &l[66..]).collect();
+        assert_eq!(names, ["model.glb", "rendered_image.webp"]);
+        let leftovers: Vec<_> = std::fs::read_dir(dir.path())
+            .expect("list")
+            .filter_map(|e| e.ok())
+            .filter(|e| e.file_name().to_string_lossy().starts_with('.'))
+            .collect();
+        assert!(leftovers.is_empty());
+    }
+}

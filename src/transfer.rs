@@ -1,0 +1,501 @@
+//! One file: stream it into a temporary file in the output folder, hashing
+//! as bytes arrive; resume cut transfers with `Range`; renew a dead link;
+//! retry transient faults; and hand back a verified file ready to be renamed
+//! into place. Dropping the transfer at any point removes the temporary file.
+
+use std::io::{Seek, SeekFrom, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+
+use bytes::Bytes;
+use futures::StreamExt;
+use reqwest::StatusCode;
+use reqwest::header::{CONTENT_RANGE, CONTENT_TYPE, RANGE};
+use sha2::{Digest, Sha256};
+use tempfile::TempPath;
+use tokio::sync::mpsc;
+
+use crate::assets::{self, Asset};
+use crate::error::{Error, Result, fault_text};
+use crate::events::{Event, Observer};
+use crate::link_book::{Lease, LinkBook};
+use crate::retry::{self, RetryPolicy};
+
+/// Everything a transfer needs that is shared by all transfers of a run.
+pub(crate) struct TransferContext {
+    /// The client for the CDN: it never carries the API key.
+    pub cdn: reqwest::Client,
+    pub dir: PathBuf,
+    pub links: Arc<LinkBook>,
+    pub policy: RetryPolicy,
+    /// No byte for this long: abandon the request and resume.
+    pub stall_timeout: Duration,
+    /// How many times one file may ask for a fresh link before giving up.
+    pub max_refreshes: u32,
+    pub observer: Arc<dyn Observer>,
+}
+
+/// A complete, size-checked and hashed file, still under its temporary name.
+#[derive(Debug)]
+pub(crate) struct Downloaded {
+    pub asset: Asset,
+    pub file_name: String,
+    pub size: u64,
+    pub sha256: String,
+    pub media_type: String,
+    /// The link it came from, without its query.
+    pub source: String,
+    temp: TempPath,
+}
+
+impl Downloaded {
+    /// Renames the file to its final name in `dir`, replacing what was there.
+    pub(crate) fn commit(self, dir: &Path) -> Result<()> {
+        let target = dir.join(&self.file_name);
+        self.temp
+            .persist(&target)
+            .map_err(|e| Error::io("move the finished file into place as", target, e.error))
+    }
+}
+
+/// What one request ended with.
+enum Outcome {
+    /// The whole file is in the temporary file.
+    Complete,
+    /// The CDN refused the link: renew it.
+    Refused(String),
+    /// Worth another try, after a pause.
+    Transient {
+        cause: String,
+        retry_after: Option<Duration>,
+    },
+    /// Not worth another try.
+    Final(Error),
+}
+
+/// The state of one file across its requests.
+struct Progress {
+    name: Arc<str>,
+    received: u64,
+    total: Option<u64>,
+    content_type: Option<String>,
+    /// True when the last request delivered bytes: a fault after progress
+    /// starts a new run of retries.
+    moved: bool,
+}
+
+pub(crate) async fn download(ctx: &TransferContext, asset: Asset) -> Result<Downloaded> {
+    let name: Arc<str> = asset.role.stem().into();
+    let (file, temp) = tempfile::Builder::new()
+        .prefix(".fetch-assets-")
+        .suffix(".part")
+        .tempfile_in(&ctx.dir)
+        .map_err(|e| Error::io("create a temporary file in", &ctx.dir, e))?
+        .into_parts();
+    let mut sink = Sink::start(file);
+    let mut state = Progress {
+        name: name.clone(),
+        received: 0,
+        total: None,
+        content_type: None,
+        moved: false,
+    };
+    let mut lease = ctx.links.current(asset.role)?;
+    let (mut faults, mut refreshes, mut requests) = (0u32, 0u32, 0u32);
+    let give_up = |cause: String, requests: u32, refreshes: u32| Error::Download {
+        file: name.to_string(),
+        cause,
+        tried: format!("{requests} requests, {refreshes} link refreshes"),
+    };
+
+    loop {
+        let now = SystemTime::now();
+        if lease.link.about_to_expire(now) {
+            let left = lease
+                .link
+                .expires_at()
+                .duration_since(now)
+                .unwrap_or_default();
+            let cause = format!("the link expires in {} s", left.as_secs());
+            lease = renew(ctx, &asset, &lease, &name, cause.clone(), &mut refreshes)
+                .await?
+                .ok_or_else(|| give_up(cause, requests, refreshes))?;
+        }
+        requests += 1;
+        state.moved = false;
+        let outcome = attempt(ctx, &lease, &mut state, &mut sink).await;
+        if state.moved {
+            faults = 0;
+        }
+        match outcome {
+            Outcome::Complete => break,
+            Outcome::Final(error) => return Err(error),
+            Outcome::Refused(cause) => {
+                lease = renew(ctx, &asset, &lease, &name, cause.clone(), &mut refreshes)
+                    .await?
+                    .ok_or_else(|| give_up(cause, requests, refreshes))?;
+            }
+            Outcome::Transient { cause, retry_after } => {
+                faults += 1;
+                if !ctx.policy.allows_another(faults) {
+                    return Err(give_up(cause, requests, refreshes));
+                }
+                let delay = ctx.policy.delay(faults, retry_after);
+                ctx.observer.event(&Event::TransferRetry {
+                    file: name.clone(),
+                    retry: faults,
+                    delay,
+                    cause,
+                    resume_from: state.received,
+                });
+                tokio::time::sleep(delay).await;
+            }
+        }
+    }
+
+    let ext = assets::extension(lease.link.url(), state.content_type.as_deref());
+    let file_name = assets::file_name(asset.role, &ext);
+    let (size, sha256) = sink
+        .finish()
+        .await
+        .map_err(|e| Error::io("write", ctx.dir.join(&file_name), e))?;
+    if state.total.is_some_and(|total| total != size) {
+        return Err(Error::Internal(format!(
+            "{file_name}: wrote {size} bytes, expected {:?}",
+            state.total
+        )));
+    }
+    ctx.observer.event(&Event::FileDone {
+        file: name,
+        size,
+        sha256: sha256.clone(),
+    });
+    Ok(Downloaded {
+        media_type: assets::media_type(&ext, state.content_type.as_deref()),
+        source: lease.link.redacted(),
+        asset,
+        file_name,
+        size,
+        sha256,
+        temp,
+    })
+}
+
+/// Asks for a fresh link, unless this file already asked too often
+/// (`Ok(None)`: the CDN keeps refusing; give up).
+async fn renew(
+    ctx: &TransferContext,
+    asset: &Asset,
+    lease: &Lease,
+    name: &Arc<str>,
+    cause: String,
+    refreshes: &mut u32,
+) -> Result<Option<Lease>> {
+    if *refreshes >= ctx.max_refreshes {
+        return Ok(None);
+    }
+    *refreshes += 1;
+    ctx.observer.event(&Event::LinkExpired {
+        file: name.clone(),
+        cause,
+    });
+    ctx.links
+        .refresh(asset.role, lease.generation)
+        .await
+        .map(Some)
+}
+
+/// One request: from `state.received` to the end, or to the first fault.
+async fn attempt(
+    ctx: &TransferContext,
+    lease: &Lease,
+    state: &mut Progress,
+    sink: &mut Sink,
+) -> Outcome {
+    let mut request = ctx.cdn.get(lease.link.url().clone());
+    if state.received > 0 {
+        request = request.header(RANGE, format!("bytes={}-", state.received));
+    }
+    let response = match tokio::time::timeout(ctx.stall_timeout, request.send()).await {
+        Err(_) => return stalled(ctx),
+        Ok(Err(e)) => {
+            return transient(
+                format!("the connection failed: {}", fault_text(&e.without_url())),
+                None,
+            );
+        }
+        Ok(Ok(response)) => response,
+    };
+    let status = response.status();
+    let retry_after = retry::retry_after(response.headers());
+    match status {
+        StatusCode::OK => {
+            if state.received > 0 {
+                // The server ignored Range: what we have is worthless now.
+                ctx.observer.event(&Event::TransferRestarted {
+                    file: state.name.clone(),
+                });
+                if let Err(e) = sink.restart().await {
+                    return Outcome::Final(write_error(ctx, state, e));
+                }
+                state.received = 0;
+            }
+            state.total = response.content_length();
+        }
+        StatusCode::PARTIAL_CONTENT => {
+            let range = response
+                .headers()
+                .get(CONTENT_RANGE)
+                .and_then(|v| v.to_str().ok())
+                .and_then(parse_content_range);
+            match range {
+                Some((start, end, total))
+                    if start == state.received
+                        && end + 1 == total
+                        && state.total.is_none_or(|known| known == total) =>
+                {
+                    state.total = Some(total);
+                }
+                _ => {
+                    // Not the bytes we asked for: start the file over.
+                    if let Err(e) = sink.restart().await {
+                        return Outcome::Final(write_error(ctx, state, e));
+                    }
+                    state.received = 0;
+                    return transient(
+                        "the CDN answered a Content-Range other than the one asked for".into(),
+                        None,
+                    );
+                }
+            }
+        }
+        StatusCode::RANGE_NOT_SATISFIABLE if state.total == Some(state.received) => {
+            return Outcome::Complete;
+        }
+        StatusCode::FORBIDDEN => {
+            return Outcome::Refused("the CDN refused the link (HTTP 403)".into());
+        }
+        s if retry::is_transient_status(s.as_u16()) || s == StatusCode::RANGE_NOT_SATISFIABLE => {
+            if s == StatusCode::RANGE_NOT_SATISFIABLE {
+                if let Err(e) = sink.restart().await {
+                    return Outcome::Final(write_error(ctx, state, e));
+                }
+                state.received = 0;
+            }
+            return transient(format!("the CDN answered HTTP {}", s.as_u16()), retry_after);
+        }
+        s => {
+            return Outcome::Final(Error::Download {
+                file: state.name.to_string(),
+                cause: format!(
+                    "the CDN answered HTTP {} for {}",
+                    s.as_u16(),
+                    lease.link.redacted()
+                ),
+                tried: "a request that cannot succeed on retry".into(),
+            });
+        }
+    }
+    if state.content_type.is_none() {
+        state.content_type = response
+            .headers()
+            .get(CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned);
+    }
+    ctx.observer.event(&Event::TransferStarted {
+        file: state.name.clone(),
+        size: state.total,
+        offset: state.received,
+    });
+
+    let mut body = response.bytes_stream();
+    loop {
+        let chunk = match tokio::time::timeout(ctx.stall_timeout, body.next()).await {
+            Err(_) => return stalled(ctx),
+            Ok(None) => break,
+            Ok(Some(Err(e))) => {
+                return transient(
+                    format!("the transfer was cut: {}", fault_text(&e.without_url())),
+                    None,
+                );
+            }
+            Ok(Some(Ok(chunk))) => chunk,
+        };
+        let len = chunk.len() as u64;
+        if state
+            .total
+            .is_some_and(|total| state.received + len > total)
+        {
+            return Outcome::Final(Error::Download {
+                file: state.name.to_string(),
+                cause: format!(
+                    "the CDN sent more than the {} bytes it announced; the file was not kept",
+                    state.total.unwrap_or_default()
+                ),
+                tried: "one request".into(),
+            });
+        }
+        if let Err(e) = sink.write(chunk).await {
+            return Outcome::Final(write_error(ctx, state, e));
+        }
+        state.received += len;
+        state.moved = true;
+        ctx.observer.event(&Event::TransferProgress {
+            file: state.name.clone(),
+            bytes: len,
+        });
+    }
+    match state.total {
+        Some(total) if state.received < total => transient(
+            format!(
+                "the transfer ended early, at {} of {total} bytes",
+                state.received
+            ),
+            None,
+        ),
+        _ => Outcome::Complete,
+    }
+}
+
+fn transient(cause: String, retry_after: Option<Duration>) -> Outcome {
+    Outcome::Transient { cause, retry_after }
+}
+
+fn stalled(ctx: &TransferContext) -> Outcome {
+    transient(
+        format!(
+            "no data for {} (--stall-timeout)",
+            humantime::format_duration(ctx.stall_timeout)
+        ),
+        None,
+    )
+}
+
+fn write_error(ctx: &TransferContext, state: &Progress, e: std::io::Error) -> Error {
+    Error::io("write", ctx.dir.join(&*state.name), e)
+}
+
+/// `bytes START-END/TOTAL`, the only form a resumed transfer accepts.
+fn parse_content_range(value: &str) -> Option<(u64, u64, u64)> {
+    let rest = value.trim().strip_prefix("bytes ")?;
+    let (span, total) = rest.split_once('/')?;
+    let (start, end) = span.split_once('-')?;
+    let (start, end, total) = (
+        start.trim().parse().ok()?,
+        end.trim().parse().ok()?,
+        total.trim().parse().ok()?,
+    );
+    (start <= end && end < total).then_some((start, end, total))
+}
+
+/// Writes and hashes on a blocking thread, so that disk writes and SHA-256
+/// never hold up the async runtime and overlap with the network. The
+/// channel is short, so memory stays flat whatever the file's size.
+struct Sink {
+    sender: Option<mpsc::Sender<Command>>,
+    worker: tokio::task::JoinHandle<std::io::Result<(u64, String)>>,
+}
+
+enum Command {
+    Data(Bytes),
+    /// Forget everything written: the file starts over.
+    Restart,
+}
+
+const SINK_DEPTH: usize = 16;
+
+impl Sink {
+    fn start(mut file: std::fs::File) -> Sink {
+        let (sender, mut receiver) = mpsc::channel::<Command>(SINK_DEPTH);
+        let worker = tokio::task::spawn_blocking(move || {
+            let mut hasher = Sha256::new();
+            let mut size = 0u64;
+            while let Some(command) = receiver.blocking_recv() {
+                match command {
+                    Command::Data(data) => {
+                        file.write_all(&data)?;
+                        hasher.update(&data);
+                        size += data.len() as u64;
+                    }
+                    Command::Restart => {
+                        file.set_len(0)?;
+                        file.seek(SeekFrom::Start(0))?;
+                        hasher = Sha256::new();
+                        size = 0;
+                    }
+                }
+            }
+            file.sync_all()?;
+            Ok((size, hex(&hasher.finalize())))
+        });
+        Sink {
+            sender: Some(sender),
+            worker,
+        }
+    }
+
+    async fn write(&mut self, data: Bytes) -> std::io::Result<()> {
+        self.send(Command::Data(data)).await
+    }
+
+    async fn restart(&mut self) -> std::io::Result<()> {
+        self.send(Command::Restart).await
+    }
+
+    async fn send(&mut self, command: Command) -> std::io::Result<()> {
+        let sent = match &self.sender {
+            Some(sender) => sender.send(command).await.is_ok(),
+            None => false,
+        };
+        if sent {
+            return Ok(());
+        }
+        // The worker stopped: it failed, and its result says why.
+        self.sender = None;
+        match (&mut self.worker).await {
+            Ok(Err(e)) => Err(e),
+            _ => Err(std::io::Error::other("the file writer stopped")),
+        }
+    }
+
+    /// Flushes to disk and gives the size and the hash.
+    async fn finish(mut self) -> std::io::Result<(u64, String)> {
+        self.sender = None;
+        match (&mut self.worker).await {
+            Ok(result) => result,
+            Err(e) => Err(std::io::Error::other(format!(
+                "the file writer failed: {e}"
+            ))),
+        }
+    }
+}
+
+/// Lower-case hex, as `sha256sum` prints it.
+pub(crate) fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_range_forms() {
+        assert_eq!(
+            parse_content_range("bytes 100-199/200"),
+            Some((100, 199, 200))
+        );
+        assert_eq!(parse_content_range("bytes 0-0/1"), Some((0, 0, 1)));
+        assert_eq!(parse_content_range("bytes 100-199/*"), None);
+        assert_eq!(parse_content_range("bytes 200-100/300"), None);
+        assert_eq!(parse_content_range("bytes 0-200/200"), None);
+        assert_eq!(parse_content_range("items 0-1/2"), None);
+    }
+
+    #[test]
+    fn hex_is_lower_case() {
+        assert_eq!(hex(&[0x00, 0xab, 0xff]), "00abff");
+    }
+}
