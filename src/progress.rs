@@ -93,6 +93,7 @@ impl Display {
         if let Some(bars) = &state.bars {
             let _ = bars.clear();
         }
+        drop(state);
         if let (Some(manifest), false) = (manifest, self.mode == Mode::Quiet) {
             let bytes: u64 = manifest.files.iter().map(|f| f.size).sum();
             self.line(&format!(

@@ -1,0 +1,83 @@
+//! Helpers shared by the integration tests: running the real binary against
+//! the fake service, and looking at what it left on disk.
+#![allow(dead_code)]
+
+use std::path::Path;
+use std::process::Command;
+
+use fake_tripo::FakeTripo;
+
+/// The binary, pointed at the fake's API in the dialect asked, with its key,
+/// and with nothing from the environment that could reach elsewhere.
+pub fn fetch_assets(fake: &FakeTripo, base: &str) -> assert_cmd::Command {
+    let mut command = assert_cmd::Command::cargo_bin("fetch-assets").expect("the binary is built");
+    for proxy in [
+        "http_proxy",
+        "https_proxy",
+        "HTTP_PROXY",
+        "HTTPS_PROXY",
+        "ALL_PROXY",
+        "all_proxy",
+    ] {
+        command.env_remove(proxy);
+    }
+    command
+        .env("TRIPO_API_KEY", fake.api_key())
+        .env("TRIPO_API_BASE", base)
+        .env_remove("TRIPO_API_VERSION")
+        .timeout(std::time::Duration::from_secs(60));
+    command
+}
+
+/// The names in a folder, sorted; hidden files included (temp files are hidden).
+pub fn listing(dir: &Path) -> Vec<String> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .expect("the folder exists")
+        .map(|entry| {
+            entry
+                .expect("a folder entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .collect();
+    names.sort();
+    names
+}
+
+/// Runs `sha256sum -c SHA256SUMS` in the folder, as a user would.
+pub fn sha256sum_accepts(dir: &Path) -> bool {
+    Command::new("sha256sum")
+        .args(["--check", "--strict", "--quiet", "SHA256SUMS"])
+        .current_dir(dir)
+        .status()
+        .expect("sha256sum runs")
+        .success()
+}
+
+/// The manifest a run wrote.
+pub fn manifest(dir: &Path) -> serde_json::Value {
+    let text = std::fs::read(dir.join("manifest.json")).expect("manifest.json exists");
+    serde_json::from_slice(&text).expect("manifest.json is JSON")
+}
+
+/// The manifest's `path` values, in order.
+pub fn manifest_paths(dir: &Path) -> Vec<String> {
+    manifest(dir)["files"]
+        .as_array()
+        .expect("files is a list")
+        .iter()
+        .map(|f| f["path"].as_str().expect("path is text").to_owned())
+        .collect()
+}
+
+/// Asserts that each named file holds exactly what the fake served for `served`.
+pub fn assert_same_bytes(fake: &FakeTripo, dir: &Path, pairs: &[(&str, &str)]) {
+    for (on_disk, served) in pairs {
+        let got = std::fs::read(dir.join(on_disk)).unwrap_or_else(|e| panic!("{on_disk}: {e}"));
+        assert!(
+            got == fake.file_bytes(served),
+            "{on_disk} differs from the served {served}"
+        );
+    }
+}

@@ -1,0 +1,267 @@
+//! What a test asks the fake to do: the task's final answer, its timeline,
+//! the files behind its links, and the faults to inject.
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde_json::Value;
+
+use crate::links::LinkStyle;
+
+/// The key the fake accepts unless the scenario names another.
+pub const DEFAULT_API_KEY: &str = "tsk_fake_key_0123456789";
+
+/// Everything one [`crate::FakeTripo`] serves, built step by step.
+#[derive(Clone, Debug)]
+pub struct Scenario {
+    pub(crate) answer: Value,
+    pub(crate) source: String,
+    pub(crate) task_id: Option<String>,
+    pub(crate) api_key: String,
+    pub(crate) phases: Vec<(String, Duration)>,
+    pub(crate) link_lifetime: Duration,
+    pub(crate) link_style: LinkStyle,
+    pub(crate) files: Vec<(String, FileSpec)>,
+    pub(crate) faults: Vec<(String, FileFault)>,
+    pub(crate) api_faults: Vec<ApiFault>,
+    pub(crate) throttle: u64,
+}
+
+/// A file content the test asked for, turned into served content at start.
+#[derive(Clone, Debug)]
+pub(crate) enum FileSpec {
+    Bytes(Vec<u8>),
+    Size(u64),
+}
+
+impl Scenario {
+    /// A task that succeeds at once with the answer in `fixtures/<fixture>.json`
+    /// (found from this crate's own folder, so any working directory does).
+    pub fn new(fixture: &str) -> Scenario {
+        let mut scenario = Scenario::from_json(fixture_json(fixture));
+        scenario.source = format!("fixture `{fixture}`");
+        scenario
+    }
+
+    /// A task that succeeds at once with the given final answer: the whole
+    /// JSON document the API returns, envelope included (or a bare task).
+    /// Strings `cdn:<name>` in the task become signed links to file `<name>`.
+    pub fn from_json(final_answer: Value) -> Scenario {
+        Scenario {
+            answer: final_answer,
+            source: "the in-memory answer".to_owned(),
+            task_id: None,
+            api_key: DEFAULT_API_KEY.to_owned(),
+            phases: Vec::new(),
+            link_lifetime: Duration::from_secs(300),
+            link_style: LinkStyle::default(),
+            files: Vec::new(),
+            faults: Vec::new(),
+            api_faults: Vec::new(),
+            throttle: 0,
+        }
+    }
+
+    /// The task id served (default: the answer's `task_id`); the answer's
+    /// `task_id` is rewritten to match.
+    pub fn task_id(mut self, id: &str) -> Self {
+        self.task_id = Some(id.to_owned());
+        self
+    }
+
+    /// The key the API accepts.
+    pub fn api_key(mut self, key: &str) -> Self {
+        self.api_key = key.to_owned();
+        self
+    }
+
+    /// Adds a phase before the final answer, e.g. `.phase("queued", 300ms)
+    /// .phase("running", 2.3s)`. A `queued` phase reports its queue position;
+    /// any other status reports progress and time left like `running`.
+    pub fn phase(mut self, status: &str, duration: Duration) -> Self {
+        self.phases.push((status.to_owned(), duration));
+        self
+    }
+
+    /// How long a link stays valid after the answer that carried it (default
+    /// 300 s, as the API documents).
+    pub fn link_lifetime(mut self, lifetime: Duration) -> Self {
+        self.link_lifetime = lifetime;
+        self
+    }
+
+    /// How links are signed (default [`LinkStyle::CloudFrontCanned`]).
+    pub fn link_style(mut self, style: LinkStyle) -> Self {
+        self.link_style = style;
+        self
+    }
+
+    /// Serves exactly `content` for file `name`.
+    pub fn file(mut self, name: &str, content: Vec<u8>) -> Self {
+        self.files.push((name.to_owned(), FileSpec::Bytes(content)));
+        self
+    }
+
+    /// Serves `size` deterministic bytes for file `name`, computed as they are
+    /// sent: a 1 GiB file costs no memory.
+    pub fn file_size(mut self, name: &str, size: usize) -> Self {
+        self.files
+            .push((name.to_owned(), FileSpec::Size(size as u64)));
+        self
+    }
+
+    /// Injects faults into the CDN's answers for file `name`.
+    pub fn fault(mut self, name: &str, fault: FileFault) -> Self {
+        self.faults.push((name.to_owned(), fault));
+        self
+    }
+
+    /// Queues a fault for the next task request not yet faulted: the first
+    /// call faults the first task request, the second call the second, ...
+    pub fn api_fault(mut self, fault: ApiFault) -> Self {
+        self.api_faults.push(fault);
+        self
+    }
+
+    /// Paces every CDN response to this many bytes per second (0: as fast as
+    /// possible). [`FileFault::throttle`] overrides it for one file.
+    pub fn throttle(mut self, bytes_per_sec: u64) -> Self {
+        self.throttle = bytes_per_sec;
+        self
+    }
+}
+
+/// Where the fixtures live: `<workspace>/fixtures`.
+pub fn fixtures_dir() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../fixtures")
+}
+
+/// The parsed `fixtures/<name>.json` (`.json` may be given or not), for tests
+/// that feed a fixture to a parser directly. Panics naming the file if it is
+/// missing or not JSON.
+pub fn fixture_json(name: &str) -> Value {
+    let file = format!("{}.json", name.trim_end_matches(".json"));
+    let path = fixtures_dir().join(&file);
+    let text = std::fs::read_to_string(&path)
+        .unwrap_or_else(|e| panic!("fake-tripo: cannot read fixture {}: {e}", path.display()));
+    serde_json::from_str(&text)
+        .unwrap_or_else(|e| panic!("fake-tripo: fixture {} is not JSON: {e}", path.display()))
+}
+
+/// Faults for one file's CDN answers. Requests for the file are counted in
+/// arrival order, whatever their link: the first `refuse_first` are refused,
+/// the next `status_first.len()` get those statuses, and the rest are served
+/// normally (link permitting). `cut_after` and `stall_after` then apply to the
+/// first responses that carry a body.
+#[derive(Clone, Debug, Default)]
+pub struct FileFault {
+    /// The first N requests get 403 with CloudFront's `AccessDenied` XML, as an
+    /// expired link would.
+    pub refuse_first: u32,
+    /// Every request gets 403 `AccessDenied`.
+    pub refuse_always: bool,
+    /// After the refusals, the next requests get these statuses, each with a
+    /// `Retry-After` header when the value is `Some`.
+    pub status_first: Vec<(u16, Option<String>)>,
+    /// The first `cut_times` body responses (1 if left at 0) send this many
+    /// body bytes, then drop the connection; `Content-Length` still announces
+    /// the full length.
+    pub cut_after: Option<u64>,
+    /// How many body responses `cut_after` cuts.
+    pub cut_times: u32,
+    /// The first body response sends this many bytes, then nothing more, with
+    /// the connection held open: only the client giving up ends it.
+    pub stall_after: Option<u64>,
+    /// Answer 200 with the whole file even when `Range` asks for part of it.
+    pub ignore_range: bool,
+    /// Bytes per second for this file, overriding [`Scenario::throttle`].
+    pub throttle: Option<u64>,
+}
+
+impl FileFault {
+    /// Refuses the first `n` requests with 403.
+    pub fn refuse(n: u32) -> FileFault {
+        FileFault {
+            refuse_first: n,
+            ..FileFault::default()
+        }
+    }
+
+    /// Answers the first request with `status` (and `Retry-After` if given).
+    pub fn status(status: u16, retry_after: Option<&str>) -> FileFault {
+        FileFault {
+            status_first: vec![(status, retry_after.map(str::to_owned))],
+            ..FileFault::default()
+        }
+    }
+
+    /// Cuts the first body response after `bytes` bytes.
+    pub fn cut_at(bytes: u64) -> FileFault {
+        FileFault {
+            cut_after: Some(bytes),
+            ..FileFault::default()
+        }
+    }
+
+    /// Stalls the first body response after `bytes` bytes.
+    pub fn stall_at(bytes: u64) -> FileFault {
+        FileFault {
+            stall_after: Some(bytes),
+            ..FileFault::default()
+        }
+    }
+}
+
+/// A fault for one task request.
+#[derive(Clone, Debug)]
+pub enum ApiFault {
+    /// Answer with this status and body (and `Retry-After` when `Some`). A body
+    /// starting with `<` is sent as HTML, any other as JSON.
+    Status {
+        status: u16,
+        body: String,
+        retry_after: Option<String>,
+    },
+    /// Close the connection without answering.
+    Reset,
+}
+
+impl ApiFault {
+    /// A proxy's 502 page: not the JSON envelope.
+    pub fn html_502() -> ApiFault {
+        ApiFault::Status {
+            status: 502,
+            body: "<html><head><title>502 Bad Gateway</title></head><body><center><h1>502 Bad Gateway</h1></center><hr><center>nginx</center></body></html>".to_owned(),
+            retry_after: None,
+        }
+    }
+
+    /// Tripo's 429 rate limit (code 1007) with `Retry-After: <secs>`.
+    pub fn rate_limited(secs: u64) -> ApiFault {
+        ApiFault::Status {
+            status: 429,
+            body: r#"{"code":1007,"message":"Rate limit exceeded","suggestion":"Please slow down your requests"}"#.to_owned(),
+            retry_after: Some(secs.to_string()),
+        }
+    }
+
+    /// Tripo's 500 server error (code 1000).
+    pub fn server_error() -> ApiFault {
+        ApiFault::Status {
+            status: 500,
+            body: r#"{"code":1000,"message":"Server error","suggestion":"Please try again later"}"#
+                .to_owned(),
+            retry_after: None,
+        }
+    }
+
+    /// Any status with a Tripo error envelope, e.g. `(403, 2010, "Not enough credit")`.
+    pub fn error(status: u16, code: i64, message: &str) -> ApiFault {
+        ApiFault::Status {
+            status,
+            body: serde_json::json!({"code": code, "message": message, "suggestion": ""})
+                .to_string(),
+            retry_after: None,
+        }
+    }
+}

@@ -1,0 +1,79 @@
+//! Counters the tests assert on, read as a snapshot with
+//! [`crate::FakeTripo::stats`].
+
+use std::time::Duration;
+
+/// A snapshot of what the fake has seen so far.
+#[derive(Clone, Debug, Default)]
+pub struct Stats {
+    /// Every request for a task (`/v3/tasks/{id}` or `/v2/openapi/task/{id}`),
+    /// faulted, refused and unknown ids included.
+    pub task_requests: u64,
+    /// Every request to the API host, in arrival order.
+    pub api_requests: Vec<ApiRequest>,
+    /// Every request to the CDN host, in arrival order.
+    pub cdn_requests: Vec<CdnRequest>,
+    /// When the final answer became available (the end of the timeline, from
+    /// start), if that answer is a success.
+    pub success_at: Option<Duration>,
+    /// When the successful final answer was first served, from start: minus
+    /// `success_at`, how late the client noticed.
+    pub first_success_served_at: Option<Duration>,
+}
+
+/// One request to the API host.
+#[derive(Clone, Debug)]
+pub struct ApiRequest {
+    /// The request path (without query).
+    pub path: String,
+    /// Whether it carried `Authorization: Bearer <the key>`.
+    pub had_valid_key: bool,
+    /// The status answered (0 for a connection dropped without answer).
+    pub status: u16,
+    /// When it arrived, from start.
+    pub at: Duration,
+    /// Whether the answer was the task's final answer (with fresh links).
+    pub final_answer: bool,
+}
+
+/// One request to the CDN host.
+#[derive(Clone, Debug)]
+pub struct CdnRequest {
+    /// The file name, the link's last path segment.
+    pub file: String,
+    /// The `Range` header, as sent.
+    pub range: Option<String>,
+    /// The status answered.
+    pub status: u16,
+    /// Body bytes handed to the connection so far; grows while streaming.
+    pub body_bytes_sent: u64,
+    /// Whether it carried an `Authorization` header (it never should).
+    pub had_authorization: bool,
+    /// Whether the API key appeared anywhere in it: a header, the path or the
+    /// query (it never should).
+    pub had_api_key: bool,
+    /// When it arrived, from start.
+    pub at: Duration,
+}
+
+impl Stats {
+    /// How many CDN requests asked for `file`.
+    pub fn requests_for(&self, file: &str) -> usize {
+        self.cdn_requests.iter().filter(|r| r.file == file).count()
+    }
+
+    /// How many body bytes the CDN sent for `file`, over all its requests.
+    pub fn bytes_sent_for(&self, file: &str) -> u64 {
+        self.cdn_requests
+            .iter()
+            .filter(|r| r.file == file)
+            .map(|r| r.body_bytes_sent)
+            .sum()
+    }
+
+    /// How many task answers carried the final answer: 1 for a client that
+    /// never refreshed its links, 1 + refreshes otherwise.
+    pub fn final_answers(&self) -> usize {
+        self.api_requests.iter().filter(|r| r.final_answer).count()
+    }
+}
