@@ -12,6 +12,12 @@ use crate::api::TaskStatus;
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub enum Event {
+    /// Another fetch-assets run holds the output folder; this one waits for
+    /// it to finish, then carries on (usually finding the folder complete).
+    FolderBusy {
+        /// The folder.
+        dir: PathBuf,
+    },
     /// A task answer arrived while waiting.
     TaskPolled {
         /// The task's status.
@@ -46,7 +52,7 @@ pub enum Event {
     },
     /// A transfer got its first answer (again, after a retry or a refresh).
     TransferStarted {
-        /// The file's name on disk.
+        /// The file, by its name without extension (`model`, `multiview_0_front`).
         file: Arc<str>,
         /// Its size, when the server announced it.
         size: Option<u64>,
@@ -55,14 +61,14 @@ pub enum Event {
     },
     /// Bytes arrived for a file.
     TransferProgress {
-        /// The file's name on disk.
+        /// The file, by its name without extension (`model`, `multiview_0_front`).
         file: Arc<str>,
         /// How many bytes arrived since the last such event.
         bytes: u64,
     },
     /// A transfer failed in a way worth retrying; it goes on after `delay`.
     TransferRetry {
-        /// The file's name on disk.
+        /// The file, by its name without extension (`model`, `multiview_0_front`).
         file: Arc<str>,
         /// Which retry this is in the current run of faults.
         retry: u32,
@@ -75,12 +81,12 @@ pub enum Event {
     },
     /// The server ignored our `Range`; the file starts over from its first byte.
     TransferRestarted {
-        /// The file's name on disk.
+        /// The file, by its name without extension (`model`, `multiview_0_front`).
         file: Arc<str>,
     },
     /// A file's link was refused or about to die; fresh links are being fetched.
     LinkExpired {
-        /// The file's name on disk.
+        /// The file, by its name without extension (`model`, `multiview_0_front`).
         file: Arc<str>,
         /// Why ("the CDN answered 403", "the link expires in 2 s").
         cause: String,
@@ -92,8 +98,10 @@ pub enum Event {
     },
     /// A file is complete and verified, under its final name.
     FileDone {
-        /// The file's name on disk.
+        /// The file, by its name without extension (`model`, `multiview_0_front`).
         file: Arc<str>,
+        /// Its final name in the folder (`model.glb`).
+        path: String,
         /// Its size in bytes.
         size: u64,
         /// Its SHA-256, in hex.
@@ -111,7 +119,8 @@ pub enum Event {
 pub struct PlannedFile {
     /// The role (and, for multiview, the view), as shown to people.
     pub role: String,
-    /// The file's name on disk, as far as the link tells it.
+    /// The file, by its name without extension (`model`, `multiview_0_front`):
+    /// the extension is known once the transfer's first answer arrives.
     pub file: Arc<str>,
     /// The link without its query.
     pub source: String,

@@ -303,7 +303,12 @@ impl Observer for Display {
                 };
                 self.line(&format!("links refreshed{trace}"));
             }
-            Event::FileDone { file, size, sha256 } => {
+            Event::FileDone {
+                file,
+                path,
+                size,
+                sha256,
+            } => {
                 let state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
                 if let Some(bar) = state.files.get(file) {
                     bar.finish();
@@ -316,7 +321,7 @@ impl Observer for Display {
                     } else {
                         String::new()
                     };
-                    self.line(&format!("{file}: done, {}{hash}", HumanBytes(*size)));
+                    self.line(&format!("{path}: done, {}{hash}", HumanBytes(*size)));
                 }
             }
             Event::ManifestWritten { path } if verbose => {

@@ -168,6 +168,7 @@ pub(crate) async fn download(ctx: &TransferContext, asset: Asset) -> Result<Down
     }
     ctx.observer.event(&Event::FileDone {
         file: name,
+        path: file_name.clone(),
         size,
         sha256: sha256.clone(),
     });
