@@ -52,6 +52,14 @@ pub enum Command {
         #[arg(short, long)]
         quiet: bool,
     },
+    /// Print a shell completion script (e.g. `fetch-assets completions bash >
+    /// ~/.local/share/bash-completion/completions/fetch-assets`).
+    Completions {
+        /// The shell.
+        shell: clap_complete::Shell,
+    },
+    /// Print the man page (e.g. `fetch-assets man > fetch-assets.1`).
+    Man,
 }
 
 #[derive(Debug, Args)]

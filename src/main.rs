@@ -10,7 +10,7 @@ use std::io::Write;
 use std::path::Path;
 use std::process::ExitCode;
 
-use clap::Parser;
+use clap::{CommandFactory, Parser};
 use fetch_assets::{Client, Error, FetchOptions};
 
 use crate::cli::{Cli, Command, FetchArgs};
@@ -34,6 +34,27 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
         .map_err(|e| Error::Internal(format!("could not start the async runtime: {e}")))?;
     match cli.command {
         Some(Command::Verify { out_dir, quiet }) => runtime.block_on(verify(&out_dir, quiet)),
+        Some(Command::Completions { shell }) => {
+            clap_complete::generate(
+                shell,
+                &mut Cli::command(),
+                "fetch-assets",
+                &mut std::io::stdout(),
+            );
+            Ok(ExitCode::SUCCESS)
+        }
+        Some(Command::Man) => {
+            let mut page = Vec::new();
+            clap_mangen::Man::new(Cli::command())
+                .render(&mut page)
+                .and_then(|()| std::io::stdout().write_all(&page))
+                .map_err(|source| Error::Io {
+                    action: "print the man page to",
+                    path: "stdout".into(),
+                    source,
+                })?;
+            Ok(ExitCode::SUCCESS)
+        }
         None => runtime.block_on(fetch(cli.fetch)),
     }
 }
