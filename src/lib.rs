@@ -42,10 +42,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use api::{ApiKey, ApiVersion, DEFAULT_API_BASE, Task, TaskStatus};
-pub use assets::{Role, RoleSelector, View};
+pub use assets::{Asset, Role, RoleSelector, View, extension, file_name, plan};
 pub use error::{Error, Result, TraceId};
 pub use events::{Event, Observer, PlannedFile};
-pub use link::redact;
+pub use link::{read_expiry, redact};
 pub use manifest::{
     FileCheck, FileEntry, MANIFEST_FILE, Manifest, SUMS_FILE, VerifyReport, verify,
 };
