@@ -8,19 +8,70 @@
 //! their last byte, and only ever shows a file under its final name once it
 //! is complete. The API key goes to the API host and nowhere else.
 //!
-//! ```no_run
-//! # async fn demo() -> Result<(), fetch_assets::Error> {
-//! let client = fetch_assets::Client::builder()
-//!     .api_key("tsk_...")
-//!     .build()?;
-//! let manifest = client
-//!     .fetch("916e2b2c-...", "./out", &fetch_assets::FetchOptions::default())
-//!     .await?;
+//! Fetch a task's outputs into a folder (here against the crate's fake
+//! service; with the real one, leave the base out):
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), fetch_assets::Error> {
+//! # let fake = fake_tripo::FakeTripo::start(fake_tripo::Scenario::new("v2_all_outputs"));
+//! # let (key, base, task_id) = (fake.api_key().to_owned(), fake.v2_base(), fake.task_id().to_owned());
+//! # let out = tempfile::tempdir().expect("a temporary folder");
+//! # let out = out.path();
+//! use fetch_assets::{Client, FetchOptions};
+//!
+//! let client = Client::builder().api_key(key).api_base(base).build()?;
+//! let manifest = client.fetch(&task_id, out, &FetchOptions::default()).await?;
 //! for file in &manifest.files {
-//!     println!("{} {}", file.sha256, file.path);
+//!     println!("{}  {}", file.sha256, file.path);
 //! }
+//! assert!(out.join("model.glb").exists() && out.join("manifest.json").exists());
 //! # Ok(()) }
 //! ```
+//!
+//! Watch the pipeline's events (the binary draws its progress bars from
+//! these):
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), fetch_assets::Error> {
+//! # let fake = fake_tripo::FakeTripo::start(fake_tripo::Scenario::new("v3_model_pbr_same"));
+//! # let (key, base, task_id) = (fake.api_key().to_owned(), fake.v3_base(), fake.task_id().to_owned());
+//! # let out = tempfile::tempdir().expect("a temporary folder");
+//! # let out = out.path();
+//! use fetch_assets::{Client, Event, FetchOptions};
+//!
+//! let options = FetchOptions::default().observer(|event: &Event| match event {
+//!     Event::TaskPolled { status, progress, .. } => eprintln!("task {status} {progress:?}"),
+//!     Event::LinksRefreshed { .. } => eprintln!("links renewed"),
+//!     Event::FileDone { path, size, .. } => eprintln!("{path}: {size} bytes"),
+//!     _ => {}
+//! });
+//! let client = Client::builder().api_key(key).api_base(base).build()?;
+//! client.fetch(&task_id, out, &options).await?;
+//! # Ok(()) }
+//! ```
+//!
+//! Check a folder later, like `sha256sum -c`:
+//!
+//! ```
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), fetch_assets::Error> {
+//! # let fake = fake_tripo::FakeTripo::start(fake_tripo::Scenario::new("v3_bare_task"));
+//! # let client = fetch_assets::Client::builder().api_key(fake.api_key()).api_base(fake.v3_base()).build()?;
+//! # let out = tempfile::tempdir().expect("a temporary folder");
+//! # let out = out.path();
+//! # client.fetch(fake.task_id(), out, &Default::default()).await?;
+//! let report = fetch_assets::verify(out).await?;
+//! for (path, check) in &report.files {
+//!     println!("{path}: {check}");
+//! }
+//! assert!(report.is_ok());
+//! # Ok(()) }
+//! ```
+//!
+//! Every failure is one [`Error`]; [`Error::exit_code`] maps it to the
+//! command's exit codes.
 
 #![warn(missing_docs)]
 
