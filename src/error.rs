@@ -83,8 +83,8 @@ pub enum Error {
 
     /// The task did not finish within `--timeout`.
     #[error(
-        "gave up after {} waiting for task {task_id} (last seen: {last_seen}); the task goes on: run again later, or raise --timeout",
-        humantime::format_duration(*.waited)
+        "gave up after {:.1} s waiting for task {task_id} (last seen: {last_seen}); the task goes on: run again later, or raise --timeout",
+        .waited.as_secs_f64()
     )]
     Timeout {
         /// The task.
