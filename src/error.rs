@@ -117,7 +117,7 @@ pub enum Error {
         file: String,
         /// The last cause, with the link redacted.
         cause: String,
-        /// What was tried, in words ("3 attempts, 2 link refreshes").
+        /// What was tried, in words ("3 requests, 2 link refreshes").
         tried: String,
     },
 

@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::api::{ApiClient, Task, TaskStatus};
 use crate::assets::{self, Role};
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, TraceId};
 use crate::events::{Event, Observer};
 use crate::link::{self, SignedLink};
 
@@ -16,12 +16,16 @@ use crate::link::{self, SignedLink};
 pub(crate) struct Lease {
     pub link: SignedLink,
     pub generation: u64,
+    /// The trace id of the task answer that handed out the link: what
+    /// support asks for when the CDN will not serve it.
+    pub trace: TraceId,
 }
 
 #[derive(Debug)]
 struct Generation {
     number: u64,
     links: HashMap<Role, SignedLink>,
+    trace: TraceId,
 }
 
 /// The links of one task, renewed together.
@@ -44,6 +48,7 @@ impl LinkBook {
             current: Mutex::new(Generation {
                 number: 0,
                 links: links_of(task),
+                trace: TraceId(task.trace_id.clone()),
             }),
             refreshing: tokio::sync::Mutex::new(()),
         }
@@ -56,6 +61,7 @@ impl LinkBook {
             Some(link) => Ok(Lease {
                 link: link.clone(),
                 generation: current.number,
+                trace: current.trace.clone(),
             }),
             None => Err(Error::Download {
                 file: role.stem(),
@@ -79,13 +85,14 @@ impl LinkBook {
                 status: format!("{} while its files were downloading", task.status),
                 error_code: task.error_code,
                 message: task.error_message.clone(),
-                trace: crate::error::TraceId(task.trace_id.clone()),
+                trace: TraceId(task.trace_id.clone()),
             });
         }
         {
             let mut current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
             current.number += 1;
             current.links = links_of(&task);
+            current.trace = TraceId(task.trace_id.clone());
         }
         self.observer.event(&Event::LinksRefreshed {
             trace_id: task.trace_id,

@@ -31,7 +31,8 @@ pub(crate) struct TransferContext {
     pub policy: RetryPolicy,
     /// No byte for this long: abandon the request and resume.
     pub stall_timeout: Duration,
-    /// How many times one file may ask for a fresh link before giving up.
+    /// How many fresh links one file may ask for in a row without receiving
+    /// a new byte before giving up.
     pub max_refreshes: u32,
     pub observer: Arc<dyn Observer>,
 }
@@ -80,9 +81,36 @@ struct Progress {
     received: u64,
     total: Option<u64>,
     content_type: Option<String>,
-    /// True when the last request delivered bytes: a fault after progress
-    /// starts a new run of retries.
-    moved: bool,
+    /// The most bytes the file ever had: a server that ignores `Range` sends
+    /// bytes again from the start, and those are not progress.
+    furthest: u64,
+    /// True when the last request took the file past `furthest`: a fault
+    /// after progress starts a new run of retries and link refreshes.
+    advanced: bool,
+}
+
+/// What one file tried, for the bounds and for the final message.
+#[derive(Default)]
+struct Tries {
+    requests: u32,
+    refreshes: u32,
+    /// Transient faults since the file last advanced: the retry policy
+    /// bounds them.
+    faults: u32,
+    /// Fresh links asked for since the file last advanced: `max_refreshes`
+    /// bounds them, so a CDN that always refuses ends the run, while a long
+    /// transfer that keeps advancing may outlive any number of short links.
+    refreshes_since_progress: u32,
+}
+
+impl Tries {
+    /// What was tried, for the message that ends the file.
+    fn words(&self) -> String {
+        format!(
+            "{} requests, {} link refreshes",
+            self.requests, self.refreshes
+        )
+    }
 }
 
 pub(crate) async fn download(ctx: &TransferContext, asset: Asset) -> Result<Downloaded> {
@@ -99,52 +127,49 @@ pub(crate) async fn download(ctx: &TransferContext, asset: Asset) -> Result<Down
         received: 0,
         total: None,
         content_type: None,
-        moved: false,
+        furthest: 0,
+        advanced: false,
     };
     let mut lease = ctx.links.current(asset.role)?;
-    let (mut faults, mut refreshes, mut requests) = (0u32, 0u32, 0u32);
-    let give_up = |cause: String, requests: u32, refreshes: u32| Error::Download {
-        file: name.to_string(),
-        cause,
-        tried: format!("{requests} requests, {refreshes} link refreshes"),
-    };
+    let mut tries = Tries::default();
 
     loop {
         let now = SystemTime::now();
         if lease.link.about_to_expire(now) {
-            let left = lease
-                .link
-                .expires_at()
-                .duration_since(now)
-                .unwrap_or_default();
-            let cause = format!("the link expires in {} s", left.as_secs());
-            lease = renew(ctx, &asset, &lease, &name, cause.clone(), &mut refreshes)
+            let cause = match lease.link.expires_at().duration_since(now) {
+                Ok(left) if !left.is_zero() => {
+                    format!("the link expires in {} s", left.as_secs())
+                }
+                _ => "the link has expired".to_owned(),
+            };
+            lease = renew(ctx, &asset, &lease, &name, &cause, &mut tries)
                 .await?
-                .ok_or_else(|| give_up(cause, requests, refreshes))?;
+                .ok_or_else(|| give_up(&name, &cause, &lease, &tries))?;
         }
-        requests += 1;
-        state.moved = false;
+        tries.requests += 1;
+        state.advanced = false;
         let outcome = attempt(ctx, &lease, &mut state, &mut sink).await;
-        if state.moved {
-            faults = 0;
+        if state.advanced {
+            tries.faults = 0;
+            tries.refreshes_since_progress = 0;
         }
         match outcome {
             Outcome::Complete => break,
             Outcome::Final(error) => return Err(error),
             Outcome::Refused(cause) => {
-                lease = renew(ctx, &asset, &lease, &name, cause.clone(), &mut refreshes)
+                lease = renew(ctx, &asset, &lease, &name, &cause, &mut tries)
                     .await?
-                    .ok_or_else(|| give_up(cause, requests, refreshes))?;
+                    .ok_or_else(|| give_up(&name, &cause, &lease, &tries))?;
             }
             Outcome::Transient { cause, retry_after } => {
-                faults += 1;
-                if !ctx.policy.allows_another(faults) {
-                    return Err(give_up(cause, requests, refreshes));
+                tries.faults += 1;
+                if !ctx.policy.allows_another(tries.faults) {
+                    return Err(give_up(&name, &cause, &lease, &tries));
                 }
-                let delay = ctx.policy.delay(faults, retry_after);
+                let delay = ctx.policy.delay(tries.faults, retry_after);
                 ctx.observer.event(&Event::TransferRetry {
                     file: name.clone(),
-                    retry: faults,
+                    retry: tries.faults,
                     delay,
                     cause,
                     resume_from: state.received,
@@ -183,23 +208,43 @@ pub(crate) async fn download(ctx: &TransferContext, asset: Asset) -> Result<Down
     })
 }
 
-/// Asks for a fresh link, unless this file already asked too often
-/// (`Ok(None)`: the CDN keeps refusing; give up).
+/// The error that ends a file: its last cause, the trace id of the task
+/// answer its last link came from (what support asks for), and what was tried.
+fn give_up(name: &str, cause: &str, lease: &Lease, tries: &Tries) -> Error {
+    Error::Download {
+        file: shown_name(name, lease),
+        cause: format!("{cause}{}", lease.trace),
+        tried: tries.words(),
+    }
+}
+
+/// The file as a message names it: its final name (`model.glb`) when the
+/// link tells the extension, else its name without one (`model`).
+fn shown_name(name: &str, lease: &Lease) -> String {
+    match assets::extension_from_link(lease.link.url()) {
+        Some(ext) => format!("{name}.{ext}"),
+        None => name.to_owned(),
+    }
+}
+
+/// Asks for a fresh link, unless this file already asked too often without
+/// advancing (`Ok(None)`: the CDN keeps refusing; give up).
 async fn renew(
     ctx: &TransferContext,
     asset: &Asset,
     lease: &Lease,
     name: &Arc<str>,
-    cause: String,
-    refreshes: &mut u32,
+    cause: &str,
+    tries: &mut Tries,
 ) -> Result<Option<Lease>> {
-    if *refreshes >= ctx.max_refreshes {
+    if tries.refreshes_since_progress >= ctx.max_refreshes {
         return Ok(None);
     }
-    *refreshes += 1;
+    tries.refreshes += 1;
+    tries.refreshes_since_progress += 1;
     ctx.observer.event(&Event::LinkExpired {
         file: name.clone(),
-        cause,
+        cause: cause.to_owned(),
     });
     ctx.links
         .refresh(asset.role, lease.generation)
@@ -288,11 +333,12 @@ async fn attempt(
         }
         s => {
             return Outcome::Final(Error::Download {
-                file: state.name.to_string(),
+                file: shown_name(&state.name, lease),
                 cause: format!(
-                    "the CDN answered HTTP {} for {}",
+                    "the CDN answered HTTP {} for {}{}",
                     s.as_u16(),
-                    lease.link.redacted()
+                    lease.link.redacted(),
+                    lease.trace
                 ),
                 tried: "a request that cannot succeed on retry".into(),
             });
@@ -330,10 +376,11 @@ async fn attempt(
             .is_some_and(|total| state.received + len > total)
         {
             return Outcome::Final(Error::Download {
-                file: state.name.to_string(),
+                file: shown_name(&state.name, lease),
                 cause: format!(
-                    "the CDN sent more than the {} bytes it announced; the file was not kept",
-                    state.total.unwrap_or_default()
+                    "the CDN sent more than the {} bytes it announced{}; the file was not kept",
+                    state.total.unwrap_or_default(),
+                    lease.trace
                 ),
                 tried: "one request".into(),
             });
@@ -342,7 +389,10 @@ async fn attempt(
             return Outcome::Final(write_error(ctx, state, e));
         }
         state.received += len;
-        state.moved = true;
+        if state.received > state.furthest {
+            state.furthest = state.received;
+            state.advanced = true;
+        }
         ctx.observer.event(&Event::TransferProgress {
             file: state.name.clone(),
             bytes: len,
