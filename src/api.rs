@@ -75,7 +75,36 @@ impl ApiKey {
     fn secret(&self) -> &str {
         &self.0
     }
+
+    /// `bytes` with every copy of the key blanked out: a gateway that echoes
+    /// the request, headers and all, into its answer must not get the key
+    /// printed in an error, nor passed on in a link.
+    fn scrub(&self, bytes: Vec<u8>) -> Vec<u8> {
+        let key = self.0.as_bytes();
+        if !bytes.windows(key.len()).any(|w| w == key) {
+            return bytes;
+        }
+        let mut out = Vec::with_capacity(bytes.len());
+        let mut rest = &bytes[..];
+        while !rest.is_empty() {
+            if rest.starts_with(key) {
+                out.extend_from_slice(REDACTED_KEY.as_bytes());
+                rest = &rest[key.len()..];
+            } else {
+                out.push(rest[0]);
+                rest = &rest[1..];
+            }
+        }
+        out
+    }
+
+    fn scrub_text(&self, text: &str) -> String {
+        text.replace(&self.0, REDACTED_KEY)
+    }
 }
+
+/// What stands in for the key wherever an answer repeats it.
+const REDACTED_KEY: &str = "<the API key>";
 
 impl fmt::Debug for ApiKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -292,7 +321,7 @@ impl ApiClient {
                 .headers()
                 .get(TRACE_HEADER)
                 .and_then(|v| v.to_str().ok())
-                .map(str::to_owned),
+                .map(|v| self.key.scrub_text(v)),
         );
         let retry_after = retry::retry_after(response.headers());
         let body = read_capped(response).await.map_err(|e| match e {
@@ -310,6 +339,8 @@ impl ApiClient {
                 trace: trace.clone(),
             },
         })?;
+        // Whatever the answer says comes from here on, into messages too.
+        let body = self.key.scrub(body);
         let json: Option<Value> = serde_json::from_slice(&body).ok();
         if trace.0.is_none() {
             trace.0 = json
@@ -497,7 +528,12 @@ fn as_f64(value: &Value) -> Option<f64> {
 /// RFC 3339 to unix seconds, with `Z` or a numeric offset.
 fn rfc3339_seconds(text: &str) -> Option<i64> {
     let text = text.trim();
-    let (local, offset_seconds) = match text.len().checked_sub(6).map(|i| text.split_at(i)) {
+    let (local, offset_seconds) = match text
+        .len()
+        .checked_sub(6)
+        .filter(|i| text.is_char_boundary(*i))
+        .map(|i| text.split_at(i))
+    {
         Some((local, offset))
             if (offset.starts_with('+') || offset.starts_with('-'))
                 && offset.as_bytes()[3] == b':' =>
@@ -621,6 +657,22 @@ mod tests {
             Some(1_768_888_919)
         );
         assert_eq!(rfc3339_seconds("yesterday"), None);
+        // Multi-byte text where the offset would start: no panic, no date.
+        assert_eq!(rfc3339_seconds("2026-01-20T06:01:59é00:00"), None);
+        assert_eq!(rfc3339_seconds("éééé"), None);
+    }
+
+    #[test]
+    fn answers_that_repeat_the_key_are_scrubbed() {
+        let key = ApiKey::new("tsk_echo").expect("key");
+        let body = br#"{"message":"Bearer tsk_echo, tsk_echotsk_echo","x":"tsk_ech"}"#.to_vec();
+        let scrubbed = String::from_utf8(key.scrub(body)).expect("utf-8");
+        assert_eq!(
+            scrubbed,
+            r#"{"message":"Bearer <the API key>, <the API key><the API key>","x":"tsk_ech"}"#
+        );
+        assert_eq!(key.scrub(b"tsk_ech".to_vec()), b"tsk_ech");
+        assert_eq!(key.scrub_text("id tsk_echo"), "id <the API key>");
     }
 
     #[test]

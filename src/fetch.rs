@@ -16,12 +16,15 @@ use crate::error::{Error, Result, TraceId};
 use crate::events::{Event, Observer, PlannedFile};
 use crate::link;
 use crate::link_book::LinkBook;
+use crate::lock;
 use crate::manifest::{self, FileCheck, FileEntry, Manifest};
 use crate::poll::PollSchedule;
 use crate::transfer::{self, Downloaded, TransferContext};
 use crate::{Client, FetchOptions, events};
 
-/// How many fresh links one file may ask for before its run gives up.
+/// How many fresh links one file may ask for in a row without receiving a
+/// new byte before its run gives up: a CDN that always refuses ends the run,
+/// a long transfer that keeps advancing may outlive any number of links.
 const MAX_REFRESHES_PER_FILE: u32 = 5;
 
 pub(crate) async fn fetch(
@@ -34,6 +37,8 @@ pub(crate) async fn fetch(
     let api = &client.api;
     let observer = options.observer.clone().unwrap_or_else(events::ignore);
     std::fs::create_dir_all(dir).map_err(|e| Error::io("create the folder", dir, e))?;
+    // Held to the end: a second run into this folder waits, then finds it complete.
+    let _lock = lock::acquire(dir, &observer).await;
     let previous = previous_run(dir, task_id, options.force)?;
 
     let task = wait(api, task_id, options, &observer).await?;

@@ -80,8 +80,9 @@ mod assets;
 mod error;
 mod events;
 mod fetch;
-mod link;
+pub mod link;
 mod link_book;
+mod lock;
 mod manifest;
 mod poll;
 mod retry;
@@ -93,10 +94,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 pub use api::{ApiKey, ApiVersion, DEFAULT_API_BASE, Task, TaskStatus};
-pub use assets::{Asset, Role, RoleSelector, View, extension, file_name, plan};
+pub use assets::{Asset, Role, RoleSelector, View, extension, file_name, media_type, plan};
 pub use error::{Error, Result, TraceId};
 pub use events::{Event, Observer, PlannedFile};
-pub use link::{read_expiry, redact};
 pub use manifest::{
     FileCheck, FileEntry, MANIFEST_FILE, Manifest, SUMS_FILE, VerifyReport, verify,
 };

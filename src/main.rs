@@ -82,6 +82,7 @@ async fn fetch(args: FetchArgs) -> Result<ExitCode, Error> {
         .observer(display.clone());
     options.concurrency = args.concurrency;
 
+    survive_file_size_limit();
     let manifest = tokio::select! {
         result = client.fetch(&task_id, &out_dir, &options) => result,
         () = interrupted() => Err(Error::Interrupted),
@@ -103,35 +104,82 @@ async fn fetch(args: FetchArgs) -> Result<ExitCode, Error> {
 }
 
 /// Resolves on the first Ctrl-C or SIGTERM; dropping the fetch then removes
-/// its temporary files. A second one ends the process at once.
+/// its temporary files. A second one ends the process at once. The same
+/// listeners serve both, so a second signal that arrives while the first is
+/// being handled is not lost.
 async fn interrupted() {
-    wait_for_signal().await;
-    tokio::spawn(async {
-        wait_for_signal().await;
+    let mut signals = StopSignals::listen();
+    signals.next().await;
+    tokio::spawn(async move {
+        signals.next().await;
         eprintln!("fetch-assets: interrupted again; stopping now");
         std::process::exit(130);
     });
 }
 
-async fn wait_for_signal() {
+/// Ctrl-C and, on Unix, SIGTERM.
+struct StopSignals {
+    #[cfg(unix)]
+    interrupt: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    terminate: Option<tokio::signal::unix::Signal>,
+}
+
+impl StopSignals {
+    /// Starts listening: from here on, these signals no longer end the
+    /// process by themselves.
+    fn listen() -> StopSignals {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            StopSignals {
+                interrupt: signal(SignalKind::interrupt()).ok(),
+                terminate: signal(SignalKind::terminate()).ok(),
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            StopSignals {}
+        }
+    }
+
+    /// The next signal.
+    async fn next(&mut self) {
+        #[cfg(unix)]
+        {
+            async fn on(signal: Option<&mut tokio::signal::unix::Signal>) {
+                let received = match signal {
+                    Some(signal) => signal.recv().await.is_some(),
+                    None => false,
+                };
+                // `None` only when the runtime is going away: not a signal.
+                if !received {
+                    std::future::pending::<()>().await;
+                }
+            }
+            tokio::select! {
+                () = on(self.interrupt.as_mut()) => {}
+                () = on(self.terminate.as_mut()) => {}
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+    }
+}
+
+/// Under a file-size limit (`ulimit -f`), a write past it raises SIGXFSZ,
+/// which by default kills the process on the spot, temporary files left
+/// behind. With the signal caught (and ignored), the write fails with
+/// EFBIG instead, and the run ends like any failed write: exit 5, the path
+/// and the cause named, temporary files removed. Tokio keeps the handler
+/// for the life of the process, listener or not.
+fn survive_file_size_limit() {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut terminate) => {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = terminate.recv() => {}
-                }
-            }
-            Err(_) => {
-                let _ = tokio::signal::ctrl_c().await;
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = tokio::signal::ctrl_c().await;
+        let _ = signal(SignalKind::from_raw(libc::SIGXFSZ));
     }
 }
 

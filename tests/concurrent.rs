@@ -1,0 +1,235 @@
+//! Two runs into one folder at once: the second waits for the first (and
+//! says so), then finds the folder complete and downloads nothing. Every
+//! file is fetched once; no lock file or temporary file stays behind.
+
+mod common;
+
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::{listing, manifest, sha256sum_accepts};
+use fake_tripo::{FakeTripo, FileFault, Scenario};
+use fetch_assets::{Client, Event, FetchOptions};
+use serde_json::json;
+
+const TASK: &str = "5c7e9a1b-2d4f-4e6a-8b0c-1d3e5f7a9b2c";
+const FILES: [&str; 4] = [
+    "SHA256SUMS",
+    "manifest.json",
+    "model.glb",
+    "rendered_image.webp",
+];
+
+/// A task whose model takes about `seconds` to stream.
+fn scenario(seconds: u64) -> Scenario {
+    Scenario::from_json(json!({"code": 0, "data": {
+        "task_id": TASK, "type": "text_to_model", "status": "success", "input": {},
+        "output": {"model_url": "cdn:model.glb", "rendered_image_url": "cdn:preview.webp"},
+        "progress": 100, "create_time": 1_795_887_300,
+    }}))
+    .file_size("model.glb", 1_000_000)
+    .fault(
+        "model.glb",
+        FileFault {
+            throttle: Some(1_000_000 / seconds),
+            ..FileFault::default()
+        },
+    )
+}
+
+struct Run {
+    child: Child,
+    stderr: PathBuf,
+}
+
+impl Run {
+    fn start(fake: &FakeTripo, out: &Path, logs: &Path, name: &str) -> Run {
+        let stderr = logs.join(name);
+        let mut command = Command::new(env!("CARGO_BIN_EXE_fetch-assets"));
+        for proxy in [
+            "http_proxy",
+            "https_proxy",
+            "HTTP_PROXY",
+            "HTTPS_PROXY",
+            "ALL_PROXY",
+            "all_proxy",
+        ] {
+            command.env_remove(proxy);
+        }
+        let child = command
+            .env("TRIPO_API_KEY", fake.api_key())
+            .env("TRIPO_API_BASE", fake.v3_base())
+            .env_remove("TRIPO_API_VERSION")
+            .arg(TASK)
+            .arg(out)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(File::create(&stderr).expect("stderr file"))
+            .spawn()
+            .expect("the binary starts");
+        Run { child, stderr }
+    }
+
+    fn exit(&mut self, within: Duration) -> ExitStatus {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                panic!("no exit within {within:?}: {}", self.stderr());
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    fn signal(&self, name: &str) {
+        let sent = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("kill runs");
+        assert!(sent.success(), "kill -{name} reached the run");
+    }
+
+    fn is_running(&mut self) -> bool {
+        self.child.try_wait().expect("wait").is_none()
+    }
+
+    fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+}
+
+impl Drop for Run {
+    fn drop(&mut self) {
+        if self.is_running() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+fn wait_for(what: &str, within: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + within;
+    while !done() {
+        assert!(Instant::now() < deadline, "never happened: {what}");
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
+fn has_temp_file(dir: &Path) -> bool {
+    dir.exists() && listing(dir).iter().any(|n| n.starts_with(".fetch-assets-"))
+}
+
+#[test]
+fn two_processes_on_one_folder_fetch_each_file_once() {
+    let fake = FakeTripo::start(scenario(3));
+    let root = tempfile::tempdir().expect("tempdir");
+    let (out, logs) = (root.path().join("out"), tempfile::tempdir().expect("logs"));
+
+    let mut first = Run::start(&fake, &out, logs.path(), "first");
+    wait_for("the first run streams", Duration::from_secs(20), || {
+        has_temp_file(&out)
+    });
+    let mut second = Run::start(&fake, &out, logs.path(), "second");
+    let dir_shown = out.display().to_string();
+    wait_for("the second says it waits", Duration::from_secs(20), || {
+        let said = second.stderr();
+        said.contains(&dir_shown) && said.to_lowercase().contains("wait")
+    });
+    assert!(
+        first.is_running(),
+        "the second waited while the first was still at work"
+    );
+
+    let (a, b) = (
+        first.exit(Duration::from_secs(30)),
+        second.exit(Duration::from_secs(30)),
+    );
+    assert!(a.success(), "first: {}", first.stderr());
+    assert!(b.success(), "second: {}", second.stderr());
+    assert!(
+        second.stderr().contains("kept"),
+        "the second found the folder complete: {}",
+        second.stderr()
+    );
+
+    let stats = fake.stats();
+    assert_eq!(stats.requests_for("model.glb"), 1, "the model once");
+    assert_eq!(stats.requests_for("preview.webp"), 1, "the image once");
+    assert_eq!(listing(&out), FILES, "no lock file, no temporary file");
+    assert!(sha256sum_accepts(&out));
+    assert_eq!(manifest(&out)["task_id"], TASK);
+}
+
+#[test]
+fn a_run_waiting_for_the_folder_can_be_interrupted_and_the_other_goes_on() {
+    let fake = FakeTripo::start(scenario(3));
+    let root = tempfile::tempdir().expect("tempdir");
+    let (out, logs) = (root.path().join("out"), tempfile::tempdir().expect("logs"));
+    let mut first = Run::start(&fake, &out, logs.path(), "first");
+    wait_for("the first run streams", Duration::from_secs(20), || {
+        has_temp_file(&out)
+    });
+    let mut second = Run::start(&fake, &out, logs.path(), "second");
+    wait_for("the second waits", Duration::from_secs(20), || {
+        second.stderr().to_lowercase().contains("wait")
+    });
+    let sent = Instant::now();
+    second.signal("INT");
+    let status = second.exit(Duration::from_secs(10));
+    assert_eq!(status.code(), Some(130), "{}", second.stderr());
+    assert!(sent.elapsed() < Duration::from_secs(3), "at once");
+    assert!(first.is_running(), "the first was not disturbed");
+    assert!(
+        first.exit(Duration::from_secs(30)).success(),
+        "{}",
+        first.stderr()
+    );
+    assert_eq!(fake.stats().requests_for("model.glb"), 1);
+    assert_eq!(listing(&out), FILES);
+    assert!(sha256sum_accepts(&out));
+}
+
+#[test]
+fn two_fetches_in_one_process_take_turns_too() {
+    let fake = FakeTripo::start(scenario(1));
+    let out = tempfile::tempdir().expect("tempdir");
+    let busy = Arc::new(Mutex::new(Vec::new()));
+    let runtime = tokio::runtime::Runtime::new().expect("runtime");
+    runtime.block_on(async {
+        let client = Client::builder()
+            .api_key(fake.api_key())
+            .api_base(fake.v3_base())
+            .build()
+            .expect("client");
+        let seen = busy.clone();
+        let options = FetchOptions::default().observer(move |event: &Event| {
+            if let Event::FolderBusy { dir } = event {
+                seen.lock().expect("lock").push(dir.clone());
+            }
+        });
+        let (a, b) = tokio::join!(
+            client.fetch(TASK, out.path(), &options),
+            client.fetch(TASK, out.path(), &options),
+        );
+        let (a, b) = (a.expect("first"), b.expect("second"));
+        assert_eq!(a.files, b.files, "both report the same files");
+    });
+    assert_eq!(
+        *busy.lock().expect("lock"),
+        [out.path().to_owned()],
+        "one of them waited, and said so"
+    );
+    let stats = fake.stats();
+    assert_eq!(stats.requests_for("model.glb"), 1);
+    assert_eq!(stats.requests_for("preview.webp"), 1);
+    assert_eq!(listing(out.path()), FILES);
+    assert!(sha256sum_accepts(out.path()));
+}

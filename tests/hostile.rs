@@ -1,0 +1,971 @@
+//! A server can send anything, and disks fill up: every threat here is
+//! reproduced against the real binary, and each run must end with nothing
+//! lost (no lie on disk, no file outside OUT_DIR) and nothing leaked (not
+//! the key, not a signed link's query).
+//!
+//! What the fake cannot send (a redirect, a body longer than announced, an
+//! API that echoes the key) comes from [`RawServer`], a bare HTTP/1.1
+//! server whose answers the test writes byte by byte.
+
+mod common;
+
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::{Path, PathBuf};
+use std::process::Command;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use common::{fetch_assets, listing, manifest, manifest_paths, sha256sum_accepts};
+use fake_tripo::{ApiFault, FakeTripo, FileFault, LinkStyle, Scenario};
+use serde_json::{Value, json};
+
+const TASK: &str = "7f3c2a10-0b1e-4d2a-9c3f-5e6d7a8b9c0d";
+
+/// A successful v3 task whose output is `output`.
+fn task_with(output: Value) -> Value {
+    json!({"code": 0, "data": {
+        "task_id": TASK, "type": "text_to_model", "status": "success",
+        "input": {}, "output": output, "progress": 100, "create_time": 1_795_887_300,
+    }})
+}
+
+fn stderr_of(output: &std::process::Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}
+
+/// Every path under `root`, relative to it, sorted.
+fn tree(root: &Path) -> Vec<String> {
+    fn walk(root: &Path, dir: &Path, out: &mut Vec<String>) {
+        for entry in std::fs::read_dir(dir).expect("readable") {
+            let path = entry.expect("entry").path();
+            out.push(
+                path.strip_prefix(root)
+                    .expect("under root")
+                    .display()
+                    .to_string(),
+            );
+            if path.is_dir() && !path.is_symlink() {
+                walk(root, &path, out);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk(root, root, &mut out);
+    out.sort();
+    out
+}
+
+fn temp_files(dir: &Path) -> Vec<String> {
+    listing(dir)
+        .into_iter()
+        .filter(|n| n.starts_with(".fetch-assets-"))
+        .collect()
+}
+
+// ---------------------------------------------------------------------------
+// A raw HTTP server, for answers no well-behaved server gives.
+
+/// What a [`RawServer`] handler gets: the request's number (from 0), its head
+/// as text, and the connection to write the answer on.
+type Handler = dyn Fn(usize, &str, &mut TcpStream) + Send + Sync;
+
+/// A bare HTTP/1.1 server on a loopback address of its own. It records every
+/// request head and closes each connection after one answer.
+struct RawServer {
+    addr: SocketAddr,
+    heads: Arc<Mutex<Vec<String>>>,
+    stop: Arc<AtomicBool>,
+}
+
+impl RawServer {
+    fn start(
+        host: &str,
+        handler: impl Fn(usize, &str, &mut TcpStream) + Send + Sync + 'static,
+    ) -> RawServer {
+        let listener = TcpListener::bind((host, 0)).expect("bind a loopback address");
+        let addr = listener.local_addr().expect("addr");
+        let heads = Arc::new(Mutex::new(Vec::new()));
+        let stop = Arc::new(AtomicBool::new(false));
+        let handler: Arc<Handler> = Arc::new(handler);
+        let (seen, stopped) = (heads.clone(), stop.clone());
+        std::thread::spawn(move || {
+            for stream in listener.incoming() {
+                if stopped.load(Ordering::SeqCst) {
+                    break;
+                }
+                let Ok(mut stream) = stream else { continue };
+                let (seen, handler) = (seen.clone(), handler.clone());
+                std::thread::spawn(move || {
+                    let _ = stream.set_read_timeout(Some(Duration::from_secs(10)));
+                    let Some(head) = read_head(&mut stream) else {
+                        return;
+                    };
+                    let n = {
+                        let mut seen = seen.lock().expect("heads");
+                        seen.push(head.clone());
+                        seen.len() - 1
+                    };
+                    handler(n, &head, &mut stream);
+                    let _ = stream.flush();
+                    let _ = stream.shutdown(std::net::Shutdown::Both);
+                });
+            }
+        });
+        RawServer { addr, heads, stop }
+    }
+
+    fn base(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    fn heads(&self) -> Vec<String> {
+        self.heads.lock().expect("heads").clone()
+    }
+}
+
+impl Drop for RawServer {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::SeqCst);
+        let _ = TcpStream::connect(self.addr);
+    }
+}
+
+fn read_head(stream: &mut TcpStream) -> Option<String> {
+    let mut head = Vec::new();
+    let mut byte = [0u8; 1];
+    while !head.ends_with(b"\r\n\r\n") {
+        if stream.read(&mut byte).ok()? == 0 || head.len() > 64 * 1024 {
+            return None;
+        }
+        head.push(byte[0]);
+    }
+    Some(String::from_utf8_lossy(&head).into_owned())
+}
+
+fn has_header(head: &str, name: &str) -> bool {
+    head.lines().any(|line| {
+        line.split_once(':')
+            .is_some_and(|(n, _)| n.trim().eq_ignore_ascii_case(name))
+    })
+}
+
+/// Writes an answer: status line, the headers given plus `Connection: close`,
+/// and `body` (nothing else is added: no `Content-Length` unless given).
+fn answer(stream: &mut TcpStream, status: &str, headers: &[(&str, String)], body: &[u8]) {
+    let mut out = format!("HTTP/1.1 {status}\r\nConnection: close\r\n");
+    for (name, value) in headers {
+        out.push_str(&format!("{name}: {value}\r\n"));
+    }
+    out.push_str("\r\n");
+    let _ = stream.write_all(out.as_bytes());
+    let _ = stream.write_all(body);
+}
+
+/// A chunked body: `data` in chunks of at most 16 KiB, then the last chunk.
+fn chunked(data: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    for piece in data.chunks(16 * 1024) {
+        out.extend_from_slice(format!("{:x}\r\n", piece.len()).as_bytes());
+        out.extend_from_slice(piece);
+        out.extend_from_slice(b"\r\n");
+    }
+    out.extend_from_slice(b"0\r\n\r\n");
+    out
+}
+
+// ---------------------------------------------------------------------------
+// Links
+
+#[test]
+fn links_that_are_not_http_exit_5_naming_the_output_and_the_scheme() {
+    for (link, says) in [
+        ("file:///etc/passwd", "'file'"),
+        ("ftp://127.0.0.2/model.glb", "'ftp'"),
+        ("data:application/octet-stream;base64,AAAA", "'data'"),
+        ("javascript:alert(1)", "'javascript'"),
+        ("//127.0.0.2/model.glb", "not a valid URL"),
+        ("https://", "not a valid URL"),
+    ] {
+        let fake = FakeTripo::start(Scenario::from_json(task_with(json!({
+            "rendered_image_url": "cdn:preview.webp",
+            "pbr_model_url": link,
+        }))));
+        let out = tempfile::tempdir().expect("tempdir");
+        let run = fetch_assets(&fake, &fake.v3_base())
+            .arg(TASK)
+            .arg(out.path())
+            .output()
+            .expect("runs");
+        let stderr = stderr_of(&run);
+        assert_eq!(run.status.code(), Some(5), "{link}: {stderr}");
+        assert!(
+            stderr.contains("pbr_model") && stderr.contains(says),
+            "{link}: the message names the output and the scheme: {stderr}"
+        );
+        assert!(listing(out.path()).is_empty(), "{link}: nothing written");
+        assert!(
+            fake.stats().cdn_requests.is_empty(),
+            "{link}: no file fetched before the plan was checked"
+        );
+    }
+}
+
+#[test]
+fn hostile_paths_and_headers_only_ever_land_as_role_dot_ext_in_out_dir() {
+    let cdn = RawServer::start("127.0.0.3", |_, _, stream| {
+        answer(
+            stream,
+            "200 OK",
+            &[
+                ("Content-Length", "100".into()),
+                ("Content-Type", "../../../evil".into()),
+                (
+                    "Content-Disposition",
+                    "attachment; filename=\"../../../evil.sh\"".into(),
+                ),
+            ],
+            &[7u8; 100],
+        );
+    });
+    let base = cdn.base();
+    let fake = FakeTripo::start(Scenario::from_json(task_with(json!({
+        "model_url": format!("{base}/x/..%2F..%2Fevil?Signature=s"),
+        "base_model_url": format!("{base}/a/model.glb%2F..%2F..%2Fx"),
+        "pbr_model_url": format!("{base}/a/%2e%2e/%2e%2e/%2e%2e/etc/passwd"),
+        "generated_image_url": format!("{base}/a/..\\..\\evil.PNG"),
+        "rendered_image_url": format!("{base}/a/evil.p%6eg"),
+        "depth_image_url": format!("{base}/a/x.abcdefghi"),
+        "uv_render_url": format!("{base}/a/x.tar.gz"),
+        "rendered_video_url": format!("{base}/a/x.%2F%2E%2E"),
+        "front_view_url": format!("{base}/a/x.glb/"),
+        "left_view_url": format!("{base}/a/.hidden"),
+        "back_view_url": format!("{base}/a/x.%00"),
+        "right_view_url": format!("{base}/a/x.%E2%80%AE"),
+    }))));
+    let root = tempfile::tempdir().expect("tempdir");
+    let (out, cwd) = (root.path().join("out"), root.path().join("cwd"));
+    std::fs::create_dir(&cwd).expect("cwd");
+    fetch_assets(&fake, &fake.v3_base())
+        .current_dir(&cwd)
+        .arg(TASK)
+        .arg(&out)
+        .assert()
+        .success();
+
+    let files = [
+        "model.bin",
+        "base_model.bin",
+        "pbr_model.bin",
+        "generated_image.png",
+        "rendered_image.bin",
+        "depth_image.bin",
+        "uv_render.gz",
+        "rendered_video.bin",
+        "multiview_0_front.bin",
+        "multiview_1_left.hidden",
+        "multiview_2_back.bin",
+        "multiview_3_right.bin",
+    ];
+    assert_eq!(manifest_paths(&out), files);
+    let mut expected: Vec<String> = ["cwd", "out", "out/SHA256SUMS", "out/manifest.json"]
+        .into_iter()
+        .map(str::to_owned)
+        .chain(files.iter().map(|f| format!("out/{f}")))
+        .collect();
+    expected.sort();
+    assert_eq!(
+        tree(root.path()),
+        expected,
+        "every file is <role>.<ext> directly in OUT_DIR; nothing anywhere else"
+    );
+    assert!(sha256sum_accepts(&out));
+    for file in manifest(&out)["files"].as_array().expect("files") {
+        let expected = match file["path"].as_str() {
+            Some("generated_image.png") => "image/png",
+            _ => "application/octet-stream",
+        };
+        assert_eq!(
+            file["media_type"], expected,
+            "a hostile Content-Type is not recorded: {file}"
+        );
+    }
+    assert!(
+        cdn.heads()
+            .iter()
+            .all(|h| !has_header(h, "authorization") && !h.contains(fake.api_key())),
+        "the CDN never sees the key"
+    );
+}
+
+#[test]
+fn a_redirect_to_a_link_that_is_not_http_is_refused() {
+    for location in [
+        "file:///etc/passwd",
+        "ftp://127.0.0.3/model.glb",
+        "data:,hello",
+    ] {
+        let cdn = RawServer::start("127.0.0.3", move |_, _, stream| {
+            answer(
+                stream,
+                "302 Found",
+                &[
+                    ("Location", location.into()),
+                    ("Content-Length", "0".into()),
+                ],
+                b"",
+            );
+        });
+        let fake = FakeTripo::start(Scenario::from_json(task_with(json!({
+            "model_url": format!("{}/a/model.glb?Signature=secret-sig", cdn.base()),
+        }))));
+        let out = tempfile::tempdir().expect("tempdir");
+        let run = fetch_assets(&fake, &fake.v3_base())
+            .arg(TASK)
+            .arg(out.path())
+            .output()
+            .expect("runs");
+        let stderr = stderr_of(&run);
+        assert_eq!(run.status.code(), Some(5), "{location}: {stderr}");
+        assert!(stderr.contains("model"), "{location}: {stderr}");
+        assert!(!stderr.contains("secret-sig"), "{location}: {stderr}");
+        assert!(listing(out.path()).is_empty(), "{location}: nothing kept");
+    }
+}
+
+#[test]
+fn an_api_redirect_to_another_host_does_not_take_the_key_along() {
+    let elsewhere = RawServer::start("127.0.0.4", |_, _, stream| {
+        let body = r#"{"code":1002,"message":"Authentication failed"}"#;
+        answer(
+            stream,
+            "401 Unauthorized",
+            &[
+                ("Content-Type", "application/json".into()),
+                ("Content-Length", body.len().to_string()),
+            ],
+            body.as_bytes(),
+        );
+    });
+    let to = format!("{}/v3/tasks/{TASK}", elsewhere.base());
+    let api = RawServer::start("127.0.0.3", move |_, _, stream| {
+        answer(
+            stream,
+            "307 Temporary Redirect",
+            &[("Location", to.clone()), ("Content-Length", "0".into())],
+            b"",
+        );
+    });
+    let fake = FakeTripo::start(Scenario::from_json(task_with(json!({}))));
+    let run = fetch_assets(&fake, &api.base())
+        .arg(TASK)
+        .arg(tempfile::tempdir().expect("tempdir").path())
+        .output()
+        .expect("runs");
+    assert_eq!(run.status.code(), Some(3), "{}", stderr_of(&run));
+    assert!(
+        api.heads().iter().all(|h| has_header(h, "authorization")),
+        "the API host itself gets the key"
+    );
+    let heads = elsewhere.heads();
+    assert!(!heads.is_empty(), "the redirect was followed");
+    assert!(
+        heads
+            .iter()
+            .all(|h| !has_header(h, "authorization") && !h.contains(fake.api_key())),
+        "another host never gets the key: {heads:?}"
+    );
+}
+
+// ---------------------------------------------------------------------------
+// Bodies
+
+#[test]
+fn a_body_shorter_than_announced_is_retried_then_not_kept() {
+    let cdn = RawServer::start("127.0.0.3", |n, _, stream| {
+        if n == 0 {
+            // 10 000 announced, 4 000 sent, then the connection closes.
+            answer(
+                stream,
+                "200 OK",
+                &[("Content-Length", "10000".into())],
+                &[1u8; 4000],
+            );
+        } else {
+            // Every resume is "granted", and then nothing comes.
+            answer(
+                stream,
+                "206 Partial Content",
+                &[
+                    ("Content-Length", "6000".into()),
+                    ("Content-Range", "bytes 4000-9999/10000".into()),
+                ],
+                b"",
+            );
+        }
+    });
+    let fake = FakeTripo::start(Scenario::from_json(task_with(json!({
+        "model_url": format!("{}/a/model.glb?Signature=s", cdn.base()),
+    }))));
+    let out = tempfile::tempdir().expect("tempdir");
+    let run = fetch_assets(&fake, &fake.v3_base())
+        .arg(TASK)
+        .arg(out.path())
+        .output()
+        .expect("runs");
+    let stderr = stderr_of(&run);
+    assert_eq!(run.status.code(), Some(5), "{stderr}");
+    assert!(
+        stderr.contains("could not download model") && stderr.contains("5 requests"),
+        "{stderr}"
+    );
+    assert!(cdn.heads().len() > 2, "it was retried");
+    assert!(listing(out.path()).is_empty(), "nothing kept");
+}
+
+#[test]
+fn a_server_that_always_cuts_and_ignores_range_is_given_up_on() {
+    // Each answer starts over at byte 0 and is cut at the same place: bytes
+    // arrive every time, but the file never gets further.
+    let fake = FakeTripo::start(
+        Scenario::from_json(task_with(json!({"model_url": "cdn:model.glb"}))).fault(
+            "model.glb",
+            FileFault {
+                cut_after: Some(50_000),
+                cut_times: u32::MAX,
+                ignore_range: true,
+                ..FileFault::default()
+            },
+        ),
+    );
+    let out = tempfile::tempdir().expect("tempdir");
+    let started = Instant::now();
+    let run = fetch_assets(&fake, &fake.v3_base())
+        .timeout(Duration::from_secs(40))
+        .arg(TASK)
+        .arg(out.path())
+        .output()
+        .expect("runs");
+    let stderr = stderr_of(&run);
+    assert_eq!(
+        run.status.code(),
+        Some(5),
+        "gives up instead of going round for ever ({:?}): {stderr}",
+        started.elapsed()
+    );
+    assert!(listing(out.path()).is_empty(), "nothing kept");
+}
+
+#[test]
+fn a_body_longer_than_announced_is_refused_and_not_kept() {
+    // The resume's Content-Range says 6 000 bytes are left; the chunked body
+    // (no Content-Length to stop at) goes on to 12 000.
+    let cdn = RawServer::start("127.0.0.3", |n, _, stream| {
+        if n == 0 {
+            answer(
+                stream,
+                "200 OK",
+                &[("Content-Length", "10000".into())],
+                &[1u8; 4000],
+            );
+        } else {
+            answer(
+                stream,
+                "206 Partial Content",
+                &[
+                    ("Transfer-Encoding", "chunked".into()),
+                    ("Content-Range", "bytes 4000-9999/10000".into()),
+                ],
+                &chunked(&[2u8; 12_000]),
+            );
+        }
+    });
+    let fake = FakeTripo::start(Scenario::from_json(task_with(json!({
+        "model_url": format!("{}/a/model.glb?Signature=s", cdn.base()),
+    }))));
+    let out = tempfile::tempdir().expect("tempdir");
+    let run = fetch_assets(&fake, &fake.v3_base())
+        .arg(TASK)
+        .arg(out.path())
+        .output()
+        .expect("runs");
+    let stderr = stderr_of(&run);
+    assert_eq!(run.status.code(), Some(5), "{stderr}");
+    assert!(
+        stderr.contains("more than the 10000 bytes it announced"),
+        "{stderr}"
+    );
+    assert!(listing(out.path()).is_empty(), "nothing kept");
+}
+
+#[test]
+fn a_task_answer_of_several_mebibytes_exits_3_at_once_with_a_clear_message() {
+    let mut answer_json = task_with(json!({"model_url": "cdn:model.glb"}));
+    answer_json["data"]["padding"] = Value::from("x".repeat(6 << 20));
+    let fake = FakeTripo::start(Scenario::from_json(answer_json));
+    let out = tempfile::tempdir().expect("tempdir");
+    let run = fetch_assets(&fake, &fake.v3_base())
+        .arg(TASK)
+        .arg(out.path())
+        .output()
+        .expect("runs");
+    let stderr = stderr_of(&run);
+    assert_eq!(run.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("larger than 4 MiB") && stderr.contains("--api-base"),
+        "{stderr}"
+    );
+    assert_eq!(fake.stats().task_requests, 1, "not retried");
+    assert!(listing(out.path()).is_empty());
+
+    // The same without a Content-Length to refuse it by: the cap counts bytes.
+    let api = RawServer::start("127.0.0.3", |_, _, stream| {
+        let mut body = br#"{"code":0,"data":{"status":"success","pad":""#.to_vec();
+        body.extend(std::iter::repeat_n(b'x', 6 << 20));
+        body.extend_from_slice(br#""}}"#);
+        answer(
+            stream,
+            "200 OK",
+            &[
+                ("Content-Type", "application/json".into()),
+                ("Transfer-Encoding", "chunked".into()),
+            ],
+            &chunked(&body),
+        );
+    });
+    let run = fetch_assets(&fake, &api.base())
+        .arg(TASK)
+        .arg(out.path())
+        .output()
+        .expect("runs");
+    let stderr = stderr_of(&run);
+    assert_eq!(run.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("larger than 4 MiB"), "{stderr}");
+    assert_eq!(api.heads().len(), 1, "not retried");
+}
+
+fn api_body(status: u16, body: &str) -> ApiFault {
+    ApiFault::Status {
+        status,
+        body: body.to_owned(),
+        retry_after: None,
+    }
+}
+
+#[test]
+fn malformed_json_is_retried_then_ends_with_a_clear_message() {
+    // Once, then a good answer: retried, and the run succeeds. A JSON bomb
+    // (nested far past any parser's depth) is malformed too, not a crash.
+    let fake = FakeTripo::start(
+        Scenario::new("v3_model_pbr_same")
+            .api_fault(api_body(200, r#"{"code":0,"data":{"task_id":"#))
+            .api_fault(api_body(200, &"[".repeat(200_000))),
+    );
+    let out = tempfile::tempdir().expect("tempdir");
+    fetch_assets(&fake, &fake.v3_base())
+        .arg(fake.task_id())
+        .arg(out.path())
+        .assert()
+        .success();
+    assert!(sha256sum_accepts(out.path()));
+
+    // Always: exit 3, saying what came and how often it was tried.
+    let mut scenario = Scenario::new("v3_model_pbr_same");
+    for _ in 0..10 {
+        scenario = scenario.api_fault(api_body(200, r#"{"code":0,"data":{"task_id":"#));
+    }
+    let fake = FakeTripo::start(scenario);
+    let out = tempfile::tempdir().expect("tempdir");
+    let run = fetch_assets(&fake, &fake.v3_base())
+        .arg(fake.task_id())
+        .arg(out.path())
+        .output()
+        .expect("runs");
+    let stderr = stderr_of(&run);
+    assert_eq!(run.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("not JSON") && stderr.contains("5 tries") && stderr.contains("trace id"),
+        "{stderr}"
+    );
+    assert_eq!(fake.stats().task_requests, 5);
+    assert!(listing(out.path()).is_empty());
+}
+
+#[test]
+fn hostile_fields_in_the_task_answer_do_not_crash_the_run() {
+    // Multi-byte characters where a date's offset would be, numbers where
+    // text belongs and the other way round, absurd sizes.
+    let fake = FakeTripo::start(Scenario::from_json(json!({"code": 0, "data": {
+        "task_id": TASK, "type": ["not", "text"], "status": "success",
+        "created_at": "2026-01-20T06:01:59é00:00",
+        "progress": 1e300, "queuing_num": -1e300, "running_left_time": "1e999",
+        "error_code": {"x": 1}, "error_msg": 42,
+        "output": {"model_url": "cdn:model.glb", "pbr_model_url": 7, "base_model": null,
+                   "generate_multiview_image": "cdn:model.glb"},
+    }})));
+    let out = tempfile::tempdir().expect("tempdir");
+    let run = fetch_assets(&fake, &fake.v3_base())
+        .arg(TASK)
+        .arg(out.path())
+        .output()
+        .expect("runs");
+    let stderr = stderr_of(&run);
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert_eq!(run.status.code(), Some(0), "{stderr}");
+    assert_eq!(manifest_paths(out.path()), ["model.glb"]);
+}
+
+// ---------------------------------------------------------------------------
+// Disk
+
+#[test]
+fn an_out_dir_that_is_a_file_exits_5_naming_it_and_leaves_it_alone() {
+    let fake = FakeTripo::start(Scenario::new("v3_model_pbr_same"));
+    let root = tempfile::tempdir().expect("tempdir");
+    let file = root.path().join("not-a-folder");
+    std::fs::write(&file, b"mine").expect("write");
+    for out in [file.clone(), file.join("below")] {
+        let run = fetch_assets(&fake, &fake.v3_base())
+            .arg(fake.task_id())
+            .arg(&out)
+            .output()
+            .expect("runs");
+        let stderr = stderr_of(&run);
+        assert_eq!(run.status.code(), Some(5), "{}: {stderr}", out.display());
+        assert!(
+            stderr.contains(&out.display().to_string()),
+            "names the path: {stderr}"
+        );
+        assert_eq!(std::fs::read(&file).expect("read"), b"mine");
+    }
+    assert_eq!(tree(root.path()), ["not-a-folder"]);
+    assert_eq!(fake.stats().task_requests, 0, "stopped before asking");
+}
+
+/// A file system mounted for one test (as root), unmounted when dropped.
+struct Mount(PathBuf);
+
+impl Mount {
+    /// Mounts a tmpfs with `options` on `at`, or says why not and gives `None`.
+    fn tmpfs(at: &Path, options: &str) -> Option<Mount> {
+        std::fs::create_dir_all(at).expect("mount point");
+        let mounted = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", options, "tmpfs"])
+            .arg(at)
+            .output();
+        match mounted {
+            Ok(output) if output.status.success() => Some(Mount(at.to_owned())),
+            Ok(output) => {
+                eprintln!(
+                    "SKIPPED: cannot mount a tmpfs ({}) here: {}",
+                    options,
+                    String::from_utf8_lossy(&output.stderr).trim()
+                );
+                None
+            }
+            Err(e) => {
+                eprintln!("SKIPPED: no `mount` command here: {e}");
+                None
+            }
+        }
+    }
+}
+
+impl Drop for Mount {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+    }
+}
+
+fn running_as_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+#[test]
+fn an_unwritable_out_dir_exits_5_naming_it_with_nothing_fetched_in_vain() {
+    let fake = FakeTripo::start(Scenario::new("v3_model_pbr_same"));
+    let root = tempfile::tempdir().expect("tempdir");
+    let out = root.path().join("ro");
+    // Root writes through permissions: a read-only mount bites root too.
+    let _mount = if running_as_root() {
+        match Mount::tmpfs(&out, "ro,size=64k") {
+            Some(mount) => Some(mount),
+            None => return,
+        }
+    } else {
+        std::fs::create_dir(&out).expect("mkdir");
+        let mut perms = std::fs::metadata(&out).expect("meta").permissions();
+        std::os::unix::fs::PermissionsExt::set_mode(&mut perms, 0o555);
+        std::fs::set_permissions(&out, perms).expect("chmod");
+        None
+    };
+    for dir in [out.clone(), out.join("sub")] {
+        let run = fetch_assets(&fake, &fake.v3_base())
+            .arg(fake.task_id())
+            .arg(&dir)
+            .output()
+            .expect("runs");
+        let stderr = stderr_of(&run);
+        assert_eq!(run.status.code(), Some(5), "{}: {stderr}", dir.display());
+        assert!(
+            stderr.contains(&out.display().to_string())
+                && (stderr.contains("Read-only") || stderr.contains("ermission denied")),
+            "names the path and the cause: {stderr}"
+        );
+    }
+    assert!(listing(&out).is_empty());
+}
+
+#[test]
+fn a_full_disk_exits_5_naming_the_path_and_the_cause_and_keeps_the_earlier_run() {
+    let root = tempfile::tempdir().expect("tempdir");
+    let out = root.path().join("small");
+    let Some(_mount) = Mount::tmpfs(&out, "size=1m") else {
+        return;
+    };
+    // An earlier complete run of a small output...
+    let small = FakeTripo::start(
+        Scenario::from_json(task_with(json!({"model_url": "cdn:model.glb"})))
+            .file_size("model.glb", 100_000),
+    );
+    fetch_assets(&small, &small.v3_base())
+        .arg(TASK)
+        .arg(&out)
+        .assert()
+        .success();
+    let before = std::fs::read(out.join("manifest.json")).expect("manifest");
+    // ...then the same task again, now with a file larger than the disk.
+    let large = FakeTripo::start(
+        Scenario::from_json(task_with(json!({"model_url": "cdn:model.glb"})))
+            .file_size("model.glb", 3_000_000),
+    );
+    let run = fetch_assets(&large, &large.v3_base())
+        .args(["--force", TASK])
+        .arg(&out)
+        .output()
+        .expect("runs");
+    let stderr = stderr_of(&run);
+    assert_eq!(run.status.code(), Some(5), "{stderr}");
+    assert!(
+        stderr.contains(&out.display().to_string()) && stderr.contains("No space left"),
+        "names the path and the cause: {stderr}"
+    );
+    assert!(temp_files(&out).is_empty(), "temp files removed");
+    assert_eq!(
+        listing(&out),
+        ["SHA256SUMS", "manifest.json", "model.glb"],
+        "the earlier run is intact"
+    );
+    assert_eq!(std::fs::read(out.join("manifest.json")).expect("m"), before);
+    assert!(sha256sum_accepts(&out));
+}
+
+#[test]
+fn a_file_size_limit_fails_the_write_instead_of_killing_the_run() {
+    let fake = FakeTripo::start(
+        Scenario::from_json(task_with(json!({"model_url": "cdn:model.glb"})))
+            .file_size("model.glb", 2_000_000),
+    );
+    let out = tempfile::tempdir().expect("tempdir");
+    let run = Command::new("sh")
+        .args(["-c", "ulimit -f 200 && exec \"$0\" \"$@\""])
+        .arg(env!("CARGO_BIN_EXE_fetch-assets"))
+        .arg(TASK)
+        .arg(out.path())
+        .env("TRIPO_API_KEY", fake.api_key())
+        .env("TRIPO_API_BASE", fake.v3_base())
+        .env_remove("http_proxy")
+        .env_remove("HTTP_PROXY")
+        .env_remove("all_proxy")
+        .env_remove("ALL_PROXY")
+        .output()
+        .expect("sh runs");
+    let stderr = stderr_of(&run);
+    assert_eq!(
+        run.status.code(),
+        Some(5),
+        "exit 5, not killed by SIGXFSZ ({:?}): {stderr}",
+        run.status
+    );
+    assert!(
+        stderr.contains(&out.path().display().to_string()) && stderr.contains("too large"),
+        "names the path and the cause: {stderr}"
+    );
+    assert!(listing(out.path()).is_empty(), "temp file removed");
+}
+
+// ---------------------------------------------------------------------------
+// Secrets
+
+/// Runs the binary with `-v`, the key given on the command line, and checks
+/// that neither the key nor any signed query shows in what it prints.
+fn assert_no_secret_shows(fake: &FakeTripo, args: &[&str], out: &Path) -> std::process::Output {
+    let run = fetch_assets(fake, &fake.v3_base())
+        .env_remove("TRIPO_API_KEY")
+        .args(["-v", "--api-key", fake.api_key()])
+        .args(args)
+        .arg(out)
+        .output()
+        .expect("runs");
+    let printed = format!(
+        "{}{}",
+        String::from_utf8_lossy(&run.stdout),
+        stderr_of(&run)
+    );
+    for secret in [
+        fake.api_key(),
+        "Signature=",
+        "Policy=",
+        "auth_key=",
+        "token=",
+        "Key-Pair-Id",
+    ] {
+        assert!(
+            !printed.contains(secret),
+            "`{secret}` shows in the output of {args:?}:\n{printed}"
+        );
+    }
+    if let Ok(text) = std::fs::read_to_string(out.join("manifest.json")) {
+        assert!(
+            !text.contains(fake.api_key()) && !text.contains('?'),
+            "{text}"
+        );
+    }
+    run
+}
+
+#[test]
+fn neither_the_key_nor_a_signed_query_shows_in_verbose_output_or_errors() {
+    for style in [
+        LinkStyle::CloudFrontCanned,
+        LinkStyle::CloudFrontPolicy,
+        LinkStyle::AuthKey,
+        LinkStyle::Opaque,
+    ] {
+        // Success with a refusal, a retry and a refresh along the way.
+        let fake = FakeTripo::start(
+            Scenario::new("v3_model_pbr_same")
+                .link_style(style)
+                .phase("running", Duration::from_millis(200))
+                .api_fault(ApiFault::html_502())
+                .fault("model.glb", FileFault::refuse(1))
+                .fault("rendered_image.webp", FileFault::status(503, Some("0"))),
+        );
+        let out = tempfile::tempdir().expect("tempdir");
+        let run = assert_no_secret_shows(&fake, &["--json", fake.task_id()], out.path());
+        assert!(run.status.success(), "{style:?}: {}", stderr_of(&run));
+        assert!(
+            stderr_of(&run).contains("links refreshed"),
+            "the verbose run did go through a refresh"
+        );
+
+        // Failures whose messages name the link.
+        let fake = FakeTripo::start(
+            Scenario::new("v3_model_pbr_same")
+                .link_style(style)
+                .fault("model.glb", FileFault::status(404, None)),
+        );
+        let out = tempfile::tempdir().expect("tempdir");
+        let run = assert_no_secret_shows(&fake, &[fake.task_id()], out.path());
+        assert_eq!(run.status.code(), Some(5), "{}", stderr_of(&run));
+        assert!(
+            stderr_of(&run).contains(&format!("{}/tcli_", fake.cdn_base())),
+            "the link is named, without its query: {}",
+            stderr_of(&run)
+        );
+        let fake = FakeTripo::start(Scenario::new("v3_model_pbr_same").link_style(style).fault(
+            "model.glb",
+            FileFault {
+                refuse_always: true,
+                ..FileFault::default()
+            },
+        ));
+        let out = tempfile::tempdir().expect("tempdir");
+        let run = assert_no_secret_shows(&fake, &[fake.task_id()], out.path());
+        assert_eq!(run.status.code(), Some(5), "{}", stderr_of(&run));
+    }
+    // API failures: a wrong key, a task that is not there.
+    let fake = FakeTripo::start(Scenario::new("v3_model_pbr_same").api_key("tsk_other"));
+    let out = tempfile::tempdir().expect("tempdir");
+    let run = assert_no_secret_shows(&fake, &["some-task"], out.path());
+    assert_eq!(run.status.code(), Some(3));
+}
+
+#[test]
+fn an_api_that_echoes_the_key_back_does_not_get_it_printed() {
+    // A misconfigured gateway that puts the request's headers in its error.
+    let api = RawServer::start("127.0.0.3", |_, head, stream| {
+        let echoed: String = head
+            .lines()
+            .filter(|l| l.to_ascii_lowercase().starts_with("authorization"))
+            .collect();
+        let body = json!({"code": 1004, "message": format!("bad request: {echoed}"),
+                          "suggestion": format!("check {echoed}")})
+        .to_string();
+        answer(
+            stream,
+            "400 Bad Request",
+            &[
+                ("Content-Type", "application/json".into()),
+                ("Content-Length", body.len().to_string()),
+                ("X-Tripo-Trace-ID", "trace-echo".into()),
+            ],
+            body.as_bytes(),
+        );
+    });
+    let fake = FakeTripo::start(Scenario::new("v3_model_pbr_same"));
+    let run = fetch_assets(&fake, &api.base())
+        .arg("-v")
+        .arg(fake.task_id())
+        .arg(tempfile::tempdir().expect("tempdir").path())
+        .output()
+        .expect("runs");
+    let stderr = stderr_of(&run);
+    assert_eq!(run.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("bad request"), "{stderr}");
+    assert!(!stderr.contains(fake.api_key()), "{stderr}");
+}
+
+#[test]
+fn the_library_client_does_not_show_the_key_in_debug_output() {
+    let key = "tsk_debug_secret_0123456789";
+    let client = fetch_assets::Client::builder()
+        .api_key(key)
+        .api_base("http://127.0.0.1:9")
+        .build()
+        .expect("client");
+    let shown = format!("{client:?} {client:#?}");
+    assert!(!shown.contains(key), "{shown}");
+    assert!(!shown.contains("debug_secret"), "{shown}");
+    let builder = fetch_assets::Client::builder().api_key(key);
+    assert!(!format!("{builder:?}").contains(key));
+    let key = fetch_assets::ApiKey::new(key).expect("key");
+    assert!(!format!("{key:?}").contains("debug_secret"));
+}
+
+#[test]
+fn tls_verification_is_never_turned_off() {
+    // One public client retries with verification off after a certificate
+    // error. A guard against that ever creeping in here.
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    for entry in std::fs::read_dir(&src).expect("src") {
+        let path = entry.expect("entry").path();
+        let text = std::fs::read_to_string(&path).expect("readable");
+        for forbidden in [
+            "danger_accept_invalid_certs",
+            "danger_accept_invalid_hostnames",
+            "tls_danger",
+            "dangerous()",
+        ] {
+            assert!(
+                !text.contains(forbidden),
+                "{} turns TLS verification off ({forbidden})",
+                path.display()
+            );
+        }
+    }
+}
