@@ -17,7 +17,7 @@ use tempfile::TempPath;
 use tokio::sync::mpsc;
 
 use crate::assets::{self, Asset};
-use crate::error::{Error, Result, fault_text};
+use crate::error::{Error, Result};
 use crate::events::{Event, Observer};
 use crate::link_book::{Lease, LinkBook};
 use crate::retry::{self, RetryPolicy};
@@ -265,11 +265,15 @@ async fn attempt(
     }
     let response = match tokio::time::timeout(ctx.stall_timeout, request.send()).await {
         Err(_) => return stalled(ctx),
+        Ok(Err(e)) if e.is_redirect() => {
+            return Outcome::Final(Error::Download {
+                file: shown_name(&state.name, lease),
+                cause: format!("the CDN's redirect was refused: {}", root_cause(e)),
+                tried: "one request; only http(s) redirects are followed".into(),
+            });
+        }
         Ok(Err(e)) => {
-            return transient(
-                format!("the connection failed: {}", fault_text(&e.without_url())),
-                None,
-            );
+            return transient(format!("the connection failed: {}", root_cause(e)), None);
         }
         Ok(Ok(response)) => response,
     };
@@ -279,13 +283,9 @@ async fn attempt(
         StatusCode::OK => {
             if state.received > 0 {
                 // The server ignored Range: what we have is worthless now.
-                ctx.observer.event(&Event::TransferRestarted {
-                    file: state.name.clone(),
-                });
-                if let Err(e) = sink.restart().await {
-                    return Outcome::Final(write_error(ctx, state, e));
+                if let Err(outcome) = start_over(ctx, state, sink).await {
+                    return outcome;
                 }
-                state.received = 0;
             }
             state.total = response.content_length();
         }
@@ -305,10 +305,9 @@ async fn attempt(
                 }
                 _ => {
                     // Not the bytes we asked for: start the file over.
-                    if let Err(e) = sink.restart().await {
-                        return Outcome::Final(write_error(ctx, state, e));
+                    if let Err(outcome) = start_over(ctx, state, sink).await {
+                        return outcome;
                     }
-                    state.received = 0;
                     return transient(
                         "the CDN answered a Content-Range other than the one asked for".into(),
                         None,
@@ -324,10 +323,9 @@ async fn attempt(
         }
         s if retry::is_transient_status(s.as_u16()) || s == StatusCode::RANGE_NOT_SATISFIABLE => {
             if s == StatusCode::RANGE_NOT_SATISFIABLE {
-                if let Err(e) = sink.restart().await {
-                    return Outcome::Final(write_error(ctx, state, e));
+                if let Err(outcome) = start_over(ctx, state, sink).await {
+                    return outcome;
                 }
-                state.received = 0;
             }
             return transient(format!("the CDN answered HTTP {}", s.as_u16()), retry_after);
         }
@@ -364,7 +362,11 @@ async fn attempt(
             Ok(None) => break,
             Ok(Some(Err(e))) => {
                 return transient(
-                    format!("the transfer was cut: {}", fault_text(&e.without_url())),
+                    format!(
+                        "the connection broke at byte {}: {}",
+                        state.received,
+                        root_cause(e)
+                    ),
                     None,
                 );
             }
@@ -408,6 +410,35 @@ async fn attempt(
         ),
         _ => Outcome::Complete,
     }
+}
+
+/// Forgets every byte of the file: the next bytes start it from the top.
+async fn start_over(
+    ctx: &TransferContext,
+    state: &mut Progress,
+    sink: &mut Sink,
+) -> Result<(), Outcome> {
+    ctx.observer.event(&Event::TransferRestarted {
+        file: state.name.clone(),
+    });
+    sink.restart()
+        .await
+        .map_err(|e| Outcome::Final(write_error(ctx, state, e)))?;
+    state.received = 0;
+    state.total = None;
+    Ok(())
+}
+
+/// The innermost cause of an HTTP fault ("connection refused", "end of file
+/// before message length reached"): the outer layers only say where it
+/// happened. Never the link: it carries its signature.
+fn root_cause(error: reqwest::Error) -> String {
+    let error = error.without_url();
+    let mut cause: &dyn std::error::Error = &error;
+    while let Some(inner) = cause.source() {
+        cause = inner;
+    }
+    cause.to_string()
 }
 
 fn transient(cause: String, retry_after: Option<Duration>) -> Outcome {

@@ -100,7 +100,7 @@ fn a_ci_log_has_one_timestamped_line_per_step_and_no_escape_codes() {
         "; downloading 9 files",
         "pbr_model: the CDN refused the link (HTTP 403); getting fresh links",
         "links refreshed",
-        "base_model: the transfer was cut",
+        "base_model: the connection broke at byte 60000",
         "retry 1 in ",
         "resuming at byte 60000",
     ] {
