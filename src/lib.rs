@@ -123,8 +123,11 @@ impl Client {
     /// `SHA256SUMS`. Returns the manifest.
     ///
     /// Files an earlier run completed (per its manifest, re-hashed) are kept.
-    /// Dropping the future stops the transfers and removes their temporary
-    /// files; files under their final names are only ever complete ones.
+    /// The folder is locked for the run: a second fetch into it waits for the
+    /// first (reporting [`Event::FolderBusy`]), then usually finds it
+    /// complete. Dropping the future stops the transfers and removes their
+    /// temporary files; files under their final names are only ever complete
+    /// ones, and a run that fails leaves the folder as it found it.
     pub async fn fetch(
         &self,
         task_id: &str,
