@@ -322,10 +322,10 @@ async fn attempt(
             return Outcome::Refused("the CDN refused the link (HTTP 403)".into());
         }
         s if retry::is_transient_status(s.as_u16()) || s == StatusCode::RANGE_NOT_SATISFIABLE => {
-            if s == StatusCode::RANGE_NOT_SATISFIABLE {
-                if let Err(outcome) = start_over(ctx, state, sink).await {
-                    return outcome;
-                }
+            if s == StatusCode::RANGE_NOT_SATISFIABLE
+                && let Err(outcome) = start_over(ctx, state, sink).await
+            {
+                return outcome;
             }
             return transient(format!("the CDN answered HTTP {}", s.as_u16()), retry_after);
         }

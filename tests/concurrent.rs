@@ -48,21 +48,7 @@ struct Run {
 impl Run {
     fn start(fake: &FakeTripo, out: &Path, logs: &Path, name: &str) -> Run {
         let stderr = logs.join(name);
-        let mut command = Command::new(env!("CARGO_BIN_EXE_fetch-assets"));
-        for proxy in [
-            "http_proxy",
-            "https_proxy",
-            "HTTP_PROXY",
-            "HTTPS_PROXY",
-            "ALL_PROXY",
-            "all_proxy",
-        ] {
-            command.env_remove(proxy);
-        }
-        let child = command
-            .env("TRIPO_API_KEY", fake.api_key())
-            .env("TRIPO_API_BASE", fake.v3_base())
-            .env_remove("TRIPO_API_VERSION")
+        let child = common::command(fake, &fake.v3_base())
             .arg(TASK)
             .arg(out)
             .stdin(Stdio::null())

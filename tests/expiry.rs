@@ -162,17 +162,7 @@ fn refusals(stats: &Stats) -> usize {
 }
 
 fn client(fake: &FakeTripo, retry: RetryPolicy) -> Client {
-    let http = reqwest::Client::builder()
-        .no_proxy()
-        .build()
-        .expect("http client");
-    Client::builder()
-        .api_key(fake.api_key())
-        .api_base(fake.v2_base())
-        .http_client(http)
-        .retry_policy(retry)
-        .build()
-        .expect("client")
+    common::client(fake, &fake.v2_base(), retry)
 }
 
 /// Every event of a fetch, for the test to look at afterwards.

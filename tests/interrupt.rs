@@ -50,21 +50,7 @@ impl Run {
     fn start(fake: &FakeTripo, args: &[&str], out: &Path) -> Run {
         let logs = tempfile::tempdir().expect("tempdir");
         let stderr = logs.path().join("stderr");
-        let mut command = Command::new(env!("CARGO_BIN_EXE_fetch-assets"));
-        for proxy in [
-            "http_proxy",
-            "https_proxy",
-            "HTTP_PROXY",
-            "HTTPS_PROXY",
-            "ALL_PROXY",
-            "all_proxy",
-        ] {
-            command.env_remove(proxy);
-        }
-        let child = command
-            .env("TRIPO_API_KEY", fake.api_key())
-            .env("TRIPO_API_BASE", fake.v3_base())
-            .env_remove("TRIPO_API_VERSION")
+        let child = common::command(fake, &fake.v3_base())
             .args(args)
             .arg(out)
             .stdin(Stdio::null())

@@ -15,16 +15,7 @@ use predicates::prelude::PredicateBooleanExt;
 use predicates::str::contains;
 
 fn client(fake: &FakeTripo) -> Client {
-    let http = reqwest::Client::builder()
-        .no_proxy()
-        .build()
-        .expect("http client");
-    Client::builder()
-        .api_key(fake.api_key())
-        .api_base(fake.v2_base())
-        .http_client(http)
-        .build()
-        .expect("client")
+    common::client(fake, &fake.v2_base(), Default::default())
 }
 
 #[test]

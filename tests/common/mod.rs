@@ -7,10 +7,10 @@ use std::process::Command;
 
 use fake_tripo::FakeTripo;
 
-/// The binary, pointed at the fake's API in the dialect asked, with its key,
-/// and with nothing from the environment that could reach elsewhere.
-pub fn fetch_assets(fake: &FakeTripo, base: &str) -> assert_cmd::Command {
-    let mut command = assert_cmd::Command::cargo_bin("fetch-assets").expect("the binary is built");
+/// The binary, pointed at the fake's API (`base` picks the dialect), with its
+/// key, and with nothing from the environment that could reach elsewhere.
+pub fn command(fake: &FakeTripo, base: &str) -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_fetch-assets"));
     for proxy in [
         "http_proxy",
         "https_proxy",
@@ -24,9 +24,35 @@ pub fn fetch_assets(fake: &FakeTripo, base: &str) -> assert_cmd::Command {
     command
         .env("TRIPO_API_KEY", fake.api_key())
         .env("TRIPO_API_BASE", base)
-        .env_remove("TRIPO_API_VERSION")
-        .timeout(std::time::Duration::from_secs(60));
+        .env_remove("TRIPO_API_VERSION");
     command
+}
+
+/// [`command`], to run to completion with assertions on its output.
+pub fn fetch_assets(fake: &FakeTripo, base: &str) -> assert_cmd::Command {
+    let mut command = assert_cmd::Command::from_std(self::command(fake, base));
+    command.timeout(std::time::Duration::from_secs(60));
+    command
+}
+
+/// A library client for the fake's API (`base` picks the dialect), whose
+/// HTTP client ignores proxies from the environment.
+pub fn client(
+    fake: &FakeTripo,
+    base: &str,
+    retry: fetch_assets::RetryPolicy,
+) -> fetch_assets::Client {
+    let http = reqwest::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("an HTTP client");
+    fetch_assets::Client::builder()
+        .api_key(fake.api_key())
+        .api_base(base)
+        .http_client(http)
+        .retry_policy(retry)
+        .build()
+        .expect("a client")
 }
 
 /// The names in a folder, sorted; hidden files included (temp files are hidden).
