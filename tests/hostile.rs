@@ -214,7 +214,7 @@ fn links_that_are_not_http_exit_5_naming_the_output_and_the_scheme() {
 
 #[test]
 fn hostile_paths_and_headers_only_ever_land_as_role_dot_ext_in_out_dir() {
-    let cdn = RawServer::start("127.0.0.3", |_, _, stream| {
+    let cdn = RawServer::start("127.0.0.2", |_, _, stream| {
         answer(
             stream,
             "200 OK",
@@ -303,10 +303,10 @@ fn hostile_paths_and_headers_only_ever_land_as_role_dot_ext_in_out_dir() {
 fn a_redirect_to_a_link_that_is_not_http_is_refused() {
     for location in [
         "file:///etc/passwd",
-        "ftp://127.0.0.3/model.glb",
+        "ftp://127.0.0.2/model.glb",
         "data:,hello",
     ] {
-        let cdn = RawServer::start("127.0.0.3", move |_, _, stream| {
+        let cdn = RawServer::start("127.0.0.2", move |_, _, stream| {
             answer(
                 stream,
                 "302 Found",
@@ -336,7 +336,7 @@ fn a_redirect_to_a_link_that_is_not_http_is_refused() {
 
 #[test]
 fn an_api_redirect_to_another_host_does_not_take_the_key_along() {
-    let elsewhere = RawServer::start("127.0.0.4", |_, _, stream| {
+    let elsewhere = RawServer::start("127.0.0.2", |_, _, stream| {
         let body = r#"{"code":1002,"message":"Authentication failed"}"#;
         answer(
             stream,
@@ -349,7 +349,7 @@ fn an_api_redirect_to_another_host_does_not_take_the_key_along() {
         );
     });
     let to = format!("{}/v3/tasks/{TASK}", elsewhere.base());
-    let api = RawServer::start("127.0.0.3", move |_, _, stream| {
+    let api = RawServer::start("127.0.0.1", move |_, _, stream| {
         answer(
             stream,
             "307 Temporary Redirect",
@@ -383,7 +383,7 @@ fn an_api_redirect_to_another_host_does_not_take_the_key_along() {
 
 #[test]
 fn a_body_shorter_than_announced_is_retried_then_not_kept() {
-    let cdn = RawServer::start("127.0.0.3", |n, _, stream| {
+    let cdn = RawServer::start("127.0.0.2", |n, _, stream| {
         if n == 0 {
             // 10 000 announced, 4 000 sent, then the connection closes.
             answer(
@@ -461,7 +461,7 @@ fn a_server_that_always_cuts_and_ignores_range_is_given_up_on() {
 fn a_body_longer_than_announced_is_refused_and_not_kept() {
     // The resume's Content-Range says 6 000 bytes are left; the chunked body
     // (no Content-Length to stop at) goes on to 12 000.
-    let cdn = RawServer::start("127.0.0.3", |n, _, stream| {
+    let cdn = RawServer::start("127.0.0.2", |n, _, stream| {
         if n == 0 {
             answer(
                 stream,
@@ -520,7 +520,7 @@ fn a_task_answer_of_several_mebibytes_exits_3_at_once_with_a_clear_message() {
     assert!(listing(out.path()).is_empty());
 
     // The same without a Content-Length to refuse it by: the cap counts bytes.
-    let api = RawServer::start("127.0.0.3", |_, _, stream| {
+    let api = RawServer::start("127.0.0.1", |_, _, stream| {
         let mut body = br#"{"code":0,"data":{"status":"success","pad":""#.to_vec();
         body.extend(std::iter::repeat_n(b'x', 6 << 20));
         body.extend_from_slice(br#""}}"#);
@@ -898,7 +898,7 @@ fn neither_the_key_nor_a_signed_query_shows_in_verbose_output_or_errors() {
 #[test]
 fn an_api_that_echoes_the_key_back_does_not_get_it_printed() {
     // A misconfigured gateway that puts the request's headers in its error.
-    let api = RawServer::start("127.0.0.3", |_, head, stream| {
+    let api = RawServer::start("127.0.0.1", |_, head, stream| {
         let echoed: String = head
             .lines()
             .filter(|l| l.to_ascii_lowercase().starts_with("authorization"))
