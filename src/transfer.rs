@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use futures::StreamExt;
 use reqwest::StatusCode;
 use reqwest::header::{CONTENT_RANGE, CONTENT_TYPE, RANGE};
@@ -478,6 +478,9 @@ fn parse_content_range(value: &str) -> Option<(u64, u64, u64)> {
 struct Sink {
     sender: Option<mpsc::Sender<Command>>,
     worker: tokio::task::JoinHandle<std::io::Result<(u64, String)>>,
+    /// Small pieces from the network, gathered into one write: handing the
+    /// writer thread every few kilobytes costs more than the copy.
+    pending: BytesMut,
 }
 
 enum Command {
@@ -486,7 +489,9 @@ enum Command {
     Restart,
 }
 
-const SINK_DEPTH: usize = 16;
+const SINK_DEPTH: usize = 8;
+/// How much to gather before handing it to the writer thread.
+const SINK_BATCH: usize = 128 << 10;
 
 /// Every this many bytes, the disk is asked to start writing what the file
 /// has so far (see [`start_write_back`]).
@@ -524,14 +529,24 @@ impl Sink {
         Sink {
             sender: Some(sender),
             worker,
+            pending: BytesMut::new(),
         }
     }
 
     async fn write(&mut self, data: Bytes) -> std::io::Result<()> {
-        self.send(Command::Data(data)).await
+        if self.pending.is_empty() && data.len() >= SINK_BATCH {
+            return self.send(Command::Data(data)).await;
+        }
+        self.pending.extend_from_slice(&data);
+        if self.pending.len() >= SINK_BATCH {
+            let batch = self.pending.split().freeze();
+            self.send(Command::Data(batch)).await?;
+        }
+        Ok(())
     }
 
     async fn restart(&mut self) -> std::io::Result<()> {
+        self.pending.clear();
         self.send(Command::Restart).await
     }
 
@@ -553,6 +568,10 @@ impl Sink {
 
     /// Flushes to disk and gives the size and the hash.
     async fn finish(mut self) -> std::io::Result<(u64, String)> {
+        if !self.pending.is_empty() {
+            let rest = self.pending.split().freeze();
+            self.send(Command::Data(rest)).await?;
+        }
         self.sender = None;
         match (&mut self.worker).await {
             Ok(result) => result,
