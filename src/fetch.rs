@@ -83,12 +83,30 @@ pub(crate) async fn fetch(
         .try_collect()
         .await?;
 
+    let manifest = commit(dir, task_id, &task, kept, downloaded, previous.as_ref())?;
+    observer.event(&Event::ManifestWritten {
+        path: dir.join(manifest::MANIFEST_FILE),
+    });
+    Ok(manifest)
+}
+
+/// Renames the downloaded files into place, then writes the manifest of
+/// everything the folder now holds for the task: kept, downloaded, and what
+/// an earlier run (say, with another `--only`) left that still verifies.
+fn commit(
+    dir: &Path,
+    task_id: &str,
+    task: &Task,
+    kept: Vec<FileEntry>,
+    downloaded: Vec<Downloaded>,
+    previous: Option<&Manifest>,
+) -> Result<Manifest> {
     let mut files = kept;
     for file in downloaded {
         files.push(entry_for(&file));
         file.commit(dir)?;
     }
-    files.extend(others_still_complete(dir, previous.as_ref(), &files));
+    files.extend(others_still_complete(dir, previous, &files));
     files.sort_by_key(order_of);
     let manifest = Manifest {
         schema_version: manifest::SCHEMA_VERSION,
@@ -99,8 +117,7 @@ pub(crate) async fn fetch(
         generator: concat!("fetch-assets ", env!("CARGO_PKG_VERSION")).to_owned(),
         files,
     };
-    let path = manifest.write(dir)?;
-    observer.event(&Event::ManifestWritten { path });
+    manifest.write(dir)?;
     Ok(manifest)
 }
 
