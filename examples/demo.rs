@@ -42,9 +42,29 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let options = FetchOptions::default().observer(|event: &Event| match event {
-        Event::TransferProgress { .. } => {}
-        other => eprintln!("  {other:?}"),
+    let options = FetchOptions::default().observer(|event: &Event| {
+        let line = match event {
+            Event::TaskPolled {
+                status, progress, ..
+            } => format!("task {status} ({}%)", progress.unwrap_or(0)),
+            Event::Planned { files } => {
+                format!("task succeeded: fetching {} files at once", files.len())
+            }
+            Event::LinkExpired { file, cause } => format!("{file}: {cause}; getting fresh links"),
+            Event::LinksRefreshed { .. } => "links refreshed (one task request for all)".into(),
+            Event::TransferRetry {
+                file,
+                cause,
+                resume_from,
+                ..
+            } => format!("{file}: {cause}; resuming from byte {resume_from}"),
+            Event::Kept { files } => {
+                format!("{} files already complete and verified: kept", files.len())
+            }
+            Event::FileDone { path, size, .. } => format!("{path}: {size} bytes, complete"),
+            _ => return,
+        };
+        eprintln!("  {line}");
     });
     match client.fetch(fake.task_id(), &dir, &options).await {
         Ok(manifest) => {
