@@ -68,11 +68,7 @@ async fn main() -> ExitCode {
     });
     match client.fetch(fake.task_id(), &dir, &options).await {
         Ok(manifest) => {
-            println!(
-                "fetched {} files into {}:",
-                manifest.files.len(),
-                dir.display()
-            );
+            println!("{} holds {} files:", dir.display(), manifest.files.len());
             for file in &manifest.files {
                 println!("  {}  {} ({} bytes)", file.sha256, file.path, file.size);
             }
