@@ -6,23 +6,12 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{
-    assert_same_bytes, fetch_assets, listing, manifest, manifest_paths, sha256sum_accepts,
+    V2_ALL_OUTPUTS, assert_same_bytes, fetch_assets, listing, manifest, manifest_paths,
+    sha256sum_accepts,
 };
 use fake_tripo::{FakeTripo, Scenario};
 use predicates::prelude::PredicateBooleanExt;
 use predicates::str::contains;
-
-const V2_FILES: [(&str, &str); 9] = [
-    ("model.glb", "model.glb"),
-    ("base_model.glb", "base_model.glb"),
-    ("pbr_model.glb", "pbr_model.glb"),
-    ("generated_image.webp", "generated_image.webp"),
-    ("rendered_image.webp", "rendered_image.webp"),
-    ("multiview_0_front.png", "front.png"),
-    ("multiview_1_left.png", "left.png"),
-    ("multiview_2_back.png", "back.png"),
-    ("multiview_3_right.png", "right.png"),
-];
 
 #[test]
 fn v2_task_with_all_outputs_lands_nine_verified_files() {
@@ -39,7 +28,7 @@ fn v2_task_with_all_outputs_lands_nine_verified_files() {
         .success()
         .stdout("");
 
-    let mut expected: Vec<String> = V2_FILES
+    let mut expected: Vec<String> = V2_ALL_OUTPUTS
         .iter()
         .map(|(name, _)| (*name).to_owned())
         .collect();
@@ -51,7 +40,7 @@ fn v2_task_with_all_outputs_lands_nine_verified_files() {
     expected.extend(["SHA256SUMS".to_owned(), "manifest.json".to_owned()]);
     expected.sort();
     assert_eq!(listing(&dir), expected, "nothing stray is left");
-    assert_same_bytes(&fake, &dir, &V2_FILES);
+    assert_same_bytes(&fake, &dir, &V2_ALL_OUTPUTS);
     assert!(sha256sum_accepts(&dir));
 
     let manifest = manifest(&dir);

@@ -12,18 +12,6 @@ use std::time::{Duration, Instant};
 use common::{fetch_assets, manifest};
 use fake_tripo::{FakeTripo, FileFault, Scenario};
 
-const NINE_FILES: [&str; 9] = [
-    "model.glb",
-    "base_model.glb",
-    "pbr_model.glb",
-    "generated_image.webp",
-    "rendered_image.webp",
-    "multiview_0_front.png",
-    "multiview_1_left.png",
-    "multiview_2_back.png",
-    "multiview_3_right.png",
-];
-
 /// Queued, then running, then nine files; pbr_model's first link is refused
 /// (a refresh) and base_model's first transfer is cut (a retry that resumes).
 fn eventful_task() -> FakeTripo {
@@ -106,7 +94,7 @@ fn a_ci_log_has_one_timestamped_line_per_step_and_no_escape_codes() {
     ] {
         assert!(has(step), "the log shows `{step}`:\n{log}");
     }
-    for file in NINE_FILES {
+    for (file, _) in common::V2_ALL_OUTPUTS {
         assert!(
             has(&format!("{file}: done, ")),
             "{file} is reported done:\n{log}"

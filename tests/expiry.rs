@@ -273,22 +273,7 @@ fn several_files_refused_together_cost_one_task_request() {
 
     let run = run(&fake, out.path(), &[]);
 
-    assert_landed(
-        &fake,
-        out.path(),
-        &run,
-        &[
-            ("model.glb", "model.glb"),
-            ("base_model.glb", "base_model.glb"),
-            ("pbr_model.glb", "pbr_model.glb"),
-            ("generated_image.webp", "generated_image.webp"),
-            ("rendered_image.webp", "rendered_image.webp"),
-            ("multiview_0_front.png", "front.png"),
-            ("multiview_1_left.png", "left.png"),
-            ("multiview_2_back.png", "back.png"),
-            ("multiview_3_right.png", "right.png"),
-        ],
-    );
+    assert_landed(&fake, out.path(), &run, &common::V2_ALL_OUTPUTS);
     let stats = fake.stats();
     assert_eq!(refusals(&stats), refused.len(), "{:#?}", stats.cdn_requests);
     assert_eq!(
@@ -725,22 +710,7 @@ fn the_worst_of_it_at_once_still_lands_every_file_verified() {
 
     let run = run(&fake, out.path(), &["--stall-timeout", "1s"]);
 
-    assert_landed(
-        &fake,
-        out.path(),
-        &run,
-        &[
-            ("model.glb", "model.glb"),
-            ("base_model.glb", "base_model.glb"),
-            ("pbr_model.glb", "pbr_model.glb"),
-            ("generated_image.webp", "generated_image.webp"),
-            ("rendered_image.webp", "rendered_image.webp"),
-            ("multiview_0_front.png", "front.png"),
-            ("multiview_1_left.png", "left.png"),
-            ("multiview_2_back.png", "back.png"),
-            ("multiview_3_right.png", "right.png"),
-        ],
-    );
+    assert_landed(&fake, out.path(), &run, &common::V2_ALL_OUTPUTS);
     let stats = fake.stats();
     for file in [
         "model.glb",

@@ -7,6 +7,20 @@ use std::process::Command;
 
 use fake_tripo::FakeTripo;
 
+/// The nine files of the `v2_all_outputs` fixture: the name on disk, and
+/// the name the fake serves it under.
+pub const V2_ALL_OUTPUTS: [(&str, &str); 9] = [
+    ("model.glb", "model.glb"),
+    ("base_model.glb", "base_model.glb"),
+    ("pbr_model.glb", "pbr_model.glb"),
+    ("generated_image.webp", "generated_image.webp"),
+    ("rendered_image.webp", "rendered_image.webp"),
+    ("multiview_0_front.png", "front.png"),
+    ("multiview_1_left.png", "left.png"),
+    ("multiview_2_back.png", "back.png"),
+    ("multiview_3_right.png", "right.png"),
+];
+
 /// The binary, pointed at the fake's API (`base` picks the dialect), with its
 /// key, and with nothing from the environment that could reach elsewhere.
 pub fn command(fake: &FakeTripo, base: &str) -> Command {
