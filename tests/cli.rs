@@ -6,7 +6,7 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::{
-    V2_ALL_OUTPUTS, assert_same_bytes, fetch_assets, listing, manifest, manifest_paths,
+    V2_ALL_OUTPUTS, assert_same_bytes, fetch_assets, fetch_into, listing, manifest, manifest_paths,
     sha256sum_accepts,
 };
 use fake_tripo::{FakeTripo, Scenario};
@@ -21,9 +21,7 @@ fn v2_task_with_all_outputs_lands_nine_verified_files() {
     let out = tempfile::tempdir().expect("tempdir");
     let dir = out.path().join("nested/out");
 
-    fetch_assets(&fake, &fake.v2_base())
-        .arg(fake.task_id())
-        .arg(&dir)
+    fetch_into(&fake, &fake.v2_base(), &dir)
         .assert()
         .success()
         .stdout("");
@@ -79,9 +77,7 @@ fn v2_task_with_all_outputs_lands_nine_verified_files() {
 fn v3_task_with_every_output_and_shared_model_link() {
     let fake = FakeTripo::start(Scenario::new("v3_all_outputs"));
     let out = tempfile::tempdir().expect("tempdir");
-    fetch_assets(&fake, &fake.v3_base())
-        .arg(fake.task_id())
-        .arg(out.path())
+    fetch_into(&fake, &fake.v3_base(), out.path())
         .assert()
         .success();
     assert_eq!(
@@ -121,9 +117,7 @@ fn v3_task_with_every_output_and_shared_model_link() {
 fn v3_model_and_pbr_model_with_one_link_are_fetched_once() {
     let fake = FakeTripo::start(Scenario::new("v3_model_pbr_same"));
     let out = tempfile::tempdir().expect("tempdir");
-    fetch_assets(&fake, &fake.v3_base())
-        .arg(fake.task_id())
-        .arg(out.path())
+    fetch_into(&fake, &fake.v3_base(), out.path())
         .assert()
         .success();
     assert_eq!(fake.stats().requests_for("model.glb"), 1);
@@ -170,9 +164,7 @@ fn each_unsuccessful_final_status_exits_6_naming_it() {
     for status in ["failed", "banned", "expired", "cancelled", "unknown"] {
         let fake = FakeTripo::start(Scenario::new(status));
         let out = tempfile::tempdir().expect("tempdir");
-        let assert = fetch_assets(&fake, &fake.v3_base())
-            .arg(fake.task_id())
-            .arg(out.path())
+        let assert = fetch_into(&fake, &fake.v3_base(), out.path())
             .assert()
             .code(6);
         let stderr = String::from_utf8_lossy(&assert.get_output().stderr).into_owned();
@@ -184,9 +176,7 @@ fn each_unsuccessful_final_status_exits_6_naming_it() {
     }
     let fake = FakeTripo::start(Scenario::new("failed"));
     let out = tempfile::tempdir().expect("tempdir");
-    fetch_assets(&fake, &fake.v2_base())
-        .arg(fake.task_id())
-        .arg(out.path())
+    fetch_into(&fake, &fake.v2_base(), out.path())
         .assert()
         .code(6)
         .stderr(contains("error code 1001"));
@@ -275,9 +265,7 @@ fn timeout_on_a_long_task_exits_4_quickly() {
 fn a_success_without_outputs_is_an_error_not_an_empty_folder() {
     let fake = FakeTripo::start(Scenario::new("success_no_outputs"));
     let out = tempfile::tempdir().expect("tempdir");
-    fetch_assets(&fake, &fake.v3_base())
-        .arg(fake.task_id())
-        .arg(out.path())
+    fetch_into(&fake, &fake.v3_base(), out.path())
         .assert()
         .code(3)
         .stderr(contains("no output file"));
@@ -288,9 +276,7 @@ fn a_success_without_outputs_is_an_error_not_an_empty_folder() {
 fn verify_passes_then_names_each_changed_or_missing_file() {
     let fake = FakeTripo::start(Scenario::new("v2_all_outputs"));
     let out = tempfile::tempdir().expect("tempdir");
-    fetch_assets(&fake, &fake.v2_base())
-        .arg(fake.task_id())
-        .arg(out.path())
+    fetch_into(&fake, &fake.v2_base(), out.path())
         .assert()
         .success();
 

@@ -4,13 +4,11 @@
 
 mod common;
 
-use std::fs::File;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{listing, manifest, sha256sum_accepts};
+use common::{Background, listing, manifest, sha256sum_accepts, wait_for};
 use fake_tripo::{FakeTripo, FileFault, Scenario};
 use fetch_assets::{Client, Event, FetchOptions};
 use serde_json::json;
@@ -40,75 +38,6 @@ fn scenario(seconds: u64) -> Scenario {
     )
 }
 
-struct Run {
-    child: Child,
-    stderr: PathBuf,
-}
-
-impl Run {
-    fn start(fake: &FakeTripo, out: &Path, logs: &Path, name: &str) -> Run {
-        let stderr = logs.join(name);
-        let child = common::command(fake, &fake.v3_base())
-            .arg(TASK)
-            .arg(out)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(File::create(&stderr).expect("stderr file"))
-            .spawn()
-            .expect("the binary starts");
-        Run { child, stderr }
-    }
-
-    fn exit(&mut self, within: Duration) -> ExitStatus {
-        let deadline = Instant::now() + within;
-        loop {
-            if let Some(status) = self.child.try_wait().expect("wait") {
-                return status;
-            }
-            if Instant::now() > deadline {
-                let _ = self.child.kill();
-                let _ = self.child.wait();
-                panic!("no exit within {within:?}: {}", self.stderr());
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    }
-
-    fn signal(&self, name: &str) {
-        let sent = Command::new("kill")
-            .arg(format!("-{name}"))
-            .arg(self.child.id().to_string())
-            .status()
-            .expect("kill runs");
-        assert!(sent.success(), "kill -{name} reached the run");
-    }
-
-    fn is_running(&mut self) -> bool {
-        self.child.try_wait().expect("wait").is_none()
-    }
-
-    fn stderr(&self) -> String {
-        std::fs::read_to_string(&self.stderr).unwrap_or_default()
-    }
-}
-
-impl Drop for Run {
-    fn drop(&mut self) {
-        if self.is_running() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
-fn wait_for(what: &str, within: Duration, mut done: impl FnMut() -> bool) {
-    let deadline = Instant::now() + within;
-    while !done() {
-        assert!(Instant::now() < deadline, "never happened: {what}");
-        std::thread::sleep(Duration::from_millis(10));
-    }
-}
-
 fn has_temp_file(dir: &Path) -> bool {
     dir.exists() && listing(dir).iter().any(|n| n.starts_with(".fetch-assets-"))
 }
@@ -117,13 +46,13 @@ fn has_temp_file(dir: &Path) -> bool {
 fn two_processes_on_one_folder_fetch_each_file_once() {
     let fake = FakeTripo::start(scenario(3));
     let root = tempfile::tempdir().expect("tempdir");
-    let (out, logs) = (root.path().join("out"), tempfile::tempdir().expect("logs"));
+    let out = root.path().join("out");
 
-    let mut first = Run::start(&fake, &out, logs.path(), "first");
+    let mut first = Background::start(&fake, &[TASK], &out);
     wait_for("the first run streams", Duration::from_secs(20), || {
         has_temp_file(&out)
     });
-    let mut second = Run::start(&fake, &out, logs.path(), "second");
+    let mut second = Background::start(&fake, &[TASK], &out);
     let dir_shown = out.display().to_string();
     wait_for("the second says it waits", Duration::from_secs(20), || {
         let said = second.stderr();
@@ -158,12 +87,12 @@ fn two_processes_on_one_folder_fetch_each_file_once() {
 fn a_run_waiting_for_the_folder_can_be_interrupted_and_the_other_goes_on() {
     let fake = FakeTripo::start(scenario(3));
     let root = tempfile::tempdir().expect("tempdir");
-    let (out, logs) = (root.path().join("out"), tempfile::tempdir().expect("logs"));
-    let mut first = Run::start(&fake, &out, logs.path(), "first");
+    let out = root.path().join("out");
+    let mut first = Background::start(&fake, &[TASK], &out);
     wait_for("the first run streams", Duration::from_secs(20), || {
         has_temp_file(&out)
     });
-    let mut second = Run::start(&fake, &out, logs.path(), "second");
+    let mut second = Background::start(&fake, &[TASK], &out);
     wait_for("the second waits", Duration::from_secs(20), || {
         second.stderr().to_lowercase().contains("wait")
     });

@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{fetch_assets, listing, manifest, manifest_paths, sha256sum_accepts};
+use common::{fetch_assets, fetch_into, listing, manifest, manifest_paths, sha256sum_accepts};
 use fake_tripo::{ApiFault, FakeTripo, FileFault, LinkStyle, Scenario};
 use serde_json::{Value, json};
 
@@ -563,9 +563,7 @@ fn malformed_json_is_retried_then_ends_with_a_clear_message() {
             .api_fault(api_body(200, &"[".repeat(200_000))),
     );
     let out = tempfile::tempdir().expect("tempdir");
-    fetch_assets(&fake, &fake.v3_base())
-        .arg(fake.task_id())
-        .arg(out.path())
+    fetch_into(&fake, &fake.v3_base(), out.path())
         .assert()
         .success();
     assert!(sha256sum_accepts(out.path()));
@@ -577,9 +575,7 @@ fn malformed_json_is_retried_then_ends_with_a_clear_message() {
     }
     let fake = FakeTripo::start(scenario);
     let out = tempfile::tempdir().expect("tempdir");
-    let run = fetch_assets(&fake, &fake.v3_base())
-        .arg(fake.task_id())
-        .arg(out.path())
+    let run = fetch_into(&fake, &fake.v3_base(), out.path())
         .output()
         .expect("runs");
     let stderr = stderr_of(&run);
@@ -626,9 +622,7 @@ fn an_out_dir_that_is_a_file_exits_5_naming_it_and_leaves_it_alone() {
     let file = root.path().join("not-a-folder");
     std::fs::write(&file, b"mine").expect("write");
     for out in [file.clone(), file.join("below")] {
-        let run = fetch_assets(&fake, &fake.v3_base())
-            .arg(fake.task_id())
-            .arg(&out)
+        let run = fetch_into(&fake, &fake.v3_base(), &out)
             .output()
             .expect("runs");
         let stderr = stderr_of(&run);
@@ -704,9 +698,7 @@ fn an_unwritable_out_dir_exits_5_naming_it_with_nothing_fetched_in_vain() {
         None
     };
     for dir in [out.clone(), out.join("sub")] {
-        let run = fetch_assets(&fake, &fake.v3_base())
-            .arg(fake.task_id())
-            .arg(&dir)
+        let run = fetch_into(&fake, &fake.v3_base(), &dir)
             .output()
             .expect("runs");
         let stderr = stderr_of(&run);

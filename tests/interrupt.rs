@@ -5,12 +5,10 @@
 
 mod common;
 
-use std::fs::File;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, ExitStatus, Stdio};
+use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::{fetch_assets, listing, sha256sum_accepts};
+use common::{Background, fetch_assets, listing, sha256sum_accepts};
 use fake_tripo::{FakeTripo, FileFault, Scenario};
 use serde_json::json;
 
@@ -39,74 +37,6 @@ fn scenario(big_and_slow: bool) -> Scenario {
     }
 }
 
-/// The binary, started in the background against the fake, its stderr to a file.
-struct Run {
-    child: Child,
-    stderr: PathBuf,
-    _logs: tempfile::TempDir,
-}
-
-impl Run {
-    fn start(fake: &FakeTripo, args: &[&str], out: &Path) -> Run {
-        let logs = tempfile::tempdir().expect("tempdir");
-        let stderr = logs.path().join("stderr");
-        let child = common::command(fake, &fake.v3_base())
-            .args(args)
-            .arg(out)
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(File::create(&stderr).expect("stderr file"))
-            .spawn()
-            .expect("the binary starts");
-        Run {
-            child,
-            stderr,
-            _logs: logs,
-        }
-    }
-
-    fn signal(&self, name: &str) {
-        let sent = Command::new("kill")
-            .arg(format!("-{name}"))
-            .arg(self.child.id().to_string())
-            .status()
-            .expect("kill runs");
-        assert!(sent.success(), "kill -{name} reached the run");
-    }
-
-    /// Waits for the exit, failing the test (and ending the run) past `within`.
-    fn exit(&mut self, within: Duration) -> ExitStatus {
-        let deadline = Instant::now() + within;
-        loop {
-            if let Some(status) = self.child.try_wait().expect("wait") {
-                return status;
-            }
-            if Instant::now() > deadline {
-                let _ = self.child.kill();
-                let _ = self.child.wait();
-                panic!(
-                    "the run did not exit within {within:?}; stderr:\n{}",
-                    self.stderr()
-                );
-            }
-            std::thread::sleep(Duration::from_millis(10));
-        }
-    }
-
-    fn stderr(&self) -> String {
-        std::fs::read_to_string(&self.stderr).unwrap_or_default()
-    }
-}
-
-impl Drop for Run {
-    fn drop(&mut self) {
-        if self.child.try_wait().ok().flatten().is_none() {
-            let _ = self.child.kill();
-            let _ = self.child.wait();
-        }
-    }
-}
-
 fn temp_files(dir: &Path) -> Vec<String> {
     if !dir.exists() {
         return Vec::new();
@@ -118,12 +48,10 @@ fn temp_files(dir: &Path) -> Vec<String> {
 }
 
 /// Waits until the big file is streaming into a temporary file in `dir`.
-fn wait_until_in_flight(fake: &FakeTripo, dir: &Path, run: &mut Run) {
+fn wait_until_in_flight(fake: &FakeTripo, dir: &Path, run: &mut Background) {
     let deadline = Instant::now() + Duration::from_secs(20);
     while fake.stats().bytes_sent_for("model.glb") < 200_000 || temp_files(dir).is_empty() {
-        if let Some(status) = run.child.try_wait().expect("wait") {
-            panic!("the run ended early ({status}): {}", run.stderr());
-        }
+        assert!(run.is_running(), "the run ended early: {}", run.stderr());
         assert!(
             Instant::now() < deadline,
             "the transfer never got going: {}",
@@ -150,7 +78,7 @@ fn a_signal_mid_transfer_exits_130_and_leaves_nothing_behind() {
         let fake = FakeTripo::start(scenario(true));
         let root = tempfile::tempdir().expect("tempdir");
         let out = root.path().join("out");
-        let mut run = Run::start(&fake, &[TASK], &out);
+        let mut run = Background::start(&fake, &[TASK], &out);
         wait_until_in_flight(&fake, &out, &mut run);
         let sent = Instant::now();
         run.signal(signal);
@@ -200,7 +128,7 @@ fn a_forced_rerun_interrupted_leaves_the_earlier_complete_run_intact() {
         );
 
         let slow = FakeTripo::start(scenario(true));
-        let mut run = Run::start(&slow, &["--force", TASK], out.path());
+        let mut run = Background::start(&slow, &["--force", TASK], out.path());
         wait_until_in_flight(&slow, out.path(), &mut run);
         run.signal(signal);
         let status = run.exit(Duration::from_secs(10));
@@ -218,7 +146,7 @@ fn a_forced_rerun_interrupted_leaves_the_earlier_complete_run_intact() {
 fn two_signals_in_a_row_still_exit_130_at_once() {
     let fake = FakeTripo::start(scenario(true));
     let out = tempfile::tempdir().expect("tempdir");
-    let mut run = Run::start(&fake, &[TASK], out.path());
+    let mut run = Background::start(&fake, &[TASK], out.path());
     wait_until_in_flight(&fake, out.path(), &mut run);
     let sent = Instant::now();
     run.signal("INT");
@@ -250,7 +178,7 @@ fn a_killed_run_s_temporary_file_is_removed_by_the_next_run() {
     // next run into the folder, which alone holds it then.
     let fake = FakeTripo::start(scenario(true));
     let out = tempfile::tempdir().expect("tempdir");
-    let mut run = Run::start(&fake, &[TASK], out.path());
+    let mut run = Background::start(&fake, &[TASK], out.path());
     wait_until_in_flight(&fake, out.path(), &mut run);
     run.signal("KILL");
     run.exit(Duration::from_secs(10));

@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{fetch_assets, listing, manifest, manifest_paths, sha256sum_accepts};
+use common::{fetch_assets, fetch_into, listing, manifest, manifest_paths, sha256sum_accepts};
 use fake_tripo::{FakeTripo, Scenario};
 use fetch_assets::{Client, Error, Event, FetchOptions, FileCheck, RoleSelector};
 use predicates::prelude::PredicateBooleanExt;
@@ -22,17 +22,13 @@ fn client(fake: &FakeTripo) -> Client {
 fn a_second_run_on_a_complete_folder_downloads_nothing() {
     let fake = FakeTripo::start(Scenario::new("v2_all_outputs"));
     let out = tempfile::tempdir().expect("tempdir");
-    fetch_assets(&fake, &fake.v2_base())
-        .arg(fake.task_id())
-        .arg(out.path())
+    fetch_into(&fake, &fake.v2_base(), out.path())
         .assert()
         .success();
     let first = std::fs::read(out.path().join("manifest.json")).expect("manifest");
     let file_requests = fake.stats().cdn_requests.len();
 
-    fetch_assets(&fake, &fake.v2_base())
-        .arg(fake.task_id())
-        .arg(out.path())
+    fetch_into(&fake, &fake.v2_base(), out.path())
         .assert()
         .success()
         .stderr(contains("already complete"));
@@ -52,9 +48,7 @@ fn a_second_run_on_a_complete_folder_downloads_nothing() {
 fn a_corrupted_or_missing_file_is_fetched_again_and_the_rest_kept() {
     let fake = FakeTripo::start(Scenario::new("v2_all_outputs"));
     let out = tempfile::tempdir().expect("tempdir");
-    fetch_assets(&fake, &fake.v2_base())
-        .arg(fake.task_id())
-        .arg(out.path())
+    fetch_into(&fake, &fake.v2_base(), out.path())
         .assert()
         .success();
     std::fs::write(out.path().join("model.glb"), b"not a model").expect("corrupt");
@@ -65,9 +59,7 @@ fn a_corrupted_or_missing_file_is_fetched_again_and_the_rest_kept() {
         .assert()
         .code(1);
 
-    fetch_assets(&fake, &fake.v2_base())
-        .arg(fake.task_id())
-        .arg(out.path())
+    fetch_into(&fake, &fake.v2_base(), out.path())
         .assert()
         .success();
     let stats = fake.stats();
@@ -91,9 +83,7 @@ fn a_corrupted_or_missing_file_is_fetched_again_and_the_rest_kept() {
 fn force_downloads_everything_again() {
     let fake = FakeTripo::start(Scenario::new("v3_model_pbr_same"));
     let out = tempfile::tempdir().expect("tempdir");
-    fetch_assets(&fake, &fake.v3_base())
-        .arg(fake.task_id())
-        .arg(out.path())
+    fetch_into(&fake, &fake.v3_base(), out.path())
         .assert()
         .success();
     fetch_assets(&fake, &fake.v3_base())
@@ -117,9 +107,7 @@ fn another_tasks_folder_is_refused_unless_forced_and_unrelated_files_stay() {
         .assert()
         .success();
 
-    fetch_assets(&fake, &fake.v3_base())
-        .arg(fake.task_id())
-        .arg(out.path())
+    fetch_into(&fake, &fake.v3_base(), out.path())
         .assert()
         .code(2)
         .stderr(contains("holds the files of task other-task").and(contains("--force")));
@@ -150,9 +138,7 @@ fn a_manifest_json_that_is_not_ours_is_not_overwritten() {
         br#"{"name": "my package"}"#,
     )
     .expect("write");
-    fetch_assets(&fake, &fake.v3_base())
-        .arg(fake.task_id())
-        .arg(out.path())
+    fetch_into(&fake, &fake.v3_base(), out.path())
         .assert()
         .code(2)
         .stderr(contains("not the manifest of a complete fetch-assets run"));
@@ -235,9 +221,7 @@ fn only_the_alias_role_gets_its_own_name() {
         .success();
     assert_eq!(manifest_paths(out.path()), ["pbr_model.glb"]);
     // A later full run keeps it and adds the rest.
-    fetch_assets(&fake, &fake.v3_base())
-        .arg(fake.task_id())
-        .arg(out.path())
+    fetch_into(&fake, &fake.v3_base(), out.path())
         .assert()
         .success();
     assert_eq!(

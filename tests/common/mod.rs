@@ -2,8 +2,10 @@
 //! the fake service, and looking at what it left on disk.
 #![allow(dead_code)]
 
-use std::path::Path;
-use std::process::Command;
+use std::fs::File;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::time::{Duration, Instant};
 
 use fake_tripo::FakeTripo;
 
@@ -46,6 +48,13 @@ pub fn command(fake: &FakeTripo, base: &str) -> Command {
 pub fn fetch_assets(fake: &FakeTripo, base: &str) -> assert_cmd::Command {
     let mut command = assert_cmd::Command::from_std(self::command(fake, base));
     command.timeout(std::time::Duration::from_secs(60));
+    command
+}
+
+/// `fetch-assets TASK DIR` for the fake's own task.
+pub fn fetch_into(fake: &FakeTripo, base: &str, dir: &Path) -> assert_cmd::Command {
+    let mut command = fetch_assets(fake, base);
+    command.arg(fake.task_id()).arg(dir);
     command
 }
 
@@ -119,5 +128,90 @@ pub fn assert_same_bytes(fake: &FakeTripo, dir: &Path, pairs: &[(&str, &str)]) {
             got == fake.file_bytes(served),
             "{on_disk} differs from the served {served}"
         );
+    }
+}
+
+/// The binary running in the background against the fake, its stderr kept
+/// in a file of its own; killed if the test ends first.
+pub struct Background {
+    child: Child,
+    stderr: PathBuf,
+    _logs: tempfile::TempDir,
+}
+
+impl Background {
+    /// Starts `fetch-assets ARGS OUT` against the fake's v3 API.
+    pub fn start(fake: &FakeTripo, args: &[&str], out: &Path) -> Background {
+        let logs = tempfile::tempdir().expect("tempdir");
+        let stderr = logs.path().join("stderr");
+        let child = command(fake, &fake.v3_base())
+            .args(args)
+            .arg(out)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(File::create(&stderr).expect("stderr file"))
+            .spawn()
+            .expect("the binary starts");
+        Background {
+            child,
+            stderr,
+            _logs: logs,
+        }
+    }
+
+    /// Sends a signal by name (`INT`, `TERM`, `KILL`).
+    pub fn signal(&self, name: &str) {
+        let sent = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("kill runs");
+        assert!(sent.success(), "kill -{name} reached the run");
+    }
+
+    /// Waits for the exit, failing the test (and ending the run) past `within`.
+    pub fn exit(&mut self, within: Duration) -> ExitStatus {
+        let deadline = Instant::now() + within;
+        loop {
+            if let Some(status) = self.child.try_wait().expect("wait") {
+                return status;
+            }
+            if Instant::now() > deadline {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                panic!(
+                    "the run did not exit within {within:?}; stderr:\n{}",
+                    self.stderr()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+    }
+
+    pub fn is_running(&mut self) -> bool {
+        self.child.try_wait().expect("wait").is_none()
+    }
+
+    /// What it has written to stderr so far.
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.stderr).unwrap_or_default()
+    }
+}
+
+impl Drop for Background {
+    fn drop(&mut self) {
+        if self.is_running() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+/// Waits until `done`, failing the test past `within`.
+pub fn wait_for(what: &str, within: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + within;
+    while !done() {
+        assert!(Instant::now() < deadline, "never happened: {what}");
+        std::thread::sleep(Duration::from_millis(10));
     }
 }
