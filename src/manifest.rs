@@ -2,7 +2,7 @@
 //! they are written (atomically, last), read, and checked against the files.
 
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -110,15 +110,15 @@ impl Manifest {
 
     /// Writes `SHA256SUMS`, then `manifest.json`, each atomically, then
     /// makes the renames durable.
-    pub(crate) fn write(&self, dir: &Path) -> Result<PathBuf> {
+    pub(crate) fn write(&self, dir: &Path) -> Result<()> {
         write_atomically(dir, SUMS_FILE, self.sums().as_bytes())?;
-        let path = write_atomically(dir, MANIFEST_FILE, self.to_json().as_bytes())?;
-        sync_dir(dir)?;
-        Ok(path)
+        write_atomically(dir, MANIFEST_FILE, self.to_json().as_bytes())?;
+        sync_dir(dir);
+        Ok(())
     }
 }
 
-fn write_atomically(dir: &Path, name: &str, content: &[u8]) -> Result<PathBuf> {
+fn write_atomically(dir: &Path, name: &str, content: &[u8]) -> Result<()> {
     let target = dir.join(name);
     let mut temp = tempfile::Builder::new()
         .prefix(".fetch-assets-")
@@ -130,16 +130,15 @@ fn write_atomically(dir: &Path, name: &str, content: &[u8]) -> Result<PathBuf> {
         .map_err(|e| Error::io("write", &target, e))?;
     temp.persist(&target)
         .map_err(|e| Error::io("write", &target, e.error))?;
-    Ok(target)
+    Ok(())
 }
 
 /// Makes renames in `dir` survive a crash. Some file systems cannot sync a
 /// folder; that is not a reason to fail a run.
-pub(crate) fn sync_dir(dir: &Path) -> Result<()> {
+fn sync_dir(dir: &Path) {
     if let Ok(handle) = std::fs::File::open(dir) {
         let _ = handle.sync_all();
     }
-    Ok(())
 }
 
 /// How one file compares with its manifest entry.

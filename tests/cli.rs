@@ -333,3 +333,21 @@ fn json_prints_the_manifest_and_only_it() {
         serde_json::from_slice(&assert.get_output().stdout).expect("stdout is JSON");
     assert_eq!(printed, manifest(out.path()));
 }
+
+#[test]
+fn completions_and_the_man_page_come_from_the_binary() {
+    let binary = || assert_cmd::Command::cargo_bin("fetch-assets").expect("binary");
+    for shell in ["bash", "zsh", "fish"] {
+        binary()
+            .args(["completions", shell])
+            .assert()
+            .success()
+            .stdout(contains("fetch-assets").and(contains("stall-timeout")));
+    }
+    binary()
+        .arg("man")
+        .assert()
+        .success()
+        .stdout(contains(".TH fetch-assets 1").and(contains("stall\\-timeout")));
+    binary().args(["completions", "cmd.exe"]).assert().code(2);
+}
