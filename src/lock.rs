@@ -17,13 +17,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::events::{Event, Observer};
+use crate::temp_file;
 
 /// How often a waiting run looks again.
 const POLL: Duration = Duration::from_millis(100);
-
-/// What every temporary file of a run is named like: `.fetch-assets-*.part`.
-const TEMP_PREFIX: &str = ".fetch-assets-";
-const TEMP_SUFFIX: &str = ".part";
 
 /// Held for the whole of a run; dropping it lets the next run in.
 #[derive(Debug)]
@@ -82,10 +79,7 @@ fn remove_stale_temp_files(dir: &Path) {
         let Some(name) = name.to_str() else {
             continue;
         };
-        let is_ours = name.len() > TEMP_PREFIX.len() + TEMP_SUFFIX.len()
-            && name.starts_with(TEMP_PREFIX)
-            && name.ends_with(TEMP_SUFFIX);
-        if is_ours && entry.file_type().is_ok_and(|t| t.is_file()) {
+        if temp_file::is_temp_name(name) && entry.file_type().is_ok_and(|t| t.is_file()) {
             let _ = std::fs::remove_file(entry.path());
         }
     }

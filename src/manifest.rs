@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
-use crate::transfer::hex;
+use crate::temp_file;
 
 /// The manifest's file name in the output folder.
 pub const MANIFEST_FILE: &str = "manifest.json";
@@ -120,11 +120,8 @@ impl Manifest {
 
 fn write_atomically(dir: &Path, name: &str, content: &[u8]) -> Result<()> {
     let target = dir.join(name);
-    let mut temp = tempfile::Builder::new()
-        .prefix(".fetch-assets-")
-        .suffix(".part")
-        .tempfile_in(dir)
-        .map_err(|e| Error::io("create a temporary file in", dir, e))?;
+    let mut temp =
+        temp_file::create_in(dir).map_err(|e| Error::io("create a temporary file in", dir, e))?;
     temp.write_all(content)
         .and_then(|()| temp.as_file().sync_all())
         .map_err(|e| Error::io("write", &target, e))?;
@@ -249,7 +246,7 @@ fn sha256_of(file: &mut std::fs::File) -> std::io::Result<String> {
     loop {
         let n = file.read(&mut buffer)?;
         if n == 0 {
-            return Ok(hex(&hasher.finalize()));
+            return Ok(format!("{:x}", hasher.finalize()));
         }
         hasher.update(&buffer[..n]);
     }
@@ -266,7 +263,7 @@ mod tests {
             index: None,
             path: path.into(),
             size: content.len() as u64,
-            sha256: hex(&Sha256::digest(content)),
+            sha256: format!("{:x}", Sha256::digest(content)),
             media_type: "model/gltf-binary".into(),
             source: "https://cdn.example/model.glb".into(),
             aliases: vec![],
