@@ -111,14 +111,17 @@ pub enum Error {
     },
 
     /// A file could not be downloaded after its retries and link refreshes.
-    #[error("could not download {file}: {cause} (after {tried}); run again to retry")]
+    #[error("could not download {file}: {cause}{trace} (after {tried}); run again to retry")]
     Download {
         /// The file it was for (its final name or role).
         file: String,
-        /// The last cause, with the link redacted.
-        cause: String,
-        /// What was tried, in words ("3 requests, 2 link refreshes").
-        tried: String,
+        /// Why the last try failed.
+        #[source]
+        cause: DownloadCause,
+        /// The trace id of the task answer that gave the file's last link.
+        trace: TraceId,
+        /// What was tried.
+        tried: Tried,
     },
 
     /// A local file operation failed.
@@ -209,6 +212,126 @@ impl Error {
 /// The crate's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// Why a file could not be downloaded: what a pipeline matches on to tell a
+/// CDN that refuses for good from a stalled or cut connection. A full local
+/// disk is not here: it is [`Error::Io`].
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum DownloadCause {
+    /// The CDN refused the link (HTTP 403), again after fresh links.
+    #[error("the CDN refused the link (HTTP 403)")]
+    Refused,
+    /// The link expired, or was about to, and no fresh one could be had.
+    #[error("{}", expiring_words(*.left))]
+    LinkExpiring {
+        /// What was left of the link's life.
+        left: Duration,
+    },
+    /// The CDN kept answering a status worth retrying (408, 429, 5xx, 416).
+    #[error("the CDN answered HTTP {status}")]
+    Status {
+        /// The HTTP status.
+        status: u16,
+    },
+    /// The CDN answered a status no retry can change (404, 410, ...).
+    #[error("the CDN answered HTTP {status} for {link}")]
+    Rejected {
+        /// The HTTP status.
+        status: u16,
+        /// The link, without its query.
+        link: String,
+    },
+    /// The CDN kept answering other bytes than those asked for.
+    #[error("the CDN answered a Content-Range other than the one asked for")]
+    WrongRange,
+    /// No connection could be made, or the request failed before an answer.
+    #[error("the connection failed: {}", root_cause(.source))]
+    Connect {
+        /// The HTTP client's error (without the link).
+        #[source]
+        source: reqwest::Error,
+    },
+    /// The CDN redirected where we do not follow (not http(s), or too often).
+    #[error("the CDN's redirect was refused: {}", root_cause(.source))]
+    Redirect {
+        /// The HTTP client's error (without the link).
+        #[source]
+        source: reqwest::Error,
+    },
+    /// The connection broke mid-body.
+    #[error("the connection broke at byte {at}: {}", root_cause(.source))]
+    Broke {
+        /// How many bytes the file had.
+        at: u64,
+        /// The HTTP client's error (without the link).
+        #[source]
+        source: reqwest::Error,
+    },
+    /// No byte arrived for the stall timeout.
+    #[error("no data for {} (--stall-timeout)", humantime::format_duration(*.after))]
+    Stalled {
+        /// The stall timeout.
+        after: Duration,
+    },
+    /// The body ended before the length the CDN announced.
+    #[error("the transfer ended early, at {at} of {total} bytes")]
+    EndedEarly {
+        /// Where it ended.
+        at: u64,
+        /// The announced length.
+        total: u64,
+    },
+    /// The CDN sent more bytes than it announced.
+    #[error("the CDN sent more than the {announced} bytes it announced; the file was not kept")]
+    TooLong {
+        /// The announced length.
+        announced: u64,
+    },
+    /// The task's newest answer has no usable link for the file.
+    #[error(
+        "the task's newest answer no longer lists this output, or its link is not a valid http(s) link"
+    )]
+    NoLink,
+    /// The task's answer gave the file a link that cannot be followed.
+    #[error("the API gave {role} an unusable link: {reason}")]
+    BadLink {
+        /// The role, as shown to people.
+        role: String,
+        /// What is wrong with the link.
+        reason: String,
+    },
+}
+
+fn expiring_words(left: Duration) -> String {
+    if left.is_zero() {
+        "the link has expired".to_owned()
+    } else {
+        format!("the link expires in {} s", left.as_secs())
+    }
+}
+
+/// What one file tried before it gave up.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Tried {
+    /// Requests made to the CDN.
+    pub requests: u32,
+    /// Fresh links asked for.
+    pub refreshes: u32,
+}
+
+impl fmt::Display for Tried {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.requests == 0 && self.refreshes == 0 {
+            return f.write_str("no request");
+        }
+        write!(
+            f,
+            "{} requests, {} link refreshes",
+            self.requests, self.refreshes
+        )
+    }
+}
+
 /// An error and its causes in one line: reqwest's own message ("error
 /// sending request") says little without them. Callers strip any URL first.
 pub(crate) fn fault_text(error: &dyn std::error::Error) -> String {
@@ -223,4 +346,15 @@ pub(crate) fn fault_text(error: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     text
+}
+
+/// The innermost cause of an HTTP fault ("connection refused", "end of file
+/// before message length reached"): the outer layers only say where it
+/// happened. Never the link: callers strip it first.
+fn root_cause(error: &reqwest::Error) -> String {
+    let mut cause: &dyn std::error::Error = error;
+    while let Some(inner) = cause.source() {
+        cause = inner;
+    }
+    cause.to_string()
 }

@@ -12,7 +12,7 @@ use futures::{StreamExt, TryStreamExt, stream};
 
 use crate::api::{ApiClient, Task, TaskStatus};
 use crate::assets::{self, Asset, Role, RoleSelector};
-use crate::error::{Error, Result, TraceId};
+use crate::error::{DownloadCause, Error, Result, TraceId, Tried};
 use crate::events::{Event, Observer, PlannedFile};
 use crate::link;
 use crate::link_book::LinkBook;
@@ -44,10 +44,14 @@ pub(crate) async fn fetch(
     let task = wait(api, task_id, options, &observer).await?;
     let planned = select(assets::plan(&task.output), &options.only, &task)?;
     for asset in &planned {
-        link::parse(&asset.link).map_err(|cause| Error::Download {
+        link::parse(&asset.link).map_err(|reason| Error::Download {
             file: asset.role.stem(),
-            cause: format!("the API gave {} an unusable link: {cause}", asset.role),
-            tried: "no request".into(),
+            cause: DownloadCause::BadLink {
+                role: asset.role.to_string(),
+                reason,
+            },
+            trace: TraceId::default(),
+            tried: Tried::default(),
         })?;
     }
 

@@ -86,6 +86,7 @@ mod lock;
 mod manifest;
 mod poll;
 mod retry;
+mod temp_file;
 mod transfer;
 
 use std::num::NonZeroUsize;
@@ -95,7 +96,7 @@ use std::time::Duration;
 
 pub use api::{ApiKey, ApiVersion, DEFAULT_API_BASE, Task, TaskStatus};
 pub use assets::{Asset, Role, RoleSelector, View, extension, file_name, media_type, plan};
-pub use error::{Error, Result, TraceId};
+pub use error::{DownloadCause, Error, Result, TraceId, Tried};
 pub use events::{Event, Observer, PlannedFile};
 pub use manifest::{
     FileCheck, FileEntry, MANIFEST_FILE, Manifest, SUMS_FILE, VerifyReport, verify,

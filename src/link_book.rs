@@ -54,29 +54,24 @@ impl LinkBook {
         }
     }
 
-    /// The newest link for a role.
-    pub(crate) fn current(&self, role: Role) -> Result<Lease> {
+    /// The newest link for a role; `None` when the newest answer has no
+    /// usable link for it.
+    pub(crate) fn current(&self, role: Role) -> Option<Lease> {
         let current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
-        match current.links.get(&role) {
-            Some(link) => Ok(Lease {
-                link: link.clone(),
-                generation: current.number,
-                trace: current.trace.clone(),
-            }),
-            None => Err(Error::Download {
-                file: role.stem(),
-                cause: "the task's newest answer no longer lists this output, or its link is not a valid http(s) link".into(),
-                tried: format!("{} link refreshes", current.number),
-            }),
-        }
+        current.links.get(&role).map(|link| Lease {
+            link: link.clone(),
+            generation: current.number,
+            trace: current.trace.clone(),
+        })
     }
 
     /// A link newer than the `stale` generation: from a refresh someone else
-    /// just made, or from fetching the task again now.
-    pub(crate) async fn refresh(&self, role: Role, stale: u64) -> Result<Lease> {
+    /// just made, or from fetching the task again now. `None` when the new
+    /// answer has no usable link for the role.
+    pub(crate) async fn refresh(&self, role: Role, stale: u64) -> Result<Option<Lease>> {
         let _only_one = self.refreshing.lock().await;
         if self.generation() > stale {
-            return self.current(role);
+            return Ok(self.current(role));
         }
         let task = self.api.task(&self.task_id, &self.observer).await?;
         if task.status != TaskStatus::Success {
@@ -97,7 +92,7 @@ impl LinkBook {
         self.observer.event(&Event::LinksRefreshed {
             trace_id: task.trace_id,
         });
-        self.current(role)
+        Ok(self.current(role))
     }
 
     fn generation(&self) -> u64 {

@@ -943,9 +943,20 @@ fn the_library_client_does_not_show_the_key_in_debug_output() {
 fn tls_verification_is_never_turned_off() {
     // One public client retries with verification off after a certificate
     // error. A guard against that ever creeping in here.
-    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
-    for entry in std::fs::read_dir(&src).expect("src") {
-        let path = entry.expect("entry").path();
+    let mut folders = vec![Path::new(env!("CARGO_MANIFEST_DIR")).join("src")];
+    let mut files = Vec::new();
+    while let Some(folder) = folders.pop() {
+        for entry in std::fs::read_dir(&folder).expect("src") {
+            let path = entry.expect("entry").path();
+            if path.is_dir() {
+                folders.push(path);
+            } else {
+                files.push(path);
+            }
+        }
+    }
+    assert!(files.len() > 10, "{files:?}");
+    for path in files {
         let text = std::fs::read_to_string(&path).expect("readable");
         for forbidden in [
             "danger_accept_invalid_certs",
