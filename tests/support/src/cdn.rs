@@ -1,19 +1,21 @@
 //! The CDN: serves the files behind the signed links, checks each link at
 //! request time (as real CDNs do, so an expiry mid-transfer kills nothing),
-//! supports `Range`, streams in chunks, and injects the per-file faults.
+//! supports `Range` and `If-Range` (against the `ETag` and `Last-Modified`
+//! it sends), streams in chunks, and injects the per-file faults.
 
 use std::io;
 use std::sync::Arc;
-use std::time::{Duration, Instant};
+use std::time::{Duration, Instant, SystemTime};
 
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use bytes::Bytes;
 
 use crate::content::{self, Content};
 use crate::links;
+use crate::scenario::Validators;
 use crate::state::{Shared, State as Record};
 use crate::stats::CdnRequest;
 
@@ -35,8 +37,12 @@ enum Plan {
         retry_after: Option<String>,
         content_range: Option<String>,
     },
+    /// `200` with a page in place of the file.
+    Page { content_type: String, body: String },
     Body {
         status: StatusCode,
+        version: u32,
+        validators: Vec<(HeaderName, String)>,
         content: Content,
         content_type: &'static str,
         start: u64,
@@ -51,6 +57,14 @@ impl Plan {
     fn status(&self) -> u16 {
         match self {
             Plan::Error { status, .. } | Plan::Body { status, .. } => status.as_u16(),
+            Plan::Page { .. } => 200,
+        }
+    }
+
+    fn version(&self) -> u32 {
+        match self {
+            Plan::Body { version, .. } => *version,
+            _ => 0,
         }
     }
 }
@@ -64,6 +78,9 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, request: Request) 
     let range = headers
         .get(header::RANGE)
         .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
+    let if_range = headers
+        .get(header::IF_RANGE)
+        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned());
     let had_authorization = headers.contains_key(header::AUTHORIZATION);
     let had_api_key = carries_key(headers, &path, &query, &shared.api_key);
 
@@ -72,6 +89,8 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, request: Request) 
     record.stats.cdn_requests.push(CdnRequest {
         file: name.clone(),
         range: range.clone(),
+        if_range: if_range.clone(),
+        version: 0,
         status: 0,
         body_bytes_sent: 0,
         had_authorization,
@@ -86,8 +105,10 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, request: Request) 
         &query,
         &name,
         range.as_deref(),
+        if_range.as_deref(),
     );
     record.stats.cdn_requests[index].status = plan.status();
+    record.stats.cdn_requests[index].version = plan.version();
     drop(record);
 
     match plan {
@@ -110,8 +131,17 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, request: Request) 
             set(headers, header::CONTENT_RANGE, content_range);
             response
         }
+        Plan::Page { content_type, body } => {
+            let mut response = Response::new(Body::from(body));
+            if let Ok(kind) = HeaderValue::from_str(&content_type) {
+                response.headers_mut().insert(header::CONTENT_TYPE, kind);
+            }
+            response
+        }
         Plan::Body {
             status,
+            version: _,
+            validators,
             content,
             content_type,
             start,
@@ -147,6 +177,9 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, request: Request) 
             headers.insert(header::CONTENT_LENGTH, HeaderValue::from(end - start));
             headers.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
             set(headers, header::CONTENT_RANGE, content_range);
+            for (name, value) in validators {
+                set(headers, name, Some(value));
+            }
             response
         }
     }
@@ -160,6 +193,7 @@ fn decide(
     query: &str,
     name: &str,
     range: Option<&str>,
+    if_range: Option<&str>,
 ) -> Plan {
     let Some(content) = shared.files.get(name) else {
         return xml_error(
@@ -197,11 +231,32 @@ fn decide(
         Some(_) => {}
     }
 
+    let counters = record.per_file.entry(name.to_owned()).or_default();
+    if fault.error_page_always || counters.pages < fault.error_page_first {
+        counters.pages += 1;
+        return Plan::Page {
+            content_type: fault.error_page.content_type.clone(),
+            body: fault.error_page.body.clone(),
+        };
+    }
+    let version = match fault.new_version_after {
+        Some(after) if counters.bodies >= after => 1,
+        _ => 0,
+    };
+    let content = content.version(version);
+    let validators = validators(shared, name, version);
     let total = content.len();
-    let asked = if fault.ignore_range {
-        None
-    } else {
-        range.and_then(|r| parse_range(r, total))
+    let current = |condition: &str| {
+        validators
+            .iter()
+            .any(|(_, value)| condition == value && !value.starts_with("W/"))
+    };
+    let asked = match range {
+        _ if fault.ignore_range => None,
+        // RFC 9110: a Range whose If-Range names another version is ignored.
+        Some(_) if if_range.is_some_and(|c| !current(c)) && !fault.ignore_if_range => None,
+        Some(r) => parse_range(r, total),
+        None => None,
     };
     let (status, start, end, content_range) = match asked {
         None => (StatusCode::OK, 0, total, None),
@@ -231,7 +286,9 @@ fn decide(
     };
     Plan::Body {
         status,
-        content: content.clone(),
+        version,
+        validators,
+        content,
         content_type: content::content_type(name),
         start,
         end,
@@ -239,6 +296,31 @@ fn decide(
         limit,
         rate: fault.throttle.unwrap_or(shared.throttle),
     }
+}
+
+/// The validators sent with version `version` of file `name`: a strong
+/// `ETag` naming the version, and a `Last-Modified` a day before the fake
+/// started, an hour later per version (as the scenario chooses).
+fn validators(shared: &Shared, name: &str, version: u32) -> Vec<(HeaderName, String)> {
+    let tag = format!("\"{:016x}-v{version}\"", content::seed_of(name));
+    let base = shared.started_unix - Duration::from_secs(86_400);
+    let base = SystemTime::UNIX_EPOCH
+        + Duration::from_secs(
+            base.duration_since(SystemTime::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs()),
+        );
+    let modified = httpdate::fmt_http_date(base + Duration::from_secs(3600 * u64::from(version)));
+    let (etag, last_modified) = match shared.validators {
+        Validators::Both => (Some(tag), Some(modified)),
+        Validators::ETag => (Some(tag), None),
+        Validators::LastModified => (None, Some(modified)),
+        Validators::WeakETag => (Some(format!("W/{tag}")), Some(modified)),
+        Validators::None => (None, None),
+    };
+    etag.map(|v| (header::ETAG, v))
+        .into_iter()
+        .chain(last_modified.map(|v| (header::LAST_MODIFIED, v)))
+        .collect()
 }
 
 /// A single `bytes=` range: `None` to ignore the header (not one we read, as

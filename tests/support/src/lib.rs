@@ -38,7 +38,10 @@ use axum::Router;
 use tokio::sync::oneshot;
 
 pub use links::LinkStyle;
-pub use scenario::{ApiFault, DEFAULT_API_KEY, FileFault, Scenario, fixture_json, fixtures_dir};
+pub use scenario::{
+    ApiFault, DEFAULT_API_KEY, ErrorPage, FileFault, Scenario, Validators, fixture_json,
+    fixtures_dir,
+};
 pub use stats::{ApiRequest, CdnRequest, Stats};
 
 use state::Shared;
@@ -109,6 +112,13 @@ impl FakeTripo {
         let len = usize::try_from(content.len())
             .unwrap_or_else(|_| panic!("fake-tripo: file `{name}` is too large to hold in memory"));
         content.range(0, len).to_vec()
+    }
+
+    /// The exact content of version `version` of file `name` (0 is the
+    /// first; see [`FileFault::new_version_after`]).
+    pub fn file_version_bytes(&self, name: &str, version: u32) -> Vec<u8> {
+        let content = self.shared.content(name).version(version);
+        content.range(0, content.len() as usize).to_vec()
     }
 
     /// `len` bytes of file `name` from `start` (clamped to the file's end).

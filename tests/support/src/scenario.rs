@@ -25,6 +25,26 @@ pub struct Scenario {
     pub(crate) faults: Vec<(String, FileFault)>,
     pub(crate) api_faults: Vec<ApiFault>,
     pub(crate) throttle: u64,
+    pub(crate) damaged: Vec<String>,
+    pub(crate) validators: Validators,
+}
+
+/// Which validators the CDN sends with a file (`ETag`, `Last-Modified`), and
+/// so which `If-Range` it can honour. Real CDNs differ; test each.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Validators {
+    /// A strong `ETag` and `Last-Modified`, as CloudFront and S3 send.
+    #[default]
+    Both,
+    /// A strong `ETag` only.
+    ETag,
+    /// `Last-Modified` only.
+    LastModified,
+    /// A weak `ETag` (`W/"…"`), which `If-Range` may not use (RFC 9110), and
+    /// `Last-Modified`.
+    WeakETag,
+    /// Neither: nothing tells one version of a file from another.
+    None,
 }
 
 /// A file content the test asked for, turned into served content at start.
@@ -59,6 +79,8 @@ impl Scenario {
             faults: Vec::new(),
             api_faults: Vec::new(),
             throttle: 0,
+            damaged: Vec::new(),
+            validators: Validators::default(),
         }
     }
 
@@ -107,6 +129,21 @@ impl Scenario {
     pub fn file_size(mut self, name: &str, size: usize) -> Self {
         self.files
             .push((name.to_owned(), FileSpec::Size(size as u64)));
+        self
+    }
+
+    /// Serves file `name` damaged as the service sometimes produces it: a GLB
+    /// whose header claims 4096 bytes more than the file has; any other type
+    /// with its first four bytes (its magic) zeroed. Length and hash are
+    /// those of the damaged bytes, so only a content check can tell.
+    pub fn damaged(mut self, name: &str) -> Self {
+        self.damaged.push(name.to_owned());
+        self
+    }
+
+    /// Which validators the CDN sends (default [`Validators::Both`]).
+    pub fn validators(mut self, validators: Validators) -> Self {
+        self.validators = validators;
         self
     }
 
@@ -176,6 +213,66 @@ pub struct FileFault {
     pub ignore_range: bool,
     /// Bytes per second for this file, overriding [`Scenario::throttle`].
     pub throttle: Option<u64>,
+    /// After the refusals and statuses, and for a valid link, the next N
+    /// requests get `200` with [`FileFault::error_page`] instead of the file,
+    /// its length announced correctly, as a CDN's error page comes.
+    pub error_page_first: u32,
+    /// Every valid request gets the error page.
+    pub error_page_always: bool,
+    /// The page served by `error_page_first` / `error_page_always`.
+    pub error_page: ErrorPage,
+    /// Once this many body responses have started, the file is a new
+    /// version: other bytes of the same length, a new `ETag` and a later
+    /// `Last-Modified` (0: from the first request on).
+    pub new_version_after: Option<u32>,
+    /// Honour `Range` even when `If-Range` names another version: a `206`
+    /// with the new version's bytes (and validators), as a careless CDN might.
+    pub ignore_if_range: bool,
+}
+
+/// A page a CDN serves with `200` in place of a file.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ErrorPage {
+    /// Its `Content-Type`.
+    pub content_type: String,
+    /// Its body.
+    pub body: String,
+}
+
+impl ErrorPage {
+    /// A CDN's HTML error page, served as `text/html`.
+    pub fn html() -> ErrorPage {
+        ErrorPage {
+            content_type: "text/html; charset=utf-8".to_owned(),
+            body: "<!DOCTYPE html>\n<html><head><title>Service Unavailable</title></head><body><h1>Service Unavailable</h1><p>The origin is busy; please retry.</p></body></html>\n".to_owned(),
+        }
+    }
+
+    /// The same HTML page with a leading blank line, labelled with the
+    /// file's own type: only its body tells what it is.
+    pub fn html_labelled(content_type: &str) -> ErrorPage {
+        ErrorPage {
+            content_type: content_type.to_owned(),
+            body: format!(
+                "\r\n  {}",
+                ErrorPage::html().body.replace("<!DOCTYPE html>\n", "")
+            ),
+        }
+    }
+
+    /// An object store's XML error document, as `application/xml`.
+    pub fn xml() -> ErrorPage {
+        ErrorPage {
+            content_type: "application/xml".to_owned(),
+            body: "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>SlowDown</Code><Message>Please reduce your request rate.</Message></Error>".to_owned(),
+        }
+    }
+}
+
+impl Default for ErrorPage {
+    fn default() -> ErrorPage {
+        ErrorPage::html()
+    }
 }
 
 impl FileFault {
@@ -199,6 +296,14 @@ impl FileFault {
     pub fn cut_at(bytes: u64) -> FileFault {
         FileFault {
             cut_after: Some(bytes),
+            ..FileFault::default()
+        }
+    }
+
+    /// Answers the first `n` valid requests with `200` and an HTML error page.
+    pub fn error_page(n: u32) -> FileFault {
+        FileFault {
+            error_page_first: n,
             ..FileFault::default()
         }
     }

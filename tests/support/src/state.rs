@@ -11,7 +11,7 @@ use serde_json::Value;
 
 use crate::content::Content;
 use crate::links::{self, LinkStyle};
-use crate::scenario::{ApiFault, FileFault, FileSpec, Scenario};
+use crate::scenario::{ApiFault, FileFault, FileSpec, Scenario, Validators};
 use crate::stats::Stats;
 
 /// Task id used when neither the answer nor the scenario names one.
@@ -46,6 +46,7 @@ pub(crate) struct Shared {
     pub files: HashMap<String, Content>,
     pub faults: HashMap<String, FileFault>,
     pub throttle: u64,
+    pub validators: Validators,
     state: Mutex<State>,
 }
 
@@ -62,6 +63,7 @@ pub(crate) struct IssuedLink {
 pub(crate) struct FileCounters {
     pub requests: u32,
     pub bodies: u32,
+    pub pages: u32,
 }
 
 pub(crate) struct State {
@@ -127,6 +129,15 @@ impl Shared {
                 FileSpec::Size(len) => Content::generated(&name, len),
             };
         }
+        for name in scenario.damaged {
+            let Some(slot) = files.get_mut(&name) else {
+                panic!(
+                    "fake-tripo: file `{name}` is to be damaged, but {} has no `cdn:{name}` (it has {names:?})",
+                    scenario.source
+                );
+            };
+            *slot = slot.clone().damaged(&name);
+        }
         let mut faults = HashMap::new();
         for (name, fault) in scenario.faults {
             assert!(
@@ -167,6 +178,7 @@ impl Shared {
             files,
             faults,
             throttle: scenario.throttle,
+            validators: scenario.validators,
             state: Mutex::new(State {
                 api_faults: scenario.api_faults.into(),
                 traces: 0,

@@ -43,6 +43,11 @@ pub struct CdnRequest {
     pub file: String,
     /// The `Range` header, as sent.
     pub range: Option<String>,
+    /// The `If-Range` header, as sent.
+    pub if_range: Option<String>,
+    /// Which version of the file the answer carried (0 first; see
+    /// `FileFault::new_version_after`); 0 for answers without the file.
+    pub version: u32,
     /// The status answered.
     pub status: u16,
     /// Body bytes handed to the connection so far; grows while streaming.

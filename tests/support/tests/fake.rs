@@ -3,7 +3,7 @@
 
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
-use fake_tripo::{ApiFault, FakeTripo, FileFault, LinkStyle, Scenario};
+use fake_tripo::{ApiFault, ErrorPage, FakeTripo, FileFault, LinkStyle, Scenario, Validators};
 use reqwest::StatusCode;
 use serde_json::Value;
 
@@ -682,4 +682,301 @@ async fn in_progress_answers_keep_the_final_shape() {
         "an answer without a task is served as it is"
     );
     assert_eq!(odd.stats().success_at, None);
+}
+
+/// The signed link at a JSON pointer into the task (envelope included).
+fn link_at(answer: &Value, pointer: &str) -> String {
+    answer
+        .pointer(pointer)
+        .and_then(Value::as_str)
+        .unwrap_or_else(|| panic!("no link at {pointer} in {answer}"))
+        .to_owned()
+}
+
+#[tokio::test]
+async fn open_ended_shapes_get_signed_links_at_any_depth() {
+    let http = client();
+    let fake = FakeTripo::start(Scenario::new("v3_open_outputs"));
+    let answer = task(&fake, &http).await;
+    let model = link_at(&answer, "/data/output/model_url");
+    assert_eq!(link_at(&answer, "/data/output/model_urls/0"), model);
+    for (pointer, file) in [
+        ("/data/output/model_urls/1", "model_quad.fbx"),
+        ("/data/output/image_urls/1", "image_1.jpg"),
+        ("/data/output/textures/normal_url", "normal.png"),
+        ("/data/output/splat_url", "scene.splat"),
+        ("/data/result/model/url", "legacy.glb"),
+    ] {
+        let link = link_at(&answer, pointer);
+        assert!(link.contains(&format!("/{file}?")), "{pointer}: {link}");
+        let response = http.get(&link).send().await.expect("request");
+        assert_eq!(response.status(), StatusCode::OK, "{pointer}");
+        assert_eq!(
+            response.bytes().await.expect("body"),
+            fake.file_bytes(file),
+            "{pointer}"
+        );
+    }
+    let output = &answer["data"]["output"];
+    assert_eq!(output["mask_url"], Value::Null);
+    assert_eq!(output["seg_model_url"], "");
+    assert_eq!(output["textures"]["count"], 2);
+
+    for (fixture, pointer, file) in [
+        ("v3_convert_task", "/data/output/usdz_url", "converted.usdz"),
+        (
+            "v3_rig_task",
+            "/data/output/animations/1/model_url",
+            "walk.fbx",
+        ),
+    ] {
+        let fake = FakeTripo::start(Scenario::new(fixture));
+        let link = link_at(&task(&fake, &http).await, pointer);
+        assert!(link.contains(&format!("/{file}?")), "{fixture}: {link}");
+        assert_eq!(
+            http.get(&link).send().await.expect("request").status(),
+            StatusCode::OK
+        );
+    }
+}
+
+#[test]
+fn served_files_begin_as_their_type_does() {
+    let fake = FakeTripo::start(Scenario::new("v3_open_outputs"));
+    let glb = fake.file_bytes("model.glb");
+    assert_eq!(&glb[..4], b"glTF");
+    assert_eq!(
+        u32::from_le_bytes(glb[4..8].try_into().expect("4 bytes")),
+        2
+    );
+    assert_eq!(
+        u64::from(u32::from_le_bytes(glb[8..12].try_into().expect("4 bytes"))),
+        fake.file_len("model.glb")
+    );
+    assert!(
+        fake.file_bytes("model_quad.fbx")
+            .starts_with(b"Kaydara FBX Binary  \0")
+    );
+    assert!(
+        fake.file_bytes("image_0.png")
+            .starts_with(b"\x89PNG\r\n\x1a\n")
+    );
+    assert!(fake.file_bytes("image_1.jpg").starts_with(b"\xff\xd8\xff"));
+    assert!(fake.file_bytes("sequence.zip").starts_with(b"PK\x03\x04"));
+    let webp = fake.file_bytes("thumbnail.webp");
+    assert_eq!((&webp[..4], &webp[8..12]), (&b"RIFF"[..], &b"WEBP"[..]));
+    let usdz = FakeTripo::start(Scenario::new("v3_convert_task"));
+    assert!(usdz.file_bytes("converted.usdz").starts_with(b"PK\x03\x04"));
+}
+
+#[tokio::test]
+async fn an_error_page_comes_with_200_and_its_true_length_then_the_file() {
+    let http = client();
+    let fake = FakeTripo::start(
+        Scenario::new("v3_bare_task")
+            .fault("model.glb", FileFault::error_page(2))
+            .fault(
+                "rendered_image.webp",
+                FileFault {
+                    error_page_always: true,
+                    error_page: ErrorPage::html_labelled("image/webp"),
+                    ..FileFault::default()
+                },
+            ),
+    );
+    let answer = task(&fake, &http).await;
+    let model = link_at(&answer, "/output/model_url");
+    for _ in 0..2 {
+        let page = http.get(&model).send().await.expect("request");
+        assert_eq!(page.status(), StatusCode::OK);
+        assert_eq!(page.headers()["content-type"], "text/html; charset=utf-8");
+        let length = page.content_length();
+        let body = page.bytes().await.expect("body");
+        assert_eq!(
+            length,
+            Some(body.len() as u64),
+            "the length is announced truly"
+        );
+        assert!(body.starts_with(b"<!DOCTYPE html>"));
+    }
+    let file = http.get(&model).send().await.expect("request");
+    assert_eq!(file.headers()["content-type"], "model/gltf-binary");
+    assert_eq!(
+        file.bytes().await.expect("body"),
+        fake.file_bytes("model.glb")
+    );
+
+    let image = link_at(&answer, "/output/rendered_image_url");
+    for _ in 0..3 {
+        let page = http.get(&image).send().await.expect("request");
+        assert_eq!(page.status(), StatusCode::OK);
+        assert_eq!(page.headers()["content-type"], "image/webp");
+        let body = page.text().await.expect("body");
+        assert!(body.trim_start().starts_with("<html>"), "{body}");
+    }
+    let xml = ErrorPage::xml();
+    assert!(xml.body.starts_with("<?xml") && xml.content_type == "application/xml");
+    let statuses: Vec<u16> = fake.stats().cdn_requests.iter().map(|r| r.status).collect();
+    assert_eq!(statuses, [200; 6]);
+}
+
+#[test]
+fn a_damaged_glb_claims_more_bytes_than_it_has() {
+    let fake = FakeTripo::start(
+        Scenario::new("v3_all_outputs")
+            .damaged("model.glb")
+            .damaged("front.png"),
+    );
+    let glb = fake.file_bytes("model.glb");
+    assert_eq!(&glb[..4], b"glTF");
+    let claimed = u32::from_le_bytes(glb[8..12].try_into().expect("4 bytes"));
+    assert_eq!(u64::from(claimed), fake.file_len("model.glb") + 4096);
+    assert_eq!(&fake.file_bytes("front.png")[..4], &[0, 0, 0, 0]);
+    assert_eq!(
+        &fake.file_bytes("back.png")[..4],
+        b"\x89PNG",
+        "only the damaged files are"
+    );
+}
+
+/// GETs `link` with `Range: bytes=<from>-` and `If-Range: <condition>`.
+async fn resume(
+    http: &reqwest::Client,
+    link: &str,
+    from: u64,
+    condition: &str,
+) -> reqwest::Response {
+    http.get(link)
+        .header("range", format!("bytes={from}-"))
+        .header("if-range", condition)
+        .send()
+        .await
+        .expect("request")
+}
+
+#[tokio::test]
+async fn validators_and_if_range_for_each_setting() {
+    let http = client();
+    for validators in [
+        Validators::Both,
+        Validators::ETag,
+        Validators::LastModified,
+        Validators::WeakETag,
+        Validators::None,
+    ] {
+        let fake = FakeTripo::start(Scenario::new("v3_bare_task").validators(validators));
+        let model = link_at(&task(&fake, &http).await, "/output/model_url");
+        let first = http.get(&model).send().await.expect("request");
+        let etag = first
+            .headers()
+            .get("etag")
+            .map(|v| v.to_str().expect("ascii").to_owned());
+        let modified = first
+            .headers()
+            .get("last-modified")
+            .map(|v| v.to_str().expect("ascii").to_owned());
+        let expected = match validators {
+            Validators::Both => (true, false, true),
+            Validators::ETag => (true, false, false),
+            Validators::LastModified => (false, false, true),
+            Validators::WeakETag => (true, true, true),
+            Validators::None => (false, false, false),
+        };
+        assert_eq!(
+            (
+                etag.is_some(),
+                etag.as_deref().is_some_and(|t| t.starts_with("W/")),
+                modified.is_some()
+            ),
+            expected,
+            "{validators:?}"
+        );
+        if let Some(modified) = &modified {
+            assert!(httpdate::parse_http_date(modified).is_ok(), "{modified}");
+        }
+        // A matching strong validator keeps the Range; a weak one or another
+        // version's does not (RFC 9110).
+        if let Some(tag) = etag.as_deref() {
+            let status = resume(&http, &model, 100, tag).await.status();
+            let honoured = !tag.starts_with("W/");
+            assert_eq!(
+                status == StatusCode::PARTIAL_CONTENT,
+                honoured,
+                "{validators:?}: {status}"
+            );
+        }
+        if let Some(modified) = modified.as_deref() {
+            let part = resume(&http, &model, 100, modified).await;
+            assert_eq!(part.status(), StatusCode::PARTIAL_CONTENT, "{validators:?}");
+            assert_eq!(
+                part.bytes().await.expect("body"),
+                fake.file_bytes("model.glb")[100..]
+            );
+        }
+        let other = resume(&http, &model, 100, "\"another-version\"").await;
+        assert_eq!(other.status(), StatusCode::OK, "{validators:?}");
+        assert_eq!(
+            other.bytes().await.expect("body"),
+            fake.file_bytes("model.glb"),
+            "a failed If-Range sends the whole current file"
+        );
+        let sent: Vec<Option<String>> = fake
+            .stats()
+            .cdn_requests
+            .iter()
+            .map(|r| r.if_range.clone())
+            .collect();
+        assert_eq!(sent[0], None);
+        assert_eq!(sent.last(), Some(&Some("\"another-version\"".to_owned())));
+    }
+}
+
+#[tokio::test]
+async fn a_file_changes_version_and_if_range_tells() {
+    let http = client();
+    for ignore_if_range in [false, true] {
+        let fake = FakeTripo::start(Scenario::new("v3_bare_task").fault(
+            "model.glb",
+            FileFault {
+                cut_after: Some(50_000),
+                new_version_after: Some(1),
+                ignore_if_range,
+                ..FileFault::default()
+            },
+        ));
+        let model = link_at(&task(&fake, &http).await, "/output/model_url");
+        let mut first = http.get(&model).send().await.expect("request");
+        let etag = first.headers()["etag"].to_str().expect("ascii").to_owned();
+        let modified = first.headers()["last-modified"]
+            .to_str()
+            .expect("ascii")
+            .to_owned();
+        let mut received = Vec::new();
+        while let Ok(Some(chunk)) = first.chunk().await {
+            received.extend_from_slice(&chunk);
+        }
+        assert_eq!(received.len(), 50_000);
+        assert_eq!(received, fake.file_bytes("model.glb")[..50_000]);
+
+        let rest = resume(&http, &model, 50_000, &etag).await;
+        assert_ne!(rest.headers()["etag"], etag.as_str(), "a new version");
+        assert_ne!(rest.headers()["last-modified"], modified.as_str());
+        let new = fake.file_version_bytes("model.glb", 1);
+        assert_eq!(new.len(), fake.file_bytes("model.glb").len());
+        assert_ne!(new, fake.file_bytes("model.glb"));
+        if ignore_if_range {
+            assert_eq!(rest.status(), StatusCode::PARTIAL_CONTENT);
+            assert_eq!(rest.bytes().await.expect("body"), new[50_000..]);
+        } else {
+            assert_eq!(rest.status(), StatusCode::OK);
+            assert_eq!(rest.bytes().await.expect("body"), new);
+        }
+        let versions: Vec<u32> = fake
+            .stats()
+            .cdn_requests
+            .iter()
+            .map(|r| r.version)
+            .collect();
+        assert_eq!(versions, [0, 1]);
+    }
 }
