@@ -352,11 +352,12 @@ mod tests {
         assert_eq!(html.kind, "an HTML page");
         assert_eq!(html.gist.as_deref(), Some("503 Service Unavailable"));
         // Labelled as the file, found by its body, case and whitespace aside.
-        for body in [
-            &HTML[..],
+        let bodies: [&[u8]; 3] = [
+            HTML,
             b"\r\n  <HTML><body><h1>Bad gateway</h1></body></HTML>",
             b"\xef\xbb\xbf<!doctype HTML><p>x</p>",
-        ] {
+        ];
+        for body in bodies {
             assert_eq!(
                 page(check("png", Some("image/png"), body)).kind,
                 "an HTML page"

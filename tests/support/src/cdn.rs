@@ -97,16 +97,14 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, request: Request) 
         had_api_key,
         at: shared.started.elapsed(),
     });
-    let plan = decide(
-        &shared,
-        &mut record,
-        now,
-        &path,
-        &query,
-        &name,
-        range.as_deref(),
-        if_range.as_deref(),
-    );
+    let asked = Asked {
+        path: &path,
+        query: &query,
+        name: &name,
+        range: range.as_deref(),
+        if_range: if_range.as_deref(),
+    };
+    let plan = decide(&shared, &mut record, now, &asked);
     record.stats.cdn_requests[index].status = plan.status();
     record.stats.cdn_requests[index].version = plan.version();
     drop(record);
@@ -185,16 +183,24 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, request: Request) 
     }
 }
 
-fn decide(
-    shared: &Shared,
-    record: &mut Record,
-    now: Instant,
-    path: &str,
-    query: &str,
-    name: &str,
-    range: Option<&str>,
-    if_range: Option<&str>,
-) -> Plan {
+/// What one request asked for.
+struct Asked<'a> {
+    path: &'a str,
+    query: &'a str,
+    /// The file: the path's last segment.
+    name: &'a str,
+    range: Option<&'a str>,
+    if_range: Option<&'a str>,
+}
+
+fn decide(shared: &Shared, record: &mut Record, now: Instant, asked: &Asked<'_>) -> Plan {
+    let &Asked {
+        path,
+        query,
+        name,
+        range,
+        if_range,
+    } = asked;
     let Some(content) = shared.files.get(name) else {
         return xml_error(
             StatusCode::NOT_FOUND,
