@@ -13,7 +13,7 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use reqwest::{StatusCode, Url};
 use serde_json::{Map, Value};
 
-use crate::error::{Error, Result, TraceId, fault_text};
+use crate::error::{Error, Result, TraceId, fault_text, printable};
 use crate::events::{Event, Observer};
 use crate::retry::{self, RetryPolicy};
 
@@ -321,7 +321,7 @@ impl ApiClient {
                 .headers()
                 .get(TRACE_HEADER)
                 .and_then(|v| v.to_str().ok())
-                .map(|v| self.key.scrub_text(v)),
+                .map(|v| printable(&self.key.scrub_text(v))),
         );
         let retry_after = retry::retry_after(response.headers());
         let body = read_capped(response).await.map_err(|e| match e {
@@ -347,7 +347,7 @@ impl ApiClient {
                 .as_ref()
                 .and_then(|j| j.get("request_id"))
                 .and_then(Value::as_str)
-                .map(str::to_owned);
+                .map(printable);
         }
         let envelope = json.as_ref().and_then(Value::as_object);
         let code = envelope.and_then(|e| e.get("code")).and_then(as_i64);
@@ -363,7 +363,23 @@ impl ApiClient {
                 _ => Some(e),
             });
             return match task.and_then(|t| parse_task(t, received_at, trace.clone())) {
-                Some(task) => Ok(task),
+                Some(task) if !task.task_id.is_empty() && task.task_id != task_id => {
+                    Err(Failure::Final(Error::Api {
+                        what: format!(
+                            "the answer is for task '{}', not for task {task_id} that was asked for",
+                            task.task_id.escape_default()
+                        ),
+                        suggestion: Some(
+                            "check --api-base: it should point at the Tripo API, not at something that answers for other tasks".into(),
+                        ),
+                        trace,
+                    }))
+                }
+                Some(mut task) => {
+                    // An answer without an id is about the task asked for.
+                    task.task_id = task_id.to_owned();
+                    Ok(task)
+                }
                 None => Err(Failure::Transient {
                     cause: format!(
                         "the API answered HTTP {} with {}",
@@ -381,7 +397,7 @@ impl ApiClient {
                 .and_then(|e| e.get(name))
                 .and_then(Value::as_str)
                 .filter(|s| !s.is_empty())
-                .map(str::to_owned)
+                .map(printable)
         };
         let message = field("message");
         match (status, code) {
@@ -480,7 +496,7 @@ fn describe_body(body: &[u8], is_json: bool) -> String {
 fn parse_task(task: &Map<String, Value>, received_at: SystemTime, trace: TraceId) -> Option<Task> {
     let text = |name: &str| task.get(name).and_then(Value::as_str).map(str::to_owned);
     let number = |name: &str| task.get(name).and_then(as_i64);
-    let status = TaskStatus::parse(&text("status")?);
+    let status = TaskStatus::parse(&printable(&text("status")?));
     let create_time =
         number("create_time").or_else(|| text("created_at").and_then(|t| rfc3339_seconds(&t)));
     Some(Task {
@@ -500,7 +516,8 @@ fn parse_task(task: &Map<String, Value>, received_at: SystemTime, trace: TraceId
         error_code: number("error_code"),
         error_message: text("error_msg")
             .or_else(|| text("error_message"))
-            .filter(|m| !m.is_empty()),
+            .filter(|m| !m.is_empty())
+            .map(|m| printable(&m)),
         output: task
             .get("output")
             .and_then(Value::as_object)

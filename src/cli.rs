@@ -138,8 +138,9 @@ impl From<ApiVersionArg> for fetch_assets::ApiVersion {
 pub fn parse_duration(text: &str) -> Result<Duration, String> {
     let text = text.trim();
     let parsed = match text.parse::<f64>() {
+        // Longer than a Duration holds (1e20 s) is as good as for ever.
         Ok(seconds) if seconds.is_finite() && seconds >= 0.0 => {
-            Ok(Duration::from_secs_f64(seconds))
+            Ok(Duration::try_from_secs_f64(seconds).unwrap_or(Duration::MAX))
         }
         Ok(_) => Err(()),
         Err(_) => humantime::parse_duration(text).map_err(|_| ()),
@@ -161,6 +162,8 @@ mod tests {
         assert_eq!(parse_duration("1.5"), Ok(Duration::from_millis(1500)));
         assert!(parse_duration("soon").is_err());
         assert!(parse_duration("-1").is_err());
+        assert_eq!(parse_duration("1e20"), Ok(Duration::MAX));
+        assert!(parse_duration("inf").is_err());
     }
 
     #[test]

@@ -150,6 +150,19 @@ pub enum Error {
         wanted: String,
     },
 
+    /// OUT_DIR holds files under the names this run would write, and no
+    /// fetch-assets manifest there lists them: they are someone else's.
+    #[error(
+        "{} already holds {files}, which no fetch-assets run wrote there: move them away, choose another folder, or pass --force to replace them",
+        .dir.display()
+    )]
+    NotOurs {
+        /// The folder.
+        dir: PathBuf,
+        /// The names found, comma-separated.
+        files: String,
+    },
+
     /// The run was interrupted (Ctrl-C or SIGTERM).
     #[error("interrupted: no partial file was left behind")]
     Interrupted,
@@ -183,7 +196,10 @@ impl Error {
     /// The process exit code for this failure (DESIGN.md, "Exit codes").
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Usage(_) | Error::RoleNotAvailable { .. } | Error::OtherTask { .. } => 2,
+            Error::Usage(_)
+            | Error::RoleNotAvailable { .. }
+            | Error::OtherTask { .. }
+            | Error::NotOurs { .. } => 2,
             Error::Auth { .. }
             | Error::TaskNotFound { .. }
             | Error::Api { .. }
@@ -332,6 +348,31 @@ impl fmt::Display for Tried {
     }
 }
 
+/// Text a server sent, made safe to print: control characters (escape
+/// sequences that clear a screen, retitle a terminal or write the
+/// clipboard; line breaks that forge log lines) and the invisible
+/// bidirectional overrides are shown escaped (`\u{1b}`, `\n`), never
+/// passed to the terminal. Every server-supplied text goes through this
+/// before it can reach a message or an event.
+pub(crate) fn printable(text: &str) -> String {
+    if !text.chars().any(needs_escape) {
+        return text.to_owned();
+    }
+    let mut out = String::with_capacity(text.len() + 8);
+    for c in text.chars() {
+        if needs_escape(c) {
+            out.extend(c.escape_default());
+        } else {
+            out.push(c);
+        }
+    }
+    out
+}
+
+fn needs_escape(c: char) -> bool {
+    c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
+}
+
 /// An error and its causes in one line: reqwest's own message ("error
 /// sending request") says little without them. Callers strip any URL first.
 pub(crate) fn fault_text(error: &dyn std::error::Error) -> String {
@@ -357,4 +398,18 @@ fn root_cause(error: &reqwest::Error) -> String {
         cause = inner;
     }
     cause.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::printable;
+
+    #[test]
+    fn server_text_is_printed_with_its_control_characters_escaped() {
+        assert_eq!(printable("plain text, ünïcode"), "plain text, ünïcode");
+        assert_eq!(
+            printable("a\u{1b}[2Jb\u{1b}]52;c;ZXZpbA==\u{7}c\nd\u{9b}e\u{202e}f"),
+            "a\\u{1b}[2Jb\\u{1b}]52;c;ZXZpbA==\\u{7}c\\nd\\u{9b}e\\u{202e}f"
+        );
+    }
 }

@@ -18,6 +18,15 @@ pub enum Event {
         /// The folder.
         dir: PathBuf,
     },
+    /// The file system would not lock the output folder (some network file
+    /// systems cannot): this run goes on without the lock, so a second run
+    /// into the same folder at the same time would not wait for it.
+    FolderNotLocked {
+        /// The folder.
+        dir: PathBuf,
+        /// What the system answered.
+        cause: String,
+    },
     /// A task answer arrived while waiting.
     TaskPolled {
         /// The task's status.
@@ -95,6 +104,18 @@ pub enum Event {
     LinksRefreshed {
         /// The API's trace id for the answer.
         trace_id: Option<String>,
+    },
+    /// A file arrived whole and checked (its size and hash), still under a
+    /// temporary name: it is put in place with the others once every file
+    /// of the run has arrived, and only then is [`Event::FileDone`] sent.
+    /// Another file may yet fail, and then this one is not kept.
+    FileComplete {
+        /// The file, by its name without extension (`model`, `multiview_0_front`).
+        file: Arc<str>,
+        /// The name it will have in the folder (`model.glb`).
+        path: String,
+        /// Its size in bytes.
+        size: u64,
     },
     /// A file is complete and verified, under its final name.
     FileDone {

@@ -14,6 +14,7 @@ use crate::api::{ApiClient, Task, TaskStatus};
 use crate::assets::{self, Asset, Role, RoleSelector};
 use crate::error::{DownloadCause, Error, Result, TraceId, Tried};
 use crate::events::{Event, Observer, PlannedFile};
+use crate::folder::Folder;
 use crate::link;
 use crate::link_book::LinkBook;
 use crate::lock;
@@ -34,28 +35,40 @@ pub(crate) async fn fetch(
     options: &FetchOptions,
 ) -> Result<Manifest> {
     check_task_id(task_id)?;
+    let options_force = options.force;
     let api = &client.api;
     let observer = options.observer.clone().unwrap_or_else(events::ignore);
     std::fs::create_dir_all(dir).map_err(|e| Error::io("create the folder", dir, e))?;
-    // Held to the end: a second run into this folder waits, then finds it complete.
-    let _lock = lock::acquire(dir, &observer).await;
-    let previous = previous_run(dir, task_id, options.force)?;
+    // Locked while `folder` lives: a second run into this folder waits, then
+    // finds it complete. Every file operation from here on goes through it.
+    let folder = lock::acquire(dir, &observer).await?;
+    let previous = previous_run(&folder, task_id, options.force)?;
 
     let task = wait(api, task_id, options, &observer).await?;
     let planned = select(assets::plan(&task.output), &options.only, &task)?;
     for asset in &planned {
-        link::parse(&asset.link).map_err(|reason| Error::Download {
-            file: asset.role.stem(),
-            cause: DownloadCause::BadLink {
-                role: asset.role.to_string(),
-                reason,
-            },
-            trace: TraceId::default(),
-            tried: Tried::default(),
-        })?;
+        let refusal = match link::parse(&asset.link) {
+            Ok(url) => client.hosts.refusal(&url),
+            Err(reason) => Some(reason),
+        };
+        if let Some(reason) = refusal {
+            return Err(Error::Download {
+                file: asset.role.stem(),
+                cause: DownloadCause::BadLink {
+                    role: asset.role.to_string(),
+                    reason,
+                },
+                trace: TraceId::default(),
+                tried: Tried::default(),
+            });
+        }
     }
 
-    let (kept, to_fetch) = split_kept(dir, previous.as_ref(), planned, options.force);
+    let (kept, to_fetch) = blocking({
+        let (folder, previous) = (folder.clone(), previous.clone());
+        move || split_kept(&folder, previous.as_ref(), planned, options_force)
+    })
+    .await?;
     if !kept.is_empty() {
         observer.event(&Event::Kept {
             files: kept.iter().map(|e| e.path.clone()).collect(),
@@ -65,14 +78,27 @@ pub(crate) async fn fetch(
         // Complete already: leave the folder, its manifest included, as it is.
         return Ok(previous.clone());
     }
+    if !options.force {
+        let names = to_fetch.iter().filter_map(|asset| {
+            assets::extension_from_link(&link::parse(&asset.link).ok()?)
+                .map(|ext| assets::file_name(asset.role, &ext))
+        });
+        refuse_files_not_ours(&folder, names, previous.as_ref())?;
+    }
     observer.event(&Event::Planned {
         files: to_fetch.iter().map(planned_file).collect(),
     });
 
     let context = TransferContext {
         cdn: client.http.clone(),
-        dir: dir.to_owned(),
-        links: Arc::new(LinkBook::new(api.clone(), &task, observer.clone())),
+        folder: folder.clone(),
+        links: Arc::new(LinkBook::new(
+            api.clone(),
+            task_id,
+            &task,
+            client.hosts,
+            observer.clone(),
+        )),
         policy: client.retry,
         stall_timeout: options.stall_timeout,
         max_refreshes: MAX_REFRESHES_PER_FILE,
@@ -87,7 +113,20 @@ pub(crate) async fn fetch(
         .try_collect()
         .await?;
 
-    let manifest = commit(dir, task_id, &task, kept, downloaded, previous.as_ref())?;
+    if !options.force {
+        let names = downloaded.iter().map(|file| file.file_name.clone());
+        refuse_files_not_ours(&folder, names, previous.as_ref())?;
+    }
+    let manifest = commit(
+        &folder,
+        task_id,
+        &task,
+        kept,
+        downloaded,
+        previous.as_ref(),
+        &observer,
+    )
+    .await?;
     observer.event(&Event::ManifestWritten {
         path: dir.join(manifest::MANIFEST_FILE),
     });
@@ -97,20 +136,34 @@ pub(crate) async fn fetch(
 /// Renames the downloaded files into place, then writes the manifest of
 /// everything the folder now holds for the task: kept, downloaded, and what
 /// an earlier run (say, with another `--only`) left that still verifies.
-fn commit(
-    dir: &Path,
+async fn commit(
+    folder: &Arc<Folder>,
     task_id: &str,
     task: &Task,
     kept: Vec<FileEntry>,
     downloaded: Vec<Downloaded>,
     previous: Option<&Manifest>,
+    observer: &Arc<dyn Observer>,
 ) -> Result<Manifest> {
     let mut files = kept;
     for file in downloaded {
-        files.push(entry_for(&file));
-        file.commit(dir)?;
+        let entry = entry_for(&file);
+        let name = file.asset.role.stem();
+        file.commit(folder)?;
+        observer.event(&Event::FileDone {
+            file: name.into(),
+            path: entry.path.clone(),
+            size: entry.size,
+            sha256: entry.sha256.clone(),
+        });
+        files.push(entry);
     }
-    files.extend(others_still_complete(dir, previous, &files));
+    let still_complete = blocking({
+        let (folder, previous, files) = (folder.clone(), previous.cloned(), files.clone());
+        move || others_still_complete(&folder, previous.as_ref(), &files)
+    })
+    .await?;
+    files.extend(still_complete);
     files.sort_by_key(order_of);
     let manifest = Manifest {
         schema_version: manifest::SCHEMA_VERSION,
@@ -121,8 +174,51 @@ fn commit(
         generator: concat!("fetch-assets ", env!("CARGO_PKG_VERSION")).to_owned(),
         files,
     };
-    manifest.write(dir)?;
+    manifest.write(folder)?;
     Ok(manifest)
+}
+
+/// Runs file checks (opening and hashing files) on a blocking thread, so the
+/// runtime stays free to serve signals and timers however slow the disk.
+async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| Error::Internal(format!("a file check stopped: {e}")))
+}
+
+/// Stops the run when a file it is about to write, or the manifest or
+/// `SHA256SUMS`, already stands in the folder and no earlier run of ours
+/// wrote it (its manifest does not list it): the folder holds someone
+/// else's files, which are never replaced without `--force`.
+fn refuse_files_not_ours(
+    folder: &Folder,
+    names: impl IntoIterator<Item = String>,
+    previous: Option<&Manifest>,
+) -> Result<()> {
+    let ours = |name: &str| {
+        previous.is_some_and(|m| {
+            name == manifest::MANIFEST_FILE
+                || name == manifest::SUMS_FILE
+                || m.files.iter().any(|f| f.path == name)
+        })
+    };
+    let mut found: Vec<String> = names
+        .into_iter()
+        .chain([
+            manifest::SUMS_FILE.to_owned(),
+            manifest::MANIFEST_FILE.to_owned(),
+        ])
+        .filter(|name| !ours(name))
+        .filter(|name| folder.kind_of(name).is_ok_and(|kind| kind.is_some()))
+        .collect();
+    found.dedup();
+    if found.is_empty() {
+        return Ok(());
+    }
+    Err(Error::NotOurs {
+        dir: folder.path().to_owned(),
+        files: found.join(", "),
+    })
 }
 
 /// Task ids go into a URL path: only the characters real ids use.
@@ -149,7 +245,8 @@ async fn wait(
     observer: &Arc<dyn Observer>,
 ) -> Result<Task> {
     let started = Instant::now();
-    let deadline = tokio::time::Instant::from_std(started + options.timeout);
+    // A timeout too far out for the clock to count to means no deadline.
+    let deadline = tokio::time::Instant::now().checked_add(options.timeout);
     let mut schedule = PollSchedule::new();
     let mut last_seen = "no answer yet".to_owned();
     let timeout = |last_seen: String| Error::Timeout {
@@ -158,9 +255,12 @@ async fn wait(
         last_seen,
     };
     loop {
-        let task = tokio::time::timeout_at(deadline, api.task(task_id, observer))
-            .await
-            .map_err(|_| timeout(last_seen.clone()))??;
+        let task = match deadline {
+            Some(deadline) => tokio::time::timeout_at(deadline, api.task(task_id, observer))
+                .await
+                .map_err(|_| timeout(last_seen.clone()))??,
+            None => api.task(task_id, observer).await?,
+        };
         observer.event(&Event::TaskPolled {
             status: task.status.clone(),
             progress: task.progress,
@@ -186,7 +286,7 @@ async fn wait(
             None => task.status.to_string(),
         };
         let next = tokio::time::Instant::now() + schedule.after(&task);
-        if next >= deadline {
+        if let Some(deadline) = deadline.filter(|deadline| next >= *deadline) {
             tokio::time::sleep_until(deadline).await;
             return Err(timeout(last_seen));
         }
@@ -248,17 +348,27 @@ fn select(planned: Vec<Asset>, only: &[RoleSelector], task: &Task) -> Result<Vec
 }
 
 /// The manifest of an earlier run in this folder, if it is one of ours for
-/// this task (with `--force`, only for this task). A manifest for another task, or a `manifest.json` that is not
-/// ours, stops the run unless `--force`: the folder is someone else's.
-fn previous_run(dir: &Path, task_id: &str, force: bool) -> Result<Option<Manifest>> {
-    if !dir.join(manifest::MANIFEST_FILE).exists() {
-        return Ok(None);
+/// this task (with `--force`, only for this task). A manifest for another
+/// task, or a `manifest.json` that is not ours (not a regular file, too
+/// large, not our format), stops the run unless `--force`: the folder is
+/// someone else's.
+fn previous_run(folder: &Folder, task_id: &str, force: bool) -> Result<Option<Manifest>> {
+    match folder.kind_of(manifest::MANIFEST_FILE) {
+        Ok(None) => return Ok(None),
+        Ok(Some(_)) => {}
+        Err(e) => {
+            return Err(Error::io(
+                "look at",
+                folder.shown(manifest::MANIFEST_FILE),
+                e,
+            ));
+        }
     }
-    match Manifest::read(dir) {
+    match Manifest::read_in(folder) {
         Ok(previous) if previous.task_id == task_id => Ok(Some(previous)),
         _ if force => Ok(None),
         Ok(previous) => Err(Error::OtherTask {
-            dir: dir.to_owned(),
+            dir: folder.path().to_owned(),
             found: previous.task_id,
             wanted: task_id.to_owned(),
         }),
@@ -271,7 +381,7 @@ fn previous_run(dir: &Path, task_id: &str, force: bool) -> Result<Option<Manifes
 /// Splits the plan into files an earlier run already completed (they verify
 /// against its manifest) and files to fetch.
 fn split_kept(
-    dir: &Path,
+    folder: &Folder,
     previous: Option<&Manifest>,
     planned: Vec<Asset>,
     force: bool,
@@ -286,7 +396,7 @@ fn split_kept(
             .files
             .iter()
             .find(|entry| names_role(entry, asset.role))
-            .filter(|entry| manifest::check(dir, entry) == FileCheck::Ok);
+            .filter(|entry| manifest::check(folder, entry) == FileCheck::Ok);
         match done {
             Some(entry) if !kept.contains(entry) => kept.push(entry.clone()),
             Some(_) => {}
@@ -299,7 +409,7 @@ fn split_kept(
 /// Entries of the earlier manifest this run neither kept nor fetched (say,
 /// a run with another `--only`) whose files still verify: they stay listed.
 fn others_still_complete(
-    dir: &Path,
+    folder: &Folder,
     previous: Option<&Manifest>,
     files: &[FileEntry],
 ) -> Vec<FileEntry> {
@@ -314,7 +424,7 @@ fn others_still_complete(
                 .iter()
                 .any(|f| f.path == old.path || same_role(f, old))
         })
-        .filter(|old| manifest::check(dir, old) == FileCheck::Ok)
+        .filter(|old| manifest::check(folder, old) == FileCheck::Ok)
         .cloned()
         .collect()
 }

@@ -83,6 +83,8 @@ mod content;
 mod error;
 mod events;
 mod fetch;
+mod folder;
+mod hosts;
 pub mod link;
 mod link_book;
 mod lock;
@@ -116,6 +118,10 @@ pub struct Client {
     /// For the CDN (and, with the key added per request, for the API).
     http: reqwest::Client,
     retry: RetryPolicy,
+    /// Where output links may point, given where the API is.
+    hosts: hosts::HostRules,
+    /// True when the key goes to the API over plain http to another machine.
+    key_in_clear_text: bool,
 }
 
 impl Client {
@@ -146,6 +152,13 @@ impl Client {
     /// Looks at the task once, without waiting.
     pub async fn task(&self, task_id: &str) -> Result<Task> {
         self.api.task(task_id, &events::ignore()).await
+    }
+
+    /// True when the API base is plain `http` on another machine: the key
+    /// then crosses the network in clear text, and anyone on the way can
+    /// read it. The command warns once when this is so.
+    pub fn sends_key_in_clear_text(&self) -> bool {
+        self.key_in_clear_text
     }
 }
 
@@ -185,7 +198,10 @@ impl ClientBuilder {
 
     /// An HTTP client to reuse (connection pools, proxies). It must not
     /// carry the API key as a default header: the key is added to API
-    /// requests only, and the same client fetches files from the CDN.
+    /// requests only, and the same client fetches files from the CDN. Its
+    /// redirect and `Referer` settings are its own: the default client
+    /// sends no `Referer` (a signed link would travel in it) and checks
+    /// every redirect against the same host rules as the output links.
     pub fn http_client(mut self, http: reqwest::Client) -> Self {
         self.http = Some(http);
         self
@@ -216,37 +232,34 @@ impl ClientBuilder {
                     "'{base_text}' is not an http(s) URL: pass an API base like {DEFAULT_API_BASE}"
                 ))
             })?;
+        let hosts = hosts::HostRules::for_api_base(&base);
+        let key_in_clear_text = base.scheme() == "http" && !hosts.loopback_allowed;
         let http = match self.http {
             Some(http) => http,
-            None => default_http_client()?,
+            None => default_http_client(hosts)?,
         };
         let retry = self.retry.unwrap_or_default();
         Ok(Client {
             api: api::ApiClient::new(http.clone(), base, self.version, key, retry),
             http,
             retry,
+            hosts,
+            key_in_clear_text,
         })
     }
 }
 
 /// The HTTP client used when the caller brings none: rustls with the
-/// platform's roots, redirects only to http(s), no whole-request timeout
-/// (a large file on a slow link may take its time; stalls are caught
-/// separately).
-fn default_http_client() -> Result<reqwest::Client> {
-    let redirects = reqwest::redirect::Policy::custom(|attempt| {
-        if attempt.previous().len() >= 5 {
-            attempt.error("too many redirects")
-        } else if !matches!(attempt.url().scheme(), "http" | "https") {
-            attempt.error("a redirect to a link that is not http(s)")
-        } else {
-            attempt.follow()
-        }
-    });
+/// platform's roots; redirects checked against the host rules (see
+/// `hosts.rs`); no `Referer`, which would carry a signed link to wherever
+/// the CDN redirects; no whole-request timeout (a large file on a slow link
+/// may take its time; stalls are caught separately).
+fn default_http_client(hosts: hosts::HostRules) -> Result<reqwest::Client> {
     reqwest::Client::builder()
         .user_agent(concat!("fetch-assets/", env!("CARGO_PKG_VERSION")))
         .connect_timeout(Duration::from_secs(15))
-        .redirect(redirects)
+        .redirect(hosts.redirect_policy())
+        .referer(false)
         .build()
         .map_err(|e| Error::Internal(format!("could not set up HTTP: {e}")))
 }

@@ -9,6 +9,7 @@ use crate::api::{ApiClient, Task, TaskStatus};
 use crate::assets::{self, Role};
 use crate::error::{Error, Result, TraceId};
 use crate::events::{Event, Observer};
+use crate::hosts::HostRules;
 use crate::link::{self, SignedLink};
 
 /// A link, and which generation of task answer it came from.
@@ -32,6 +33,8 @@ struct Generation {
 pub(crate) struct LinkBook {
     api: ApiClient,
     task_id: String,
+    /// Where a renewed link may point.
+    hosts: HostRules,
     observer: Arc<dyn Observer>,
     current: Mutex<Generation>,
     /// Held while a refresh is in flight; whoever waited for it then finds
@@ -40,14 +43,23 @@ pub(crate) struct LinkBook {
 }
 
 impl LinkBook {
-    pub(crate) fn new(api: ApiClient, task: &Task, observer: Arc<dyn Observer>) -> LinkBook {
+    /// The links of `task`, renewed by asking for `task_id`: the id the
+    /// caller asked for (and checked), never the one an answer carries.
+    pub(crate) fn new(
+        api: ApiClient,
+        task_id: &str,
+        task: &Task,
+        hosts: HostRules,
+        observer: Arc<dyn Observer>,
+    ) -> LinkBook {
         LinkBook {
             api,
-            task_id: task.task_id.clone(),
+            task_id: task_id.to_owned(),
+            hosts,
             observer,
             current: Mutex::new(Generation {
                 number: 0,
-                links: links_of(task),
+                links: links_of(task, hosts),
                 trace: TraceId(task.trace_id.clone()),
             }),
             refreshing: tokio::sync::Mutex::new(()),
@@ -86,7 +98,7 @@ impl LinkBook {
         {
             let mut current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
             current.number += 1;
-            current.links = links_of(&task);
+            current.links = links_of(&task, self.hosts);
             current.trace = TraceId(task.trace_id.clone());
         }
         self.observer.event(&Event::LinksRefreshed {
@@ -104,11 +116,15 @@ impl LinkBook {
 }
 
 /// Every role's link in a task answer, aliases included; links that are
-/// not valid http(s) links are left out (the plan reports them).
-fn links_of(task: &Task) -> HashMap<Role, SignedLink> {
+/// not valid http(s) links, or point where no link may (see `hosts.rs`),
+/// are left out (the plan reports them; a renewed one ends its file).
+fn links_of(task: &Task, hosts: HostRules) -> HashMap<Role, SignedLink> {
     let mut links = HashMap::new();
     for asset in assets::plan(&task.output) {
-        let Ok(url) = link::parse(&asset.link) else {
+        let Some(url) = link::parse(&asset.link)
+            .ok()
+            .filter(|url| hosts.refusal(url).is_none())
+        else {
             continue;
         };
         let signed = SignedLink::new(url, task.received_at);

@@ -11,77 +11,70 @@
 //! dropping the fetch future while it waits leaves nothing behind holding
 //! or waiting for the lock.
 
-use std::fs::{File, TryLockError};
+use std::fs::TryLockError;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::error::{Error, Result};
 use crate::events::{Event, Observer};
-use crate::temp_file;
+use crate::folder::Folder;
 
 /// How often a waiting run looks again.
 const POLL: Duration = Duration::from_millis(100);
 
-/// Held for the whole of a run; dropping it lets the next run in.
-#[derive(Debug)]
-pub(crate) struct FolderLock {
-    /// The open folder, locked; `None` where the file system cannot lock.
-    _held: Option<File>,
-}
-
-/// Takes the lock on `dir`, waiting for another holder to finish first
-/// (and saying so once, with [`Event::FolderBusy`]).
+/// Opens the folder at `dir` and takes its lock, waiting for another holder
+/// to finish first (and saying so once, with [`Event::FolderBusy`]). The
+/// lock lives as long as the returned handle: the last clone dropped lets
+/// the next run in.
 ///
-/// Where the folder cannot be opened or locked (some network file systems,
-/// or a platform that cannot lock a folder), the run goes on unlocked: the
-/// lock is a courtesy between runs, and no run depends on it for
-/// correctness of what it writes, only for not doing the work twice.
+/// The lock holds the folder the handle names, not the path: when the path
+/// names another folder by the time the lock is had (the folder was renamed
+/// or replaced while this run waited), the run lets go and starts over on
+/// what the path names now, so it never writes into one folder while
+/// holding another's lock.
+///
+/// Where the file system cannot lock (some network file systems), the run
+/// goes on unlocked and says so with [`Event::FolderNotLocked`]: the lock is
+/// a courtesy between runs, and no run depends on it for the correctness of
+/// what it writes, only for not doing the work twice.
 ///
 /// Once the lock is held, temporary files a run that held it before left
 /// behind (killed outright, or stopped by a second Ctrl-C before it could
 /// clean up) are removed: no live run can own them.
-pub(crate) async fn acquire(dir: &Path, observer: &Arc<dyn Observer>) -> FolderLock {
-    let Ok(folder) = File::open(dir) else {
-        return FolderLock { _held: None };
-    };
+pub(crate) async fn acquire(dir: &Path, observer: &Arc<dyn Observer>) -> Result<Arc<Folder>> {
     let mut said = false;
     loop {
-        match folder.try_lock() {
-            Ok(()) => {
-                remove_stale_temp_files(dir);
-                return FolderLock {
-                    _held: Some(folder),
-                };
-            }
-            Err(TryLockError::WouldBlock) => {
-                if !said {
-                    observer.event(&Event::FolderBusy {
-                        dir: dir.to_owned(),
-                    });
-                    said = true;
+        let folder = Arc::new(Folder::open(dir).map_err(|e| Error::io("open the folder", dir, e))?);
+        let locked = loop {
+            match folder.handle().try_lock() {
+                Ok(()) => break true,
+                Err(TryLockError::WouldBlock) => {
+                    if !said {
+                        observer.event(&Event::FolderBusy {
+                            dir: dir.to_owned(),
+                        });
+                        said = true;
+                    }
+                    tokio::time::sleep(POLL).await;
                 }
-                tokio::time::sleep(POLL).await;
+                Err(TryLockError::Error(cause)) => {
+                    observer.event(&Event::FolderNotLocked {
+                        dir: dir.to_owned(),
+                        cause: cause.to_string(),
+                    });
+                    break false;
+                }
             }
-            Err(TryLockError::Error(_)) => return FolderLock { _held: None },
-        }
-    }
-}
-
-/// Removes `.fetch-assets-*.part` files directly in `dir`. Only called with
-/// the lock held, when every such file is a dead run's. Best effort: a file
-/// that cannot be removed stays, and the run goes on.
-fn remove_stale_temp_files(dir: &Path) {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return;
-    };
-    for entry in entries.flatten() {
-        let name = entry.file_name();
-        let Some(name) = name.to_str() else {
-            continue;
         };
-        if temp_file::is_temp_name(name) && entry.file_type().is_ok_and(|t| t.is_file()) {
-            let _ = std::fs::remove_file(entry.path());
+        if !locked {
+            return Ok(folder);
         }
+        if folder.still_at_path() {
+            folder.remove_stale_temp_files();
+            return Ok(folder);
+        }
+        // Renamed or replaced while we waited: the lock is on the old one.
     }
 }
 
@@ -105,8 +98,7 @@ mod tests {
     async fn a_second_holder_waits_says_so_once_and_gets_in_after_the_first() {
         let dir = tempfile::tempdir().expect("tempdir");
         let (busy, observer) = counting();
-        let first = acquire(dir.path(), &observer).await;
-        assert!(first._held.is_some(), "a local folder can be locked");
+        let first = acquire(dir.path(), &observer).await.expect("lock");
         let waiting = tokio::spawn({
             let dir = dir.path().to_owned();
             let observer = observer.clone();
@@ -119,11 +111,11 @@ mod tests {
         );
         assert_eq!(busy.load(Ordering::SeqCst), 1, "said once, not every poll");
         drop(first);
-        let second = tokio::time::timeout(Duration::from_secs(5), waiting)
+        let _second = tokio::time::timeout(Duration::from_secs(5), waiting)
             .await
             .expect("the second gets in once the first lets go")
-            .expect("no panic");
-        assert!(second._held.is_some());
+            .expect("no panic")
+            .expect("locked");
         assert_eq!(
             std::fs::read_dir(dir.path()).expect("dir").count(),
             0,
@@ -135,7 +127,7 @@ mod tests {
     async fn a_waiter_dropped_while_waiting_holds_nothing() {
         let dir = tempfile::tempdir().expect("tempdir");
         let (_, observer) = counting();
-        let first = acquire(dir.path(), &observer).await;
+        let first = acquire(dir.path(), &observer).await.expect("lock");
         let gave_up = tokio::time::timeout(POLL * 3, acquire(dir.path(), &observer)).await;
         assert!(gave_up.is_err(), "still waiting when dropped");
         drop(first);
@@ -144,43 +136,38 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn stale_temp_files_go_once_the_lock_is_held_and_only_they() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        for name in [
-            ".fetch-assets-abc123.part",
-            ".fetch-assets-.part",
-            "model.glb",
-            "x.part",
-            ".fetch-assets-keep",
-        ] {
-            std::fs::write(dir.path().join(name), b"x").expect("write");
-        }
-        std::fs::create_dir(dir.path().join(".fetch-assets-dir.part")).expect("mkdir");
+    async fn a_waiter_whose_folder_was_replaced_locks_the_new_one() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let path = root.path().join("out");
+        std::fs::create_dir(&path).expect("mkdir");
         let (_, observer) = counting();
-        let _lock = acquire(dir.path(), &observer).await;
-        let mut left: Vec<String> = std::fs::read_dir(dir.path())
-            .expect("dir")
-            .map(|e| e.expect("entry").file_name().to_string_lossy().into_owned())
-            .collect();
-        left.sort();
-        assert_eq!(
-            left,
-            [
-                ".fetch-assets-.part",
-                ".fetch-assets-dir.part",
-                ".fetch-assets-keep",
-                "model.glb",
-                "x.part"
-            ]
-        );
+        let first = acquire(&path, &observer).await.expect("lock");
+        let waiting = tokio::spawn({
+            let path = path.clone();
+            let observer = observer.clone();
+            async move { acquire(&path, &observer).await }
+        });
+        tokio::time::sleep(POLL * 2).await;
+        std::fs::rename(&path, root.path().join("moved")).expect("rename");
+        std::fs::create_dir(&path).expect("mkdir again");
+        assert!(!first.still_at_path());
+        drop(first);
+        let second = tokio::time::timeout(Duration::from_secs(5), waiting)
+            .await
+            .expect("gets in")
+            .expect("no panic")
+            .expect("locked");
+        assert!(second.still_at_path(), "holds what the path names now");
     }
 
     #[tokio::test]
-    async fn a_folder_that_cannot_be_opened_is_not_locked_and_not_an_error() {
+    async fn a_folder_that_cannot_be_opened_is_an_error_naming_it() {
         let dir = tempfile::tempdir().expect("tempdir");
         let (busy, observer) = counting();
-        let lock = acquire(&dir.path().join("missing"), &observer).await;
-        assert!(lock._held.is_none());
+        let missing = dir.path().join("missing");
+        let error = acquire(&missing, &observer).await.expect_err("no folder");
+        assert!(error.to_string().contains("missing"), "{error}");
+        assert_eq!(error.exit_code(), 5);
         assert_eq!(busy.load(Ordering::SeqCst), 0);
     }
 }

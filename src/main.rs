@@ -17,6 +17,7 @@ use crate::cli::{Cli, Command, FetchArgs};
 use crate::progress::{Display, Mode};
 
 fn main() -> ExitCode {
+    report_panics();
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => code,
@@ -71,6 +72,11 @@ async fn fetch(args: FetchArgs) -> Result<ExitCode, Error> {
         builder = builder.api_version(version.into());
     }
     let client = builder.build()?;
+    if client.sends_key_in_clear_text() && !args.quiet {
+        eprintln!(
+            "fetch-assets: warning: the API base is plain http on another machine: the API key crosses the network in clear text; use an https base"
+        );
+    }
 
     let mode = Mode::choose(args.quiet, args.verbose);
     let display = Display::new(mode);
@@ -101,6 +107,29 @@ async fn fetch(args: FetchArgs) -> Result<ExitCode, Error> {
             })?;
     }
     Ok(ExitCode::SUCCESS)
+}
+
+/// A panic is a bug: whatever thread it happens on, the run ends at once
+/// with exit code 1 (not Rust's 101, which no contract names) and a message
+/// that asks for a report. Temporary files it leaves are removed by the next
+/// run into the folder.
+fn report_panics() {
+    std::panic::set_hook(Box::new(|info| {
+        let at = info
+            .location()
+            .map(|l| format!(" at {}:{}", l.file(), l.line()))
+            .unwrap_or_default();
+        let what = info
+            .payload()
+            .downcast_ref::<&str>()
+            .map(|s| (*s).to_owned())
+            .or_else(|| info.payload().downcast_ref::<String>().cloned())
+            .unwrap_or_else(|| "a panic".to_owned());
+        eprintln!(
+            "fetch-assets: internal error: {what}{at} (this is a bug; please report it with the command you ran)"
+        );
+        std::process::exit(1);
+    }));
 }
 
 /// Resolves on the first Ctrl-C or SIGTERM; dropping the fetch then removes

@@ -3,12 +3,13 @@
 
 use std::io::{Read, Write};
 use std::path::Path;
+use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use crate::error::{Error, Result};
-use crate::temp_file;
+use crate::folder::{Folder, OpenError};
 
 /// The manifest's file name in the output folder.
 pub const MANIFEST_FILE: &str = "manifest.json";
@@ -16,6 +17,9 @@ pub const MANIFEST_FILE: &str = "manifest.json";
 pub const SUMS_FILE: &str = "SHA256SUMS";
 /// The manifest format this version writes.
 pub const SCHEMA_VERSION: u32 = 1;
+/// The largest `manifest.json` read: ours are a few kilobytes; a larger one
+/// (or `/dev/zero` behind a symlink) is not ours, and is not read whole.
+const MAX_MANIFEST_BYTES: u64 = 1 << 20;
 
 /// What a complete folder holds (DESIGN.md, "Files").
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -65,30 +69,54 @@ pub struct FileEntry {
 impl Manifest {
     /// Reads `manifest.json` from a folder.
     pub fn read(dir: &Path) -> Result<Manifest> {
-        let path = dir.join(MANIFEST_FILE);
-        let text = std::fs::read(&path).map_err(|e| Error::io("read", &path, e))?;
-        let manifest: Manifest = serde_json::from_slice(&text).map_err(|e| {
+        let folder = Folder::open(dir).map_err(|e| Error::io("open the folder", dir, e))?;
+        Manifest::read_in(&folder)
+    }
+
+    /// Reads `manifest.json` from an open folder: only a regular file (no
+    /// symlink followed, no FIFO waited on), and at most 1 MiB of it.
+    pub(crate) fn read_in(folder: &Folder) -> Result<Manifest> {
+        let path = folder.shown(MANIFEST_FILE);
+        let invalid = |why: String| {
             Error::io(
                 "read",
                 &path,
-                std::io::Error::new(
-                    std::io::ErrorKind::InvalidData,
-                    format!("not a fetch-assets manifest ({e})"),
-                ),
+                std::io::Error::new(std::io::ErrorKind::InvalidData, why),
             )
-        })?;
+        };
+        let file = match folder.open_regular(MANIFEST_FILE) {
+            Ok(file) => file,
+            Err(OpenError::Missing) => {
+                return Err(Error::io(
+                    "read",
+                    &path,
+                    std::io::ErrorKind::NotFound.into(),
+                ));
+            }
+            Err(OpenError::NotRegular | OpenError::UnsafeName) => {
+                return Err(invalid(
+                    "not a regular file (a symlink, a FIFO or a device is never read)".into(),
+                ));
+            }
+            Err(OpenError::Io(e)) => return Err(Error::io("read", &path, e)),
+        };
+        let mut text = Vec::new();
+        file.take(MAX_MANIFEST_BYTES + 1)
+            .read_to_end(&mut text)
+            .map_err(|e| Error::io("read", &path, e))?;
+        if text.len() as u64 > MAX_MANIFEST_BYTES {
+            return Err(invalid(format!(
+                "larger than {} MiB, which no fetch-assets manifest is",
+                MAX_MANIFEST_BYTES >> 20
+            )));
+        }
+        let manifest: Manifest = serde_json::from_slice(&text)
+            .map_err(|e| invalid(format!("not a fetch-assets manifest ({e})")))?;
         if manifest.schema_version != SCHEMA_VERSION {
-            return Err(Error::io(
-                "read",
-                &path,
-                std::io::Error::new(
-                    std::io::ErrorKind::InvalidData,
-                    format!(
-                        "schema version {} is not one this version reads",
-                        manifest.schema_version
-                    ),
-                ),
-            ));
+            return Err(invalid(format!(
+                "schema version {} is not one this version reads",
+                manifest.schema_version
+            )));
         }
         Ok(manifest)
     }
@@ -110,32 +138,25 @@ impl Manifest {
 
     /// Writes `SHA256SUMS`, then `manifest.json`, each atomically, then
     /// makes the renames durable.
-    pub(crate) fn write(&self, dir: &Path) -> Result<()> {
-        write_atomically(dir, SUMS_FILE, self.sums().as_bytes())?;
-        write_atomically(dir, MANIFEST_FILE, self.to_json().as_bytes())?;
-        sync_dir(dir);
-        Ok(())
+    pub(crate) fn write(&self, folder: &Arc<Folder>) -> Result<()> {
+        write_atomically(folder, SUMS_FILE, self.sums().as_bytes())?;
+        write_atomically(folder, MANIFEST_FILE, self.to_json().as_bytes())?;
+        folder
+            .sync()
+            .map_err(|e| Error::io("make the new files durable in", folder.path(), e))
     }
 }
 
-fn write_atomically(dir: &Path, name: &str, content: &[u8]) -> Result<()> {
-    let target = dir.join(name);
-    let mut temp =
-        temp_file::create_in(dir).map_err(|e| Error::io("create a temporary file in", dir, e))?;
-    temp.write_all(content)
-        .and_then(|()| temp.as_file().sync_all())
+fn write_atomically(folder: &Arc<Folder>, name: &str, content: &[u8]) -> Result<()> {
+    let target = folder.shown(name);
+    let (mut file, temp) = folder
+        .create_temp()
+        .map_err(|e| Error::io("create a temporary file in", folder.path(), e))?;
+    file.write_all(content)
+        .and_then(|()| file.sync_all())
         .map_err(|e| Error::io("write", &target, e))?;
-    temp.persist(&target)
-        .map_err(|e| Error::io("write", &target, e.error))?;
-    Ok(())
-}
-
-/// Makes renames in `dir` survive a crash. Some file systems cannot sync a
-/// folder; that is not a reason to fail a run.
-fn sync_dir(dir: &Path) {
-    if let Ok(handle) = std::fs::File::open(dir) {
-        let _ = handle.sync_all();
-    }
+    temp.put_in_place(name)
+        .map_err(|e| Error::io("write", &target, e))
 }
 
 /// How one file compares with its manifest entry.
@@ -156,6 +177,9 @@ pub enum FileCheck {
     HashDiffers,
     /// The manifest names a path outside the folder: not checked.
     UnsafePath,
+    /// Something other than a regular file stands under the name: a
+    /// symlink (never followed), a FIFO, a device, a folder.
+    NotRegular,
 }
 
 impl std::fmt::Display for FileCheck {
@@ -168,6 +192,7 @@ impl std::fmt::Display for FileCheck {
             }
             FileCheck::HashDiffers => f.write_str("FAILED (content differs)"),
             FileCheck::UnsafePath => f.write_str("FAILED (path outside the folder)"),
+            FileCheck::NotRegular => f.write_str("FAILED (not a regular file)"),
         }
     }
 }
@@ -191,33 +216,32 @@ impl VerifyReport {
 /// Re-hashes every file of a folder against its `manifest.json`.
 pub async fn verify(dir: impl AsRef<Path>) -> Result<VerifyReport> {
     let dir = dir.as_ref().to_owned();
-    tokio::task::spawn_blocking(move || verify_blocking(&dir))
-        .await
-        .map_err(|e| Error::Internal(format!("verification stopped: {e}")))?
+    tokio::task::spawn_blocking(move || {
+        let folder = Folder::open(&dir).map_err(|e| Error::io("open the folder", &dir, e))?;
+        let manifest = Manifest::read_in(&folder)?;
+        let files = manifest
+            .files
+            .iter()
+            .map(|entry| (entry.path.clone(), check(&folder, entry)))
+            .collect();
+        Ok(VerifyReport { manifest, files })
+    })
+    .await
+    .map_err(|e| Error::Internal(format!("verification stopped: {e}")))?
 }
 
-pub(crate) fn verify_blocking(dir: &Path) -> Result<VerifyReport> {
-    let manifest = Manifest::read(dir)?;
-    let files = manifest
-        .files
-        .iter()
-        .map(|entry| (entry.path.clone(), check(dir, entry)))
-        .collect();
-    Ok(VerifyReport { manifest, files })
-}
-
-/// Checks one entry. A path is only ever a plain name inside the folder.
-pub(crate) fn check(dir: &Path, entry: &FileEntry) -> FileCheck {
-    if !is_plain_name(&entry.path) {
-        return FileCheck::UnsafePath;
-    }
-    let path = dir.join(&entry.path);
-    let Ok(mut file) = std::fs::File::open(&path) else {
-        return FileCheck::Missing;
+/// Checks one entry. A path is only ever a plain name inside the folder,
+/// and only a regular file is read. Blocking: call from a blocking thread.
+pub(crate) fn check(folder: &Folder, entry: &FileEntry) -> FileCheck {
+    let mut file = match folder.open_regular(&entry.path) {
+        Ok(file) => file,
+        Err(OpenError::UnsafeName) => return FileCheck::UnsafePath,
+        Err(OpenError::NotRegular) => return FileCheck::NotRegular,
+        Err(OpenError::Missing | OpenError::Io(_)) => return FileCheck::Missing,
     };
     let actual = match file.metadata() {
-        Ok(meta) if meta.is_file() => meta.len(),
-        _ => return FileCheck::Missing,
+        Ok(meta) => meta.len(),
+        Err(_) => return FileCheck::Missing,
     };
     if actual != entry.size {
         return FileCheck::SizeDiffers {
@@ -230,14 +254,6 @@ pub(crate) fn check(dir: &Path, entry: &FileEntry) -> FileCheck {
         Ok(_) => FileCheck::HashDiffers,
         Err(_) => FileCheck::Missing,
     }
-}
-
-fn is_plain_name(path: &str) -> bool {
-    !path.is_empty()
-        && path != "."
-        && path != ".."
-        && !path.contains(['/', '\\', '\0'])
-        && Path::new(path).file_name().is_some_and(|n| n == path)
 }
 
 fn sha256_of(file: &mut std::fs::File) -> std::io::Result<String> {
@@ -270,34 +286,39 @@ mod tests {
         }
     }
 
+    fn open(dir: &tempfile::TempDir) -> Arc<Folder> {
+        Arc::new(Folder::open(dir.path()).expect("open"))
+    }
+
     #[test]
     fn checks_each_way_a_file_can_differ() {
         let dir = tempfile::tempdir().expect("tempdir");
+        let folder = open(&dir);
         std::fs::write(dir.path().join("a.glb"), b"hello").expect("write");
         std::fs::write(dir.path().join("b.glb"), b"hellO").expect("write");
         std::fs::write(dir.path().join("c.glb"), b"hello!").expect("write");
-        assert_eq!(check(dir.path(), &entry("a.glb", b"hello")), FileCheck::Ok);
+        assert_eq!(check(&folder, &entry("a.glb", b"hello")), FileCheck::Ok);
         assert_eq!(
-            check(dir.path(), &entry("b.glb", b"hello")),
+            check(&folder, &entry("b.glb", b"hello")),
             FileCheck::HashDiffers
         );
         assert_eq!(
-            check(dir.path(), &entry("c.glb", b"hello")),
+            check(&folder, &entry("c.glb", b"hello")),
             FileCheck::SizeDiffers {
                 expected: 5,
                 actual: 6
             }
         );
         assert_eq!(
-            check(dir.path(), &entry("d.glb", b"hello")),
+            check(&folder, &entry("d.glb", b"hello")),
             FileCheck::Missing
         );
         assert_eq!(
-            check(dir.path(), &entry("../a.glb", b"hello")),
+            check(&folder, &entry("../a.glb", b"hello")),
             FileCheck::UnsafePath
         );
         assert_eq!(
-            check(dir.path(), &entry("/etc/passwd", b"hello")),
+            check(&folder, &entry("/etc/passwd", b"hello")),
             FileCheck::UnsafePath
         );
     }
@@ -314,7 +335,7 @@ mod tests {
             generator: "fetch-assets 0.1.0".into(),
             files: vec![entry("model.glb", b"m"), entry("rendered_image.webp", b"r")],
         };
-        manifest.write(dir.path()).expect("write");
+        manifest.write(&open(&dir)).expect("write");
         assert_eq!(Manifest::read(dir.path()).expect("read"), manifest);
         let sums = std::fs::read_to_string(dir.path().join(SUMS_FILE)).expect("sums");
         let names: Vec<&str> = sums.lines().map(|l| &l[66..]).collect();

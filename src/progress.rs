@@ -273,11 +273,17 @@ impl Display {
         });
     }
 
-    fn file_done(&self, file: &Arc<str>, path: &str, size: u64, sha256: &str) {
+    /// A file arrived whole and checked: its bar goes. It is not "done"
+    /// until it is in place (another file may yet fail the run).
+    fn file_complete(&self, file: &Arc<str>, path: &str) {
         if let (Some((bar, _)), Some(multi)) = (self.bars_of(file), &self.0.multi) {
             bar.finish_and_clear();
             multi.remove(bar);
         }
+        self.detail(|| format!("{path}: received and checked"));
+    }
+
+    fn file_done(&self, path: &str, size: u64, sha256: &str) {
         let hash = if self.verbose() {
             format!(", sha256 {sha256}")
         } else {
@@ -312,6 +318,13 @@ impl Observer for Display {
                 ),
                 None,
                 "",
+            ),
+            Event::FolderNotLocked { dir, cause } => self.marked(
+                Mark::Recovery,
+                &format!(
+                    "warning: could not lock {} ({cause}); going on without the lock, so a second run into it would not wait for this one",
+                    dir.display()
+                ),
             ),
             Event::TaskPolled {
                 status: TaskStatus::Success,
@@ -398,12 +411,10 @@ impl Observer for Display {
                 Mark::Recovery,
                 &format!("links refreshed{}", trace(trace_id)),
             ),
+            Event::FileComplete { file, path, .. } => self.file_complete(file, path),
             Event::FileDone {
-                file,
-                path,
-                size,
-                sha256,
-            } => self.file_done(file, path, *size, sha256),
+                path, size, sha256, ..
+            } => self.file_done(path, *size, sha256),
             Event::ManifestWritten { path } => {
                 self.detail(|| format!("wrote {}", path.display()));
             }

@@ -2,24 +2,23 @@
 //! goes first under a temporary name in the folder it will end up in (so the
 //! final rename is atomic), and that name says whose it is:
 //! `.fetch-assets-<random>.part`. The folder lock removes such files a dead
-//! run left behind, and nothing else.
-
-use std::path::Path;
-
-use tempfile::NamedTempFile;
+//! run left behind, and nothing else. The files themselves are made by
+//! [`crate::folder::Folder::create_temp`], through the folder's handle.
 
 const PREFIX: &str = ".fetch-assets-";
 const SUFFIX: &str = ".part";
 
-/// A new, empty temporary file in `dir`, removed when dropped unless persisted.
-pub(crate) fn create_in(dir: &Path) -> std::io::Result<NamedTempFile> {
-    tempfile::Builder::new()
-        .prefix(PREFIX)
-        .suffix(SUFFIX)
-        .tempfile_in(dir)
+/// A fresh temporary name: `.fetch-assets-<12 random letters and digits>.part`.
+/// The folder creates the file under it (exclusively, so a name already
+/// taken is simply drawn again).
+pub(crate) fn new_name() -> String {
+    let random: String = std::iter::repeat_with(fastrand::alphanumeric)
+        .take(12)
+        .collect();
+    format!("{PREFIX}{random}{SUFFIX}")
 }
 
-/// True for names [`create_in`] gives (and only those): a prefix, something
+/// True for names [`new_name`] gives (and only those): a prefix, something
 /// random, a suffix.
 pub(crate) fn is_temp_name(name: &str) -> bool {
     name.len() > PREFIX.len() + SUFFIX.len() && name.starts_with(PREFIX) && name.ends_with(SUFFIX)
@@ -31,15 +30,9 @@ mod tests {
 
     #[test]
     fn names_it_gives_are_recognised_and_others_are_not() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let file = create_in(dir.path()).expect("create");
-        let name = file
-            .path()
-            .file_name()
-            .expect("name")
-            .to_string_lossy()
-            .into_owned();
+        let name = new_name();
         assert!(is_temp_name(&name), "{name}");
+        assert_ne!(name, new_name(), "random");
         for other in [
             ".fetch-assets-.part",
             "model.glb",

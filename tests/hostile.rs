@@ -972,3 +972,457 @@ fn tls_verification_is_never_turned_off() {
         }
     }
 }
+
+// ---------------------------------------------------------------------------
+// Round two (issue 12): who chooses where requests go, and what reaches the
+// terminal.
+
+/// The binary with `http_proxy` pointing at `proxy`: every plain-http
+/// request for a host not in `no_proxy` goes there instead (absolute-form
+/// request lines), so a test can serve "remote" hosts, and see any request
+/// that would have left the machine, without any leaving it.
+fn through_proxy(
+    fake: &FakeTripo,
+    base: &str,
+    proxy: &RawServer,
+    no_proxy: &str,
+) -> assert_cmd::Command {
+    let mut command = fetch_assets(fake, base);
+    for name in ["http_proxy", "HTTP_PROXY"] {
+        command.env(name, proxy.base());
+    }
+    for name in ["no_proxy", "NO_PROXY"] {
+        command.env(name, no_proxy);
+    }
+    command
+}
+
+/// The request line of each head a server saw.
+fn request_lines(server: &RawServer) -> Vec<String> {
+    server
+        .heads()
+        .iter()
+        .map(|h| h.lines().next().unwrap_or_default().to_owned())
+        .collect()
+}
+
+fn json_answer(stream: &mut TcpStream, status: &str, body: &Value) {
+    let body = body.to_string();
+    answer(
+        stream,
+        status,
+        &[
+            ("Content-Type", "application/json".into()),
+            ("Content-Length", body.len().to_string()),
+        ],
+        body.as_bytes(),
+    );
+}
+
+#[test]
+fn an_answer_for_another_task_is_refused_and_refreshes_ask_for_the_task_asked_for() {
+    // The answer names another task (a path, even): exit 3, and no request
+    // ever goes anywhere but the task asked for.
+    let api = RawServer::start("127.0.0.1", |_, _, stream| {
+        json_answer(
+            stream,
+            "200 OK",
+            &task_with(json!({"model_url": "http://127.0.0.2:9/a/model.glb"})).tap(|answer| {
+                answer["data"]["task_id"] = json!("../../../collect/x");
+            }),
+        );
+    });
+    let fake = FakeTripo::start(Scenario::new("v3_model_pbr_same"));
+    let out = tempfile::tempdir().expect("tempdir");
+    let run = fetch_assets(&fake, &api.base())
+        .arg(TASK)
+        .arg(out.path())
+        .output()
+        .expect("runs");
+    let stderr = stderr_of(&run);
+    assert_eq!(run.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("not for task"), "{stderr}");
+    assert_eq!(
+        request_lines(&api),
+        [format!("GET /v3/tasks/{TASK} HTTP/1.1")]
+    );
+    assert!(listing(out.path()).is_empty());
+
+    // An answer with no id at all: its links are used, and the refresh a
+    // refused link needs asks for the task asked for, not `…/tasks/`.
+    let cdn = RawServer::start("127.0.0.2", |n, _, stream| {
+        if n == 0 {
+            answer(
+                stream,
+                "403 Forbidden",
+                &[("Content-Length", "0".into())],
+                b"",
+            );
+        } else {
+            answer(
+                stream,
+                "200 OK",
+                &[("Content-Length", "5".into())],
+                b"hello",
+            );
+        }
+    });
+    let link = format!("{}/a/model.glb?Signature=s", cdn.base());
+    let api = RawServer::start("127.0.0.1", move |_, _, stream| {
+        let mut body = task_with(json!({ "model_url": link }));
+        body["data"]
+            .as_object_mut()
+            .expect("task")
+            .remove("task_id");
+        json_answer(stream, "200 OK", &body);
+    });
+    let run = fetch_assets(&fake, &api.base())
+        .arg(TASK)
+        .arg(out.path())
+        .output()
+        .expect("runs");
+    assert_eq!(run.status.code(), Some(0), "{}", stderr_of(&run));
+    assert_eq!(
+        request_lines(&api),
+        vec![format!("GET /v3/tasks/{TASK} HTTP/1.1"); 2],
+        "the first request, and the refresh"
+    );
+    assert_eq!(
+        std::fs::read(out.path().join("model.glb")).expect("file"),
+        b"hello"
+    );
+}
+
+/// `value.tap(f)`: `f` applied to a value, in an expression.
+trait Tap: Sized {
+    fn tap(mut self, f: impl FnOnce(&mut Self)) -> Self {
+        f(&mut self);
+        self
+    }
+}
+impl Tap for Value {}
+
+#[test]
+fn durations_too_long_to_count_mean_no_deadline_not_a_panic() {
+    let fake = FakeTripo::start(Scenario::new("v3_model_pbr_same"));
+    for args in [
+        ["--timeout", "1e20"],
+        ["--timeout", "1e19"],
+        ["--timeout", "1e18"],
+        ["--stall-timeout", "1e20"],
+        ["--stall-timeout", "1e19"],
+    ] {
+        let out = tempfile::tempdir().expect("tempdir");
+        let run = fetch_into(&fake, &fake.v3_base(), out.path())
+            .args(args)
+            .output()
+            .expect("runs");
+        let stderr = stderr_of(&run);
+        assert_eq!(run.status.code(), Some(0), "{args:?}: {stderr}");
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert!(sha256sum_accepts(out.path()), "{args:?}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_library_takes_duration_max_as_no_deadline() {
+    let fake = FakeTripo::start(Scenario::new("v3_model_pbr_same"));
+    let client = common::client(&fake, &fake.v3_base(), fetch_assets::RetryPolicy::default());
+    let out = tempfile::tempdir().expect("tempdir");
+    let options = fetch_assets::FetchOptions::default()
+        .timeout(Duration::MAX)
+        .stall_timeout(Duration::MAX);
+    let manifest = client
+        .fetch(fake.task_id(), out.path(), &options)
+        .await
+        .expect("a fetch with no deadline");
+    assert_eq!(manifest.files.len(), 2);
+}
+
+/// What a hostile server would like a terminal to do: clear the screen, set
+/// the window title, write the clipboard (OSC 52), and forge a log line.
+const ESCAPES: &str =
+    "\u{1b}[2J\u{1b}]0;pwned\u{7}\u{1b}]52;c;ZXZpbA==\u{7}\nfetch-assets: done\u{9b}31m";
+
+fn assert_no_raw_escapes(what: &str, text: &str) {
+    for raw in ['\u{1b}', '\u{7}', '\u{9b}'] {
+        assert!(
+            !text.contains(raw),
+            "{what}: a raw {raw:?} reached the terminal: {text:?}"
+        );
+    }
+    assert!(
+        !text.lines().any(|l| l.starts_with("fetch-assets: done")),
+        "{what}: a forged line: {text:?}"
+    );
+}
+
+#[test]
+fn terminal_escapes_from_the_server_are_shown_escaped_never_raw() {
+    // An API error: message, suggestion and request id.
+    let api = RawServer::start("127.0.0.1", |_, _, stream| {
+        json_answer(
+            stream,
+            "400 Bad Request",
+            &json!({"code": 1004, "message": format!("bad {ESCAPES}"),
+                    "suggestion": format!("try {ESCAPES}"), "request_id": format!("r{ESCAPES}")}),
+        );
+    });
+    let fake = FakeTripo::start(Scenario::new("v3_model_pbr_same"));
+    let run = fetch_assets(&fake, &api.base())
+        .args(["-v", TASK])
+        .arg(tempfile::tempdir().expect("tempdir").path())
+        .output()
+        .expect("runs");
+    let stderr = stderr_of(&run);
+    assert_eq!(run.status.code(), Some(3), "{stderr}");
+    assert_no_raw_escapes("an API error", &stderr);
+    assert!(
+        stderr.contains("\\u{1b}[2J") && stderr.contains("try "),
+        "{stderr}"
+    );
+
+    // A task that fails with such a message, after statuses made of them.
+    let fake = FakeTripo::start(
+        Scenario::from_json(json!({"code": 0, "data": {
+            "task_id": TASK, "status": "failed", "output": {},
+            "error_code": 1001, "error_msg": format!("boom {ESCAPES}"),
+        }}))
+        .phase(&format!("thinking{ESCAPES}"), Duration::from_millis(1500)),
+    );
+    let run = fetch_assets(&fake, &fake.v3_base())
+        .args(["-v", TASK])
+        .arg(tempfile::tempdir().expect("tempdir").path())
+        .output()
+        .expect("runs");
+    let stderr = stderr_of(&run);
+    assert_eq!(run.status.code(), Some(6), "{stderr}");
+    assert_no_raw_escapes("a failed task", &stderr);
+    assert!(
+        stderr.contains("thinking\\u{1b}"),
+        "the status is shown, escaped: {stderr}"
+    );
+    assert!(stderr.contains("boom \\u{1b}"), "{stderr}");
+}
+
+#[test]
+fn a_redirect_to_another_host_carries_no_referer() {
+    let file = RawServer::start("127.0.0.1", |_, _, stream| {
+        answer(
+            stream,
+            "200 OK",
+            &[("Content-Length", "5".into())],
+            b"hello",
+        );
+    });
+    let to = format!("{}/elsewhere/model.glb", file.base());
+    let cdn = RawServer::start("127.0.0.2", move |_, _, stream| {
+        answer(
+            stream,
+            "302 Found",
+            &[("Location", to.clone()), ("Content-Length", "0".into())],
+            b"",
+        );
+    });
+    let fake = FakeTripo::start(Scenario::from_json(task_with(json!({
+        "model_url": format!("{}/a/model.glb?Signature=secret-sig", cdn.base()),
+    }))));
+    let out = tempfile::tempdir().expect("tempdir");
+    fetch_assets(&fake, &fake.v3_base())
+        .arg(TASK)
+        .arg(out.path())
+        .assert()
+        .success();
+    assert_eq!(
+        std::fs::read(out.path().join("model.glb")).expect("file"),
+        b"hello"
+    );
+    let heads = file.heads();
+    assert_eq!(heads.len(), 1, "{heads:?}");
+    assert!(
+        !has_header(&heads[0], "referer") && !heads[0].contains("secret-sig"),
+        "the signed link does not travel to the redirect's host: {}",
+        heads[0]
+    );
+}
+
+#[test]
+fn a_plain_http_api_elsewhere_gets_one_warning_and_a_local_one_none() {
+    // "Elsewhere" is a name only the proxy serves.
+    let proxy = RawServer::start("127.0.0.1", |_, _, stream| {
+        json_answer(
+            stream,
+            "401 Unauthorized",
+            &json!({"code": 1002, "message": "Authentication failed"}),
+        );
+    });
+    let fake = FakeTripo::start(Scenario::new("v3_model_pbr_same"));
+    let run = through_proxy(&fake, "http://tripo-gateway.test", &proxy, "")
+        .arg(TASK)
+        .arg(tempfile::tempdir().expect("tempdir").path())
+        .output()
+        .expect("runs");
+    let stderr = stderr_of(&run);
+    assert_eq!(run.status.code(), Some(3), "{stderr}");
+    assert_eq!(
+        stderr.matches("clear text").count(),
+        1,
+        "one warning: {stderr}"
+    );
+    assert_eq!(
+        request_lines(&proxy),
+        [format!(
+            "GET http://tripo-gateway.test/v3/tasks/{TASK} HTTP/1.1"
+        )]
+    );
+
+    let run = fetch_into(
+        &fake,
+        &fake.v3_base(),
+        tempfile::tempdir().expect("tempdir").path(),
+    )
+    .output()
+    .expect("runs");
+    assert!(run.status.success());
+    assert!(
+        !stderr_of(&run).contains("clear text"),
+        "{}",
+        stderr_of(&run)
+    );
+}
+
+/// Links a cloud machine must never fetch: its metadata service hands out
+/// the machine's own credentials.
+const FORBIDDEN_LINKS: [&str; 6] = [
+    "http://169.254.169.254/latest/meta-data/iam/model.glb",
+    "http://169.254.10.20/model.glb",
+    "http://[fe80::1]/model.glb",
+    "http://[fd00:ec2::254]/latest/model.glb",
+    "http://100.100.100.200/latest/model.glb",
+    "http://metadata.google.internal/computeMetadata/v1/model.glb",
+];
+
+#[test]
+fn output_links_to_metadata_and_link_local_addresses_are_refused_unfetched() {
+    // Anything that did try to reach them would reach this proxy instead.
+    let proxy = RawServer::start("127.0.0.1", |_, _, stream| {
+        answer(
+            stream,
+            "200 OK",
+            &[("Content-Length", "5".into())],
+            b"creds",
+        );
+    });
+    for link in FORBIDDEN_LINKS {
+        let fake = FakeTripo::start(Scenario::from_json(task_with(json!({
+            "rendered_image_url": "cdn:preview.webp",
+            "model_url": link,
+        }))));
+        let out = tempfile::tempdir().expect("tempdir");
+        let run = through_proxy(&fake, &fake.v3_base(), &proxy, "127.0.0.1,127.0.0.2")
+            .arg(TASK)
+            .arg(out.path())
+            .output()
+            .expect("runs");
+        let stderr = stderr_of(&run);
+        assert_eq!(run.status.code(), Some(5), "{link}: {stderr}");
+        assert!(
+            stderr.contains("model")
+                && (stderr.contains("metadata") || stderr.contains("link-local")),
+            "{link}: says which output and why: {stderr}"
+        );
+        assert!(listing(out.path()).is_empty(), "{link}");
+        assert!(
+            fake.stats().cdn_requests.is_empty(),
+            "{link}: nothing fetched"
+        );
+    }
+    assert!(
+        proxy.heads().is_empty(),
+        "no request: {:?}",
+        request_lines(&proxy)
+    );
+}
+
+#[test]
+fn redirects_to_metadata_and_link_local_addresses_are_refused() {
+    let proxy = RawServer::start("127.0.0.1", |_, _, stream| {
+        answer(
+            stream,
+            "200 OK",
+            &[("Content-Length", "5".into())],
+            b"creds",
+        );
+    });
+    for location in FORBIDDEN_LINKS {
+        let cdn = RawServer::start("127.0.0.2", move |_, _, stream| {
+            answer(
+                stream,
+                "302 Found",
+                &[
+                    ("Location", location.into()),
+                    ("Content-Length", "0".into()),
+                ],
+                b"",
+            );
+        });
+        let fake = FakeTripo::start(Scenario::from_json(task_with(json!({
+            "model_url": format!("{}/a/model.glb?Signature=secret-sig", cdn.base()),
+        }))));
+        let out = tempfile::tempdir().expect("tempdir");
+        let run = through_proxy(&fake, &fake.v3_base(), &proxy, "127.0.0.1,127.0.0.2")
+            .arg(TASK)
+            .arg(out.path())
+            .output()
+            .expect("runs");
+        let stderr = stderr_of(&run);
+        assert_eq!(run.status.code(), Some(5), "{location}: {stderr}");
+        assert!(stderr.contains("redirect"), "{location}: {stderr}");
+        assert!(!stderr.contains("secret-sig"), "{location}: {stderr}");
+        assert!(listing(out.path()).is_empty(), "{location}");
+    }
+    assert!(
+        proxy.heads().is_empty(),
+        "no request: {:?}",
+        request_lines(&proxy)
+    );
+}
+
+#[test]
+fn links_to_this_machine_are_refused_when_the_api_is_elsewhere() {
+    // The API is a remote name (served by the proxy); its answer sends the
+    // run to a service on this machine.
+    let local = RawServer::start("127.0.0.2", |_, _, stream| {
+        answer(
+            stream,
+            "200 OK",
+            &[("Content-Length", "5".into())],
+            b"local",
+        );
+    });
+    for link in [
+        format!("{}/admin/model.glb", local.base()),
+        "http://localhost:9/model.glb".to_owned(),
+        "http://[::1]:9/model.glb".to_owned(),
+    ] {
+        let answer_json = task_with(json!({ "model_url": link }));
+        let proxy = RawServer::start("127.0.0.1", move |_, _, stream| {
+            json_answer(stream, "200 OK", &answer_json);
+        });
+        let fake = FakeTripo::start(Scenario::new("v3_model_pbr_same"));
+        let out = tempfile::tempdir().expect("tempdir");
+        let run = through_proxy(&fake, "http://tripo-gateway.test", &proxy, "")
+            .arg(TASK)
+            .arg(out.path())
+            .output()
+            .expect("runs");
+        let stderr = stderr_of(&run);
+        assert_eq!(run.status.code(), Some(5), "{link}: {stderr}");
+        assert!(stderr.contains("this machine"), "{link}: {stderr}");
+        assert_eq!(request_lines(&proxy).len(), 1, "only the task: {link}");
+    }
+    assert!(
+        local.heads().is_empty(),
+        "the local service was not reached"
+    );
+}

@@ -243,6 +243,7 @@ async fn the_library_fetches_reports_events_and_verifies() {
         let name = match event {
             Event::TaskPolled { .. } => "polled",
             Event::Planned { .. } => "planned",
+            Event::FileComplete { .. } => "complete",
             Event::FileDone { .. } => "done",
             Event::ManifestWritten { .. } => "manifest",
             _ => return,
@@ -260,7 +261,14 @@ async fn the_library_fetches_reports_events_and_verifies() {
     );
     let seen = seen.lock().expect("log").clone();
     assert_eq!(seen.first(), Some(&"polled"));
+    assert_eq!(seen.iter().filter(|e| **e == "complete").count(), 9);
     assert_eq!(seen.iter().filter(|e| **e == "done").count(), 9);
+    let last_complete = seen.iter().rposition(|e| *e == "complete");
+    let first_done = seen.iter().position(|e| *e == "done");
+    assert!(
+        last_complete < first_done,
+        "no file is said to be in place before every file has arrived: {seen:?}"
+    );
     assert_eq!(seen.last(), Some(&"manifest"));
 
     let report = fetch_assets::verify(out.path()).await.expect("verify");
@@ -321,7 +329,7 @@ fn peak_transfers() -> (Arc<AtomicUsize>, impl Fn(&Event) + Send + Sync + 'stati
             let now = running.fetch_add(1, Ordering::SeqCst) + 1;
             seen.fetch_max(now, Ordering::SeqCst);
         }
-        Event::FileDone { .. } => {
+        Event::FileComplete { .. } => {
             running.fetch_sub(1, Ordering::SeqCst);
         }
         _ => {}

@@ -13,12 +13,10 @@ mod budget;
 mod decide;
 mod writer;
 
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use reqwest::header::{CONTENT_RANGE, CONTENT_TYPE, HeaderMap, HeaderName, RANGE};
-use tempfile::TempPath;
 
 use self::body::Cut;
 use self::budget::Budget;
@@ -27,15 +25,16 @@ use self::writer::Writer;
 use crate::assets::{self, Asset};
 use crate::error::{DownloadCause, Error, Result, TraceId};
 use crate::events::{Event, Observer};
+use crate::folder::{Folder, TempFile};
 use crate::link_book::{Lease, LinkBook};
 use crate::retry::{self, RetryPolicy};
-use crate::temp_file;
 
 /// Everything a transfer needs that is shared by all transfers of a run.
 pub(crate) struct TransferContext {
     /// The client for the CDN: it never carries the API key.
     pub cdn: reqwest::Client,
-    pub dir: PathBuf,
+    /// The output folder, held open: the temporary files are made in it.
+    pub folder: Arc<Folder>,
     pub links: Arc<LinkBook>,
     pub policy: RetryPolicy,
     /// No byte for this long: abandon the request and resume.
@@ -56,16 +55,20 @@ pub(crate) struct Downloaded {
     pub media_type: String,
     /// The link it came from, without its query.
     pub source: String,
-    temp: TempPath,
+    temp: TempFile,
 }
 
 impl Downloaded {
-    /// Renames the file to its final name in `dir`, replacing what was there.
-    pub(crate) fn commit(self, dir: &Path) -> Result<()> {
-        let target = dir.join(&self.file_name);
-        self.temp
-            .persist(&target)
-            .map_err(|e| Error::io("move the finished file into place as", target, e.error))
+    /// Renames the file to its final name in `folder` (the one it was
+    /// downloaded into), replacing what was there.
+    pub(crate) fn commit(self, folder: &Folder) -> Result<()> {
+        self.temp.put_in_place(&self.file_name).map_err(|e| {
+            Error::io(
+                "move the finished file into place as",
+                folder.shown(&self.file_name),
+                e,
+            )
+        })
     }
 }
 
@@ -104,9 +107,10 @@ pub(crate) async fn download(ctx: &TransferContext, asset: Asset) -> Result<Down
     let Some(mut lease) = ctx.links.current(asset.role) else {
         return Err(budget.give_up(name.to_string(), DownloadCause::NoLink, TraceId::default()));
     };
-    let (file, temp) = temp_file::create_in(&ctx.dir)
-        .map_err(|e| Error::io("create a temporary file in", &ctx.dir, e))?
-        .into_parts();
+    let (file, temp) = ctx
+        .folder
+        .create_temp()
+        .map_err(|e| Error::io("create a temporary file in", ctx.folder.path(), e))?;
     let mut writer = Writer::start(file);
     let mut arriving = Arriving {
         name: name.clone(),
@@ -150,18 +154,17 @@ pub(crate) async fn download(ctx: &TransferContext, asset: Asset) -> Result<Down
     let written = writer
         .finish()
         .await
-        .map_err(|e| Error::io("write", ctx.dir.join(&file_name), e))?;
+        .map_err(|e| Error::io("write", ctx.folder.shown(&file_name), e))?;
     if arriving.total.is_some_and(|total| total != written.size) {
         return Err(Error::Internal(format!(
             "{file_name}: wrote {} bytes, expected {:?}",
             written.size, arriving.total
         )));
     }
-    ctx.observer.event(&Event::FileDone {
+    ctx.observer.event(&Event::FileComplete {
         file: name,
         path: file_name.clone(),
         size: written.size,
-        sha256: written.sha256.clone(),
     });
     Ok(Downloaded {
         media_type: assets::media_type(&ext, arriving.content_type.as_deref()),
@@ -335,5 +338,5 @@ fn transient(cause: DownloadCause, retry_after: Option<Duration>) -> Outcome {
 }
 
 fn write_error(ctx: &TransferContext, arriving: &Arriving, e: std::io::Error) -> Error {
-    Error::io("write", ctx.dir.join(&*arriving.name), e)
+    Error::io("write", ctx.folder.shown(&arriving.name), e)
 }
