@@ -213,7 +213,9 @@ pub(crate) struct ApiClient {
     http: reqwest::Client,
     base: Url,
     version: ApiVersion,
-    key: ApiKey,
+    /// `None` for a client that is only ever handed tasks (`listen` without
+    /// a key): a task request then fails at once, with no request sent.
+    key: Option<ApiKey>,
     policy: RetryPolicy,
 }
 
@@ -242,7 +244,7 @@ impl ApiClient {
         http: reqwest::Client,
         base: Url,
         version: Option<ApiVersion>,
-        key: ApiKey,
+        key: Option<ApiKey>,
         policy: RetryPolicy,
     ) -> ApiClient {
         let version = version.unwrap_or_else(|| ApiVersion::guess(&base));
@@ -302,10 +304,15 @@ impl ApiClient {
     }
 
     async fn task_once(&self, task_id: &str) -> Result<Task, Failure> {
+        let Some(key) = &self.key else {
+            return Err(Failure::Final(Error::NoApiKey {
+                task_id: task_id.to_owned(),
+            }));
+        };
         let response = self
             .http
             .get(self.task_url(task_id))
-            .bearer_auth(self.key.secret())
+            .bearer_auth(key.secret())
             .timeout(REQUEST_TIMEOUT)
             .send()
             .await
@@ -321,7 +328,7 @@ impl ApiClient {
                 .headers()
                 .get(TRACE_HEADER)
                 .and_then(|v| v.to_str().ok())
-                .map(|v| printable(&self.key.scrub_text(v))),
+                .map(|v| printable(&key.scrub_text(v))),
         );
         let retry_after = retry::retry_after(response.headers());
         let body = read_capped(response).await.map_err(|e| match e {
@@ -340,7 +347,7 @@ impl ApiClient {
             },
         })?;
         // Whatever the answer says comes from here on, into messages too.
-        let body = self.key.scrub(body);
+        let body = key.scrub(body);
         let json: Option<Value> = serde_json::from_slice(&body).ok();
         if trace.0.is_none() {
             trace.0 = json
@@ -493,7 +500,13 @@ fn describe_body(body: &[u8], is_json: bool) -> String {
     format!("a body that is not JSON (\"{}…\")", text.trim())
 }
 
-fn parse_task(task: &Map<String, Value>, received_at: SystemTime, trace: TraceId) -> Option<Task> {
+/// A task object (`data` of an answer, or of a webhook delivery) read into
+/// the one task model; `None` when it has no status.
+pub(crate) fn parse_task(
+    task: &Map<String, Value>,
+    received_at: SystemTime,
+    trace: TraceId,
+) -> Option<Task> {
     let text = |name: &str| task.get(name).and_then(Value::as_str).map(str::to_owned);
     let number = |name: &str| task.get(name).and_then(as_i64);
     let status = TaskStatus::parse(&printable(&text("status")?));
@@ -581,7 +594,7 @@ mod tests {
             reqwest::Client::new(),
             url(base),
             version,
-            ApiKey::new("tsk_x").expect("key"),
+            Some(ApiKey::new("tsk_x").expect("key")),
             RetryPolicy::default(),
         )
     }

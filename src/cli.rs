@@ -60,6 +60,75 @@ pub enum Command {
     },
     /// Print the man page (e.g. `fetch-assets man > fetch-assets.1`).
     Man,
+    /// Receive the service's webhooks and fetch each completed task into
+    /// OUT_ROOT/<task_id>/ the moment it completes (no polling). Runs until
+    /// SIGINT or SIGTERM, then exits 0; deliveries not yet done are kept in
+    /// OUT_ROOT/.fetch-assets/ and resumed on the next start.
+    #[command(after_help = LISTEN_HELP)]
+    Listen(ListenArgs),
+}
+
+const LISTEN_HELP: &str = "\
+Point the webhook in the developer console at this address (through a
+reverse proxy with TLS), with the same whsec_... secret. Each finished task
+gets a line on stderr; with --json also one JSON object a line on stdout:
+{\"task_id\",\"dir\",\"status\":\"ok\"|\"error\",\"exit_code\",\"files\",\"bytes\",\"error\"}
+
+Example:
+  TRIPO_WEBHOOK_SECRET=whsec_... TRIPO_API_KEY=tsk_... fetch-assets listen ./assets";
+
+#[derive(Debug, Args)]
+pub struct ListenArgs {
+    /// The folder under which each task gets its own folder; created if missing.
+    pub out_root: PathBuf,
+
+    /// The address to listen on (a reverse proxy in front adds TLS).
+    #[arg(long, default_value = fetch_assets::listen::DEFAULT_ADDR)]
+    pub addr: std::net::SocketAddr,
+
+    /// The webhook's secret (whsec_...), as the developer console shows it.
+    /// Required; prefer the environment variable, which `ps` does not show.
+    #[arg(long, env = "TRIPO_WEBHOOK_SECRET", hide_env_values = true)]
+    pub secret: Option<String>,
+
+    #[command(flatten)]
+    pub api: ApiArgs,
+
+    /// At most this many transfers at once, across all tasks.
+    #[arg(long, value_name = "N", default_value = "32")]
+    pub concurrency: NonZeroUsize,
+
+    /// A transfer that receives no byte for this long is abandoned and resumed.
+    #[arg(long, value_parser = parse_duration, default_value = "30s")]
+    pub stall_timeout: Duration,
+
+    /// One JSON line a finished task on stdout.
+    #[arg(long)]
+    pub json: bool,
+
+    /// Only failures and refused deliveries on stderr.
+    #[arg(short, long, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// Also every delivery as it is accepted.
+    #[arg(short, long)]
+    pub verbose: bool,
+}
+
+/// Where the API is and how to reach it.
+#[derive(Debug, Args)]
+pub struct ApiArgs {
+    /// The API key (tsk_...). Sent to the API host only, never shown.
+    #[arg(long, env = "TRIPO_API_KEY", hide_env_values = true)]
+    pub api_key: Option<String>,
+
+    /// The API base URL; a path ending in /v2/openapi speaks the v2 API.
+    #[arg(long, env = "TRIPO_API_BASE", default_value = fetch_assets::DEFAULT_API_BASE)]
+    pub api_base: String,
+
+    /// Override the API dialect the base suggests.
+    #[arg(long, value_enum)]
+    pub api_version: Option<ApiVersionArg>,
 }
 
 #[derive(Debug, Args)]
@@ -72,17 +141,8 @@ pub struct FetchArgs {
     #[arg(required = true)]
     pub out_dir: Option<PathBuf>,
 
-    /// The API key (tsk_...). Sent to the API host only, never shown.
-    #[arg(long, env = "TRIPO_API_KEY", hide_env_values = true)]
-    pub api_key: Option<String>,
-
-    /// The API base URL; a path ending in /v2/openapi speaks the v2 API.
-    #[arg(long, env = "TRIPO_API_BASE", default_value = fetch_assets::DEFAULT_API_BASE)]
-    pub api_base: String,
-
-    /// Override the API dialect the base suggests.
-    #[arg(long, value_enum)]
-    pub api_version: Option<ApiVersionArg>,
+    #[command(flatten)]
+    pub api: ApiArgs,
 
     /// How long to wait for the task to finish (90s, 5m, 1h, or seconds).
     #[arg(long, value_parser = parse_duration, default_value = "30m")]

@@ -37,6 +37,16 @@ pub enum Error {
         trace: TraceId,
     },
 
+    /// A task request was needed (a delivered task's links died) and no
+    /// API key was given.
+    #[error(
+        "task {task_id} needs fresh links from the API and no API key was given: pass --api-key or set TRIPO_API_KEY (keys start with tsk_)"
+    )]
+    NoApiKey {
+        /// The task.
+        task_id: String,
+    },
+
     /// The API does not know the task (HTTP 404, code 2001).
     #[error(
         "task {task_id} was not found (code 2001){trace}: the id is wrong, or the API key is not the one that created the task"
@@ -201,6 +211,7 @@ impl Error {
             | Error::OtherTask { .. }
             | Error::NotOurs { .. } => 2,
             Error::Auth { .. }
+            | Error::NoApiKey { .. }
             | Error::TaskNotFound { .. }
             | Error::Api { .. }
             | Error::NoOutputs { .. } => 3,

@@ -28,9 +28,18 @@ use crate::{Client, FetchOptions, events};
 /// a long transfer that keeps advancing may outlive any number of links.
 const MAX_REFRESHES_PER_FILE: u32 = 5;
 
+/// Where a fetch starts: from the task id alone (wait for the task), or from
+/// a task already in hand (a webhook delivery), whose links are used as
+/// they are and renewed through the API only when they die.
+pub(crate) enum Start {
+    Wait,
+    Known(Box<Task>),
+}
+
 pub(crate) async fn fetch(
     client: &Client,
     task_id: &str,
+    start: Start,
     dir: &Path,
     options: &FetchOptions,
 ) -> Result<Manifest> {
@@ -44,7 +53,10 @@ pub(crate) async fn fetch(
     let folder = lock::acquire(dir, &observer).await?;
     let previous = previous_run(&folder, task_id, options.force)?;
 
-    let task = wait(api, task_id, options, &observer).await?;
+    let task = match start {
+        Start::Wait => wait(api, task_id, options, &observer).await?,
+        Start::Known(task) => known(*task)?,
+    };
     let planned = select(assets::plan(&task.output), &options.only, &task)?;
     for asset in &planned {
         let refusal = match link::parse(&asset.link) {
@@ -107,8 +119,16 @@ pub(crate) async fn fetch(
     let at_once = options
         .concurrency
         .map_or(to_fetch.len().max(1), |n| n.get());
+    let shared_limit = options.shared_limit.as_ref();
     let downloaded: Vec<Downloaded> = stream::iter(to_fetch)
-        .map(|asset| transfer::download(&context, asset))
+        .map(|asset| async {
+            // A limit shared with other fetches bounds transfers across all of them.
+            let _turn = match shared_limit {
+                Some(limit) => Some(limit.turn().await),
+                None => None,
+            };
+            transfer::download(&context, asset).await
+        })
         .buffer_unordered(at_once)
         .try_collect()
         .await?;
@@ -222,7 +242,7 @@ fn refuse_files_not_ours(
 }
 
 /// Task ids go into a URL path: only the characters real ids use.
-fn check_task_id(task_id: &str) -> Result<()> {
+pub(crate) fn check_task_id(task_id: &str) -> Result<()> {
     let ok = (1..=128).contains(&task_id.len())
         && task_id
             .bytes()
@@ -270,15 +290,7 @@ async fn wait(
         });
         match task.status {
             TaskStatus::Success => return Ok(task),
-            ref status if status.is_final() => {
-                return Err(Error::TaskEnded {
-                    task_id: task_id.to_owned(),
-                    status: status.to_string(),
-                    error_code: task.error_code,
-                    message: task.error_message,
-                    trace: TraceId(task.trace_id),
-                });
-            }
+            ref status if status.is_final() => return Err(ended(task_id, task)),
             _ => {}
         }
         last_seen = match task.progress {
@@ -291,6 +303,25 @@ async fn wait(
             return Err(timeout(last_seen));
         }
         tokio::time::sleep_until(next).await;
+    }
+}
+
+/// A task handed in rather than polled: only a success has files to fetch.
+fn known(task: Task) -> Result<Task> {
+    match task.status {
+        TaskStatus::Success => Ok(task),
+        _ => Err(ended(&task.task_id.clone(), task)),
+    }
+}
+
+/// The error for a task that reached a final status other than success.
+pub(crate) fn ended(task_id: &str, task: Task) -> Error {
+    Error::TaskEnded {
+        task_id: task_id.to_owned(),
+        status: task.status.to_string(),
+        error_code: task.error_code,
+        message: task.error_message,
+        trace: TraceId(task.trace_id),
     }
 }
 

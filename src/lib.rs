@@ -70,6 +70,23 @@
 //! # Ok(()) }
 //! ```
 //!
+//! Receive the service's webhooks instead of polling: [`listen::listen`]
+//! is the receiver behind `fetch-assets listen`, and [`webhook::verify`]
+//! checks a delivery's signature for a service that brings its own server:
+//!
+//! ```
+//! # let headers = http::HeaderMap::new();
+//! # let body = b"{}";
+//! use fetch_assets::webhook::{self, WebhookSecret};
+//!
+//! let secret = WebhookSecret::new("whsec_...")?;
+//! match webhook::verify(&headers, body, &secret, std::time::SystemTime::now()) {
+//!     Ok(event) => println!("{} for task {:?}", event.event_type, event.task.map(|t| t.task_id)),
+//!     Err(refused) => println!("answer {}: {refused}", refused.http_status()),
+//! }
+//! # Ok::<(), fetch_assets::Error>(())
+//! ```
+//!
 //! Every failure is one [`Error`]; [`Error::exit_code`] maps it to the
 //! command's exit codes.
 
@@ -77,6 +94,7 @@
 
 mod api;
 mod assets;
+mod concurrency;
 // Wired into the planner and the transfer as the redesign (issue 10) lands.
 #[allow(dead_code)]
 mod content;
@@ -87,14 +105,17 @@ mod folder;
 mod hosts;
 pub mod link;
 mod link_book;
+pub mod listen;
 mod lock;
 mod manifest;
 #[allow(dead_code)]
 mod open_outputs;
 mod poll;
 mod retry;
+pub mod task_report;
 mod temp_file;
 mod transfer;
+pub mod webhook;
 
 use std::num::NonZeroUsize;
 use std::path::Path;
@@ -103,6 +124,7 @@ use std::time::Duration;
 
 pub use api::{ApiKey, ApiVersion, DEFAULT_API_BASE, Task, TaskStatus};
 pub use assets::{Asset, Role, RoleSelector, View, extension, file_name, media_type, plan};
+pub use concurrency::TransferLimit;
 pub use error::{DownloadCause, Error, Result, TraceId, Tried};
 pub use events::{Event, Observer, PlannedFile};
 pub use manifest::{
@@ -146,7 +168,22 @@ impl Client {
         dir: impl AsRef<Path>,
         options: &FetchOptions,
     ) -> Result<Manifest> {
-        fetch::fetch(self, task_id, dir.as_ref(), options).await
+        fetch::fetch(self, task_id, fetch::Start::Wait, dir.as_ref(), options).await
+    }
+
+    /// Like [`Client::fetch`], for a task already in hand (from a webhook
+    /// delivery, say): no task request, its links used as they are; a link
+    /// that dies is renewed through the API as usual. A task that did not
+    /// succeed is [`Error::TaskEnded`].
+    pub async fn fetch_task(
+        &self,
+        task: Task,
+        dir: impl AsRef<Path>,
+        options: &FetchOptions,
+    ) -> Result<Manifest> {
+        let task_id = task.task_id.clone();
+        let start = fetch::Start::Known(Box::new(task));
+        fetch::fetch(self, &task_id, start, dir.as_ref(), options).await
     }
 
     /// Looks at the task once, without waiting.
@@ -167,6 +204,7 @@ impl Client {
 pub struct ClientBuilder {
     key: Option<ApiKey>,
     key_error: Option<String>,
+    key_optional: bool,
     base: Option<String>,
     version: Option<ApiVersion>,
     http: Option<reqwest::Client>,
@@ -180,6 +218,14 @@ impl ClientBuilder {
             Ok(key) => self.key = Some(key),
             Err(error) => self.key_error = Some(error.to_string()),
         }
+        self
+    }
+
+    /// Lets [`ClientBuilder::build`] go on without a key, for a client that
+    /// is handed its tasks ([`Client::fetch_task`], `listen`): a task request
+    /// it then needs (to renew dead links) fails with [`Error::NoApiKey`].
+    pub fn key_optional(mut self) -> Self {
+        self.key_optional = true;
         self
     }
 
@@ -218,11 +264,11 @@ impl ClientBuilder {
         if let Some(error) = self.key_error {
             return Err(Error::Usage(error));
         }
-        let key = self.key.ok_or_else(|| {
-            Error::Usage(
+        if self.key.is_none() && !self.key_optional {
+            return Err(Error::Usage(
                 "no API key: pass --api-key or set TRIPO_API_KEY (keys start with tsk_)".into(),
-            )
-        })?;
+            ));
+        }
         let base_text = self.base.unwrap_or_else(|| DEFAULT_API_BASE.to_owned());
         let base = reqwest::Url::parse(&base_text)
             .ok()
@@ -240,7 +286,7 @@ impl ClientBuilder {
         };
         let retry = self.retry.unwrap_or_default();
         Ok(Client {
-            api: api::ApiClient::new(http.clone(), base, self.version, key, retry),
+            api: api::ApiClient::new(http.clone(), base, self.version, self.key, retry),
             http,
             retry,
             hosts,
@@ -276,6 +322,9 @@ pub struct FetchOptions {
     pub force: bool,
     /// At most this many transfers at once. Default: all of them.
     pub concurrency: Option<NonZeroUsize>,
+    /// A bound on transfers shared with other fetches (on top of
+    /// `concurrency`). Default: none.
+    pub shared_limit: Option<TransferLimit>,
     /// A transfer that receives no byte for this long is abandoned and
     /// resumed. Default: 30 seconds.
     pub stall_timeout: Duration,
@@ -290,6 +339,7 @@ impl Default for FetchOptions {
             only: Vec::new(),
             force: false,
             concurrency: None,
+            shared_limit: None,
             stall_timeout: Duration::from_secs(30),
             observer: None,
         }
@@ -303,6 +353,7 @@ impl std::fmt::Debug for FetchOptions {
             .field("only", &self.only)
             .field("force", &self.force)
             .field("concurrency", &self.concurrency)
+            .field("shared_limit", &self.shared_limit)
             .field("stall_timeout", &self.stall_timeout)
             .field("observer", &self.observer.as_ref().map(|_| "…"))
             .finish()
@@ -331,6 +382,12 @@ impl FetchOptions {
     /// Sets [`FetchOptions::concurrency`].
     pub fn concurrency(mut self, concurrency: NonZeroUsize) -> Self {
         self.concurrency = Some(concurrency);
+        self
+    }
+
+    /// Sets [`FetchOptions::shared_limit`].
+    pub fn shared_limit(mut self, limit: TransferLimit) -> Self {
+        self.shared_limit = Some(limit);
         self
     }
 

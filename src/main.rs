@@ -4,6 +4,7 @@
 //! of its own except `verify`, which answers like `sha256sum -c`.
 
 mod cli;
+mod listen_log;
 mod progress;
 
 use std::io::Write;
@@ -11,9 +12,11 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use clap::{CommandFactory, Parser};
-use fetch_assets::{Client, Error, FetchOptions};
+use fetch_assets::listen::ListenOptions;
+use fetch_assets::webhook::WebhookSecret;
+use fetch_assets::{Client, Error, FetchOptions, TransferLimit};
 
-use crate::cli::{Cli, Command, FetchArgs};
+use crate::cli::{ApiArgs, Cli, Command, FetchArgs, ListenArgs};
 use crate::progress::{Display, Mode};
 
 fn main() -> ExitCode {
@@ -56,6 +59,7 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
                 })?;
             Ok(ExitCode::SUCCESS)
         }
+        Some(Command::Listen(args)) => runtime.block_on(listen(args)),
         None => runtime.block_on(fetch(cli.fetch)),
     }
 }
@@ -64,19 +68,7 @@ async fn fetch(args: FetchArgs) -> Result<ExitCode, Error> {
     let (Some(task_id), Some(out_dir)) = (args.task_id, args.out_dir) else {
         return Err(Error::Usage("a task id and a folder are required".into()));
     };
-    let mut builder = Client::builder().api_base(args.api_base);
-    if let Some(key) = args.api_key {
-        builder = builder.api_key(key);
-    }
-    if let Some(version) = args.api_version {
-        builder = builder.api_version(version.into());
-    }
-    let client = builder.build()?;
-    if client.sends_key_in_clear_text() && !args.quiet {
-        eprintln!(
-            "fetch-assets: warning: the API base is plain http on another machine: the API key crosses the network in clear text; use an https base"
-        );
-    }
+    let client = client(args.api, false, args.quiet)?;
 
     let mode = Mode::choose(args.quiet, args.verbose);
     let display = Display::new(mode);
@@ -130,6 +122,53 @@ fn report_panics() {
         );
         std::process::exit(1);
     }));
+}
+
+/// `listen`: serve until Ctrl-C or SIGTERM, then exit 0 (work not done
+/// stays journaled for the next start).
+async fn listen(args: ListenArgs) -> Result<ExitCode, Error> {
+    let secret = args.secret.ok_or_else(|| {
+        Error::Usage(
+            "no webhook secret: set TRIPO_WEBHOOK_SECRET (or pass --secret) to the whsec_… secret the developer console shows for the webhook".into(),
+        )
+    })?;
+    let secret = WebhookSecret::new(secret)?;
+    // The key only renews links that died; without one such a task fails (exit code 3).
+    let client = client(args.api, true, args.quiet)?;
+    let mut fetch = FetchOptions::default()
+        .stall_timeout(args.stall_timeout)
+        .shared_limit(TransferLimit::new(args.concurrency));
+    fetch.concurrency = Some(args.concurrency);
+    let log = listen_log::Log::new(args.quiet, args.verbose, args.json);
+    let options = ListenOptions::new(args.addr, secret)
+        .fetch(fetch)
+        .on_event(move |event| log.event(event));
+    survive_file_size_limit();
+    fetch_assets::listen::listen(&client, &args.out_root, options, interrupted()).await?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// The client for the API options given (`key_optional` for `listen`),
+/// with a warning unless `quiet` when the key would cross the network in
+/// clear text.
+fn client(api: ApiArgs, key_optional: bool, quiet: bool) -> Result<Client, Error> {
+    let mut builder = Client::builder().api_base(api.api_base);
+    if let Some(key) = api.api_key {
+        builder = builder.api_key(key);
+    }
+    if let Some(version) = api.api_version {
+        builder = builder.api_version(version.into());
+    }
+    if key_optional {
+        builder = builder.key_optional();
+    }
+    let client = builder.build()?;
+    if client.sends_key_in_clear_text() && !quiet {
+        eprintln!(
+            "fetch-assets: warning: the API base is plain http on another machine: the API key crosses the network in clear text; use an https base"
+        );
+    }
+    Ok(client)
 }
 
 /// Resolves on the first Ctrl-C or SIGTERM; dropping the fetch then removes

@@ -131,10 +131,11 @@ pub fn assert_same_bytes(fake: &FakeTripo, dir: &Path, pairs: &[(&str, &str)]) {
     }
 }
 
-/// The binary running in the background against the fake, its stderr kept
-/// in a file of its own; killed if the test ends first.
+/// The binary running in the background against the fake, its stdout and
+/// stderr kept in files of their own; killed if the test ends first.
 pub struct Background {
     child: Child,
+    stdout: PathBuf,
     stderr: PathBuf,
     _logs: tempfile::TempDir,
 }
@@ -142,18 +143,25 @@ pub struct Background {
 impl Background {
     /// Starts `fetch-assets ARGS OUT` against the fake's v3 API.
     pub fn start(fake: &FakeTripo, args: &[&str], out: &Path) -> Background {
+        let mut command = command(fake, &fake.v3_base());
+        command.args(args).arg(out);
+        Background::spawn(command)
+    }
+
+    /// Starts `command` (from [`command`], with its arguments).
+    pub fn spawn(mut command: Command) -> Background {
         let logs = tempfile::tempdir().expect("tempdir");
+        let stdout = logs.path().join("stdout");
         let stderr = logs.path().join("stderr");
-        let child = command(fake, &fake.v3_base())
-            .args(args)
-            .arg(out)
+        let child = command
             .stdin(Stdio::null())
-            .stdout(Stdio::null())
+            .stdout(File::create(&stdout).expect("stdout file"))
             .stderr(File::create(&stderr).expect("stderr file"))
             .spawn()
             .expect("the binary starts");
         Background {
             child,
+            stdout,
             stderr,
             _logs: logs,
         }
@@ -190,6 +198,11 @@ impl Background {
 
     pub fn is_running(&mut self) -> bool {
         self.child.try_wait().expect("wait").is_none()
+    }
+
+    /// What it has written to stdout so far.
+    pub fn stdout(&self) -> String {
+        std::fs::read_to_string(&self.stdout).unwrap_or_default()
     }
 
     /// What it has written to stderr so far.

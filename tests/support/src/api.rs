@@ -174,17 +174,27 @@ fn task_answer(shared: &Shared, record: &mut Record, elapsed: Duration) -> (Valu
     }
     let mut answer = shared.final_answer.clone();
     if let Some(task) = task_of_mut(&mut answer, shared.shape) {
-        // One link per file per answer: two fields naming the same file get
-        // the same link, as v3 does for model_url and pbr_model_url.
-        let mut issued = HashMap::new();
-        sign_links(task, &mut |name| {
-            issued
-                .entry(name.to_owned())
-                .or_insert_with(|| record.sign(shared, name))
-                .clone()
-        });
+        sign_links(shared, record, task, shared.link_lifetime);
     }
     (answer, true)
+}
+
+/// Replaces every `cdn:<name>` string under `task` with a link signed for
+/// `lifetime`. One link per file per answer: two fields naming the same
+/// file get the same link, as v3 does for model_url and pbr_model_url.
+pub(crate) fn sign_links(
+    shared: &Shared,
+    record: &mut Record,
+    task: &mut Value,
+    lifetime: Duration,
+) {
+    let mut issued = HashMap::new();
+    replace_links(task, &mut |name| {
+        issued
+            .entry(name.to_owned())
+            .or_insert_with(|| record.sign(shared, name, lifetime))
+            .clone()
+    });
 }
 
 /// A task still queued or running, `into` its phase of `length`.
@@ -233,15 +243,15 @@ fn in_progress(shared: &Shared, status: &str, into: Duration, length: Duration) 
 }
 
 /// Replaces every `cdn:<name>` string under `value` with `sign(name)`.
-fn sign_links(value: &mut Value, sign: &mut impl FnMut(&str) -> String) {
+fn replace_links(value: &mut Value, sign: &mut impl FnMut(&str) -> String) {
     match value {
         Value::String(text) => {
             if let Some(name) = text.strip_prefix("cdn:") {
                 *text = sign(name);
             }
         }
-        Value::Array(items) => items.iter_mut().for_each(|item| sign_links(item, sign)),
-        Value::Object(map) => map.values_mut().for_each(|item| sign_links(item, sign)),
+        Value::Array(items) => items.iter_mut().for_each(|item| replace_links(item, sign)),
+        Value::Object(map) => map.values_mut().for_each(|item| replace_links(item, sign)),
         _ => {}
     }
 }

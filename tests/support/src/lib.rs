@@ -28,6 +28,7 @@ mod scenario;
 mod server;
 mod state;
 mod stats;
+mod webhook;
 
 use std::net::{SocketAddr, TcpListener as StdListener};
 use std::sync::Arc;
@@ -43,6 +44,7 @@ pub use scenario::{
     fixtures_dir,
 };
 pub use stats::{ApiRequest, CdnRequest, Stats};
+pub use webhook::{Delivery, WebhookAnswer};
 
 use state::Shared;
 

@@ -210,8 +210,9 @@ impl Shared {
 }
 
 impl State {
-    /// A fresh link to file `name`, valid for the scenario's lifetime from now.
-    pub(crate) fn sign(&mut self, shared: &Shared, name: &str) -> String {
+    /// A fresh link to file `name`, valid for `lifetime` from now (the
+    /// scenario's, or zero for a link dead on arrival).
+    pub(crate) fn sign(&mut self, shared: &Shared, name: &str, lifetime: Duration) -> String {
         let now = SystemTime::now();
         let id = format!("{:016x}{:016x}", self.next_rand(), self.next_rand());
         let path = format!(
@@ -220,14 +221,14 @@ impl State {
             shared.task_id
         );
         let resource = format!("{}{path}", shared.cdn_base);
-        let expires_unix = links::unix_secs_ceil(now + shared.link_lifetime);
+        let expires_unix = links::unix_secs_ceil(now + lifetime);
         let rand = self.next_rand();
         let query = links::query(shared.link_style, &id, rand, expires_unix, &resource);
         self.links.insert(
             id,
             IssuedLink {
                 path,
-                expires: Instant::now() + shared.link_lifetime,
+                expires: Instant::now() + lifetime,
             },
         );
         format!("{resource}?{query}")

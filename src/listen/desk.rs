@@ -1,0 +1,291 @@
+//! The desk: decides what a verified delivery means (new work, a repeat, or
+//! nothing to do), journals new work before it is acknowledged, runs each
+//! task's fetch, and closes its journal entry with the outcome.
+
+use std::collections::HashSet;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::SystemTime;
+
+use tokio::sync::{mpsc, watch};
+use tokio::task::JoinSet;
+
+use super::journal::{Entry, Journal, Opened};
+use super::{ListenEvent, ListenOptions};
+use crate::api::{Task, TaskStatus};
+use crate::error::{Error, TraceId};
+use crate::fetch::check_task_id;
+use crate::manifest::Manifest;
+use crate::task_report::TaskReport;
+use crate::webhook::{Rejection, WebhookEvent};
+use crate::{Client, FetchOptions};
+
+/// What a verified delivery led to, for the HTTP answer.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Verdict {
+    /// Journaled; its task starts now.
+    Accepted,
+    /// A repeat: acknowledged, nothing done.
+    Duplicate,
+    /// An event without files: acknowledged, nothing done.
+    Ignored,
+    /// Signed, but not usable (a task id that is not one).
+    Unusable(Rejection),
+    /// The journal could not take it: the service should deliver it again.
+    NotJournaled,
+}
+
+/// How a task's fetch starts.
+enum Start {
+    /// From the delivery's task and links.
+    Delivered(Task),
+    /// From the API (a delivery resumed after a restart: its links are old).
+    Resume,
+    /// Nothing to fetch: the task failed.
+    Failed(Entry),
+}
+
+pub(crate) struct Job {
+    delivery: String,
+    task_id: String,
+    start: Start,
+}
+
+/// The deliveries seen, and the tasks being fetched.
+#[derive(Default)]
+struct Book {
+    seen: HashSet<String>,
+    in_flight: HashSet<String>,
+}
+
+pub(crate) struct Desk {
+    client: Client,
+    out_root: PathBuf,
+    fetch: FetchOptions,
+    on_event: Arc<dyn Fn(&ListenEvent) + Send + Sync>,
+    journal: Journal,
+    book: Mutex<Book>,
+    jobs: mpsc::UnboundedSender<Job>,
+}
+
+impl Desk {
+    /// The desk, with a job queued for every delivery the journal holds open.
+    pub(crate) fn new(
+        client: Client,
+        out_root: &Path,
+        options: &ListenOptions,
+        opened: Opened,
+    ) -> (Arc<Desk>, mpsc::UnboundedReceiver<Job>) {
+        let (jobs, queue) = mpsc::unbounded_channel();
+        let mut book = Book {
+            seen: opened.seen,
+            in_flight: HashSet::new(),
+        };
+        for entry in opened.open {
+            book.in_flight.insert(entry.task_id.clone());
+            let job = Job {
+                delivery: entry.delivery.clone(),
+                task_id: entry.task_id.clone(),
+                start: if entry.event == "task.failed" {
+                    Start::Failed(entry)
+                } else {
+                    Start::Resume
+                },
+            };
+            let _ = jobs.send(job);
+        }
+        let desk = Desk {
+            client,
+            out_root: out_root.to_owned(),
+            fetch: options.fetch.clone(),
+            on_event: options.on_event.clone(),
+            journal: opened.journal,
+            book: Mutex::new(book),
+            jobs,
+        };
+        (Arc::new(desk), queue)
+    }
+
+    pub(crate) fn event(&self, event: &ListenEvent) {
+        (self.on_event)(event);
+    }
+
+    fn book(&self) -> std::sync::MutexGuard<'_, Book> {
+        self.book.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    /// Takes a verified delivery: journals and starts new work, answers
+    /// repeats. Returns once new work is on disk.
+    pub(crate) async fn accept(&self, event: WebhookEvent) -> Verdict {
+        let WebhookEvent {
+            delivery,
+            event_type,
+            task,
+            ..
+        } = event;
+        let task = match task {
+            Some(task) if event_type == "task.completed" || event_type == "task.failed" => task,
+            _ => {
+                self.event(&ListenEvent::Ignored {
+                    delivery,
+                    event_type,
+                });
+                return Verdict::Ignored;
+            }
+        };
+        if let Err(error) = check_task_id(&task.task_id) {
+            return Verdict::Unusable(Rejection::NotAnEvent(error.to_string()));
+        }
+        let task_id = task.task_id.clone();
+        let complete =
+            event_type == "task.completed" && is_complete(&self.out_root.join(&task_id), &task_id);
+        let repeat = {
+            let mut book = self.book();
+            let why = if book.seen.contains(&delivery) {
+                Some("delivery already received")
+            } else if book.in_flight.contains(&task_id) {
+                Some("task in progress")
+            } else if complete {
+                Some("task already complete in its folder")
+            } else {
+                None
+            };
+            book.seen.insert(delivery.clone());
+            if why.is_none() {
+                book.in_flight.insert(task_id.clone());
+            }
+            why
+        };
+        if let Some(why) = repeat {
+            self.event(&ListenEvent::Duplicate {
+                delivery,
+                task_id,
+                why,
+            });
+            return Verdict::Duplicate;
+        }
+
+        let failed = event_type == "task.failed";
+        let entry = Entry {
+            delivery: delivery.clone(),
+            task_id: task_id.clone(),
+            event: event_type.clone(),
+            at: SystemTime::now()
+                .duration_since(SystemTime::UNIX_EPOCH)
+                .map_or(0, |d| d.as_secs() as i64),
+            status: failed.then(|| task.status.to_string()),
+            error_code: task.error_code.filter(|_| failed),
+            error_message: task.error_message.clone().filter(|_| failed),
+        };
+        if let Err(error) = self.journal.received(&entry).await {
+            let mut book = self.book();
+            book.seen.remove(&delivery);
+            book.in_flight.remove(&task_id);
+            drop(book);
+            self.event(&ListenEvent::JournalFailed {
+                error: format!("{}: {error}", self.journal.path().display()),
+            });
+            return Verdict::NotJournaled;
+        }
+        self.event(&ListenEvent::Accepted {
+            delivery: delivery.clone(),
+            task_id: task_id.clone(),
+            event_type,
+        });
+        let start = if failed {
+            Start::Failed(entry)
+        } else {
+            Start::Delivered(task)
+        };
+        let _ = self.jobs.send(Job {
+            delivery,
+            task_id,
+            start,
+        });
+        Verdict::Accepted
+    }
+
+    /// Runs jobs as they come until `stopped`; then drops the fetches under
+    /// way (their temporary files go with them; their entries stay open).
+    pub(crate) async fn run(
+        self: Arc<Self>,
+        mut queue: mpsc::UnboundedReceiver<Job>,
+        mut stopped: watch::Receiver<bool>,
+    ) {
+        let mut running = JoinSet::new();
+        loop {
+            tokio::select! {
+                _ = stopped.wait_for(|stop| *stop) => break,
+                job = queue.recv() => match job {
+                    Some(job) => {
+                        running.spawn(self.clone().work(job));
+                    }
+                    None => break,
+                },
+                Some(_) = running.join_next(), if !running.is_empty() => {}
+            }
+        }
+        running.shutdown().await;
+    }
+
+    /// One task, start to end: fetch (or record the failure), report, close.
+    async fn work(self: Arc<Self>, job: Job) {
+        let dir = self.out_root.join(&job.task_id);
+        let report = match job.start {
+            Start::Delivered(task) => {
+                let result = self.client.fetch_task(task, &dir, &self.fetch).await;
+                TaskReport::new(&job.task_id, &dir, &result)
+            }
+            Start::Resume => {
+                self.event(&ListenEvent::Resumed {
+                    task_id: job.task_id.clone(),
+                    event_type: "task.completed".into(),
+                });
+                let result = self.client.fetch(&job.task_id, &dir, &self.fetch).await;
+                TaskReport::new(&job.task_id, &dir, &result)
+            }
+            Start::Failed(entry) => TaskReport::failed(&job.task_id, &dir, &failure(entry)),
+        };
+        self.journal.closed(
+            &job.delivery,
+            &job.task_id,
+            report.is_ok(),
+            report.exit_code,
+        );
+        self.book().in_flight.remove(&job.task_id);
+        self.event(&ListenEvent::Finished(report));
+    }
+
+    /// Writes out what the journal still has queued.
+    pub(crate) async fn finish(&self) {
+        self.journal.finish().await;
+    }
+}
+
+/// What a `task.failed` delivery said, as the error a fetch would end with.
+fn failure(entry: Entry) -> Error {
+    Error::TaskEnded {
+        task_id: entry.task_id,
+        status: entry
+            .status
+            .unwrap_or_else(|| TaskStatus::Failed.to_string()),
+        error_code: entry.error_code,
+        message: entry.error_message,
+        trace: TraceId::default(),
+    }
+}
+
+/// True when `dir` holds this task's manifest and every file it lists, at
+/// its size: cheap enough to decide before answering the service. (A file
+/// changed in place is found by the fetch's own check, when one runs.)
+fn is_complete(dir: &Path, task_id: &str) -> bool {
+    match Manifest::read(dir) {
+        Ok(manifest) => {
+            manifest.task_id == task_id
+                && manifest.files.iter().all(|file| {
+                    std::fs::metadata(dir.join(&file.path)).is_ok_and(|m| m.len() == file.size)
+                })
+        }
+        Err(_) => false,
+    }
+}
