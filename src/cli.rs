@@ -177,6 +177,11 @@ pub struct FetchArgs {
     /// A transfer that receives no byte for this long is abandoned and resumed.
     #[arg(long, value_parser = parse_duration, default_value = "30s")]
     pub stall_timeout: Duration,
+
+    /// Keep files as they arrive, without checking their content against
+    /// their type (an error page saved as a model, a damaged GLB).
+    #[arg(long)]
+    pub no_content_check: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]

@@ -314,6 +314,22 @@ pub enum DownloadCause {
         /// The announced length.
         announced: u64,
     },
+    /// The CDN answered `200` with an error page (HTML or XML) in place of
+    /// the file, again after fresh links.
+    #[error("{page}")]
+    ErrorPage {
+        /// What the page was, in words: the CDN sent an HTML page ("…")
+        /// instead of the file.
+        page: String,
+    },
+    /// The file arrived whole but is not a sound file of its type (a GLB
+    /// whose header says another length, say): the service produced it
+    /// damaged. `--no-content-check` keeps such files.
+    #[error("the file failed its content check: {check} (--no-content-check keeps it as it is)")]
+    Damaged {
+        /// The check that failed, in words.
+        check: String,
+    },
     /// The task's newest answer has no usable link for the file.
     #[error(
         "the task's newest answer no longer lists this output, or its link is not a valid http(s) link"

@@ -114,6 +114,7 @@ pub(crate) async fn fetch(
         policy: client.retry,
         stall_timeout: options.stall_timeout,
         max_refreshes: MAX_REFRESHES_PER_FILE,
+        content_check: options.content_check,
         observer: observer.clone(),
     };
     let at_once = options

@@ -95,8 +95,6 @@
 mod api;
 mod assets;
 mod concurrency;
-// Wired into the planner and the transfer as the redesign (issue 10) lands.
-#[allow(dead_code)]
 mod content;
 mod error;
 mod events;
@@ -328,6 +326,9 @@ pub struct FetchOptions {
     /// A transfer that receives no byte for this long is abandoned and
     /// resumed. Default: 30 seconds.
     pub stall_timeout: Duration,
+    /// Check each file's content against its type before keeping it (an
+    /// error page where a model should be, a damaged GLB). Default: true.
+    pub content_check: bool,
     /// Receives the pipeline's events.
     pub observer: Option<Arc<dyn Observer>>,
 }
@@ -341,6 +342,7 @@ impl Default for FetchOptions {
             concurrency: None,
             shared_limit: None,
             stall_timeout: Duration::from_secs(30),
+            content_check: true,
             observer: None,
         }
     }
@@ -355,6 +357,7 @@ impl std::fmt::Debug for FetchOptions {
             .field("concurrency", &self.concurrency)
             .field("shared_limit", &self.shared_limit)
             .field("stall_timeout", &self.stall_timeout)
+            .field("content_check", &self.content_check)
             .field("observer", &self.observer.as_ref().map(|_| "…"))
             .finish()
     }
@@ -394,6 +397,12 @@ impl FetchOptions {
     /// Sets [`FetchOptions::stall_timeout`].
     pub fn stall_timeout(mut self, stall_timeout: Duration) -> Self {
         self.stall_timeout = stall_timeout;
+        self
+    }
+
+    /// Sets [`FetchOptions::content_check`].
+    pub fn content_check(mut self, content_check: bool) -> Self {
+        self.content_check = content_check;
         self
     }
 

@@ -77,6 +77,7 @@ async fn fetch(args: FetchArgs) -> Result<ExitCode, Error> {
         .only(args.only)
         .force(args.force)
         .stall_timeout(args.stall_timeout)
+        .content_check(!args.no_content_check)
         .observer(display.clone());
     options.concurrency = args.concurrency;
 

@@ -8,6 +8,7 @@ use std::time::Duration;
 use futures::StreamExt;
 
 use super::writer::Writer;
+use crate::content;
 use crate::error::DownloadCause;
 
 /// How a body ended, when it did not end normally.
@@ -34,7 +35,8 @@ pub(super) async fn or_stall<T>(
 }
 
 /// Streams the body into `writer`, counting into `received` (the bytes the
-/// file has, from its first), until the body ends or the first fault. A
+/// file has, from its first) and keeping the file's first bytes in `head`
+/// (for the content check), until the body ends or the first fault. A
 /// body that ends before `total` is a fault too. `on_bytes` hears of every
 /// piece written.
 pub(super) async fn stream(
@@ -42,6 +44,7 @@ pub(super) async fn stream(
     stall_timeout: Duration,
     total: Option<u64>,
     received: &mut u64,
+    head: &mut Vec<u8>,
     writer: &mut Writer,
     mut on_bytes: impl FnMut(u64, u64),
 ) -> Result<(), Cut> {
@@ -61,6 +64,10 @@ pub(super) async fn stream(
         let len = chunk.len() as u64;
         if let Some(announced) = total.filter(|total| *received + len > *total) {
             return Err(Cut::Final(DownloadCause::TooLong { announced }));
+        }
+        if head.len() < content::HEAD_LEN && *received == head.len() as u64 {
+            let wanted = (content::HEAD_LEN - head.len()).min(chunk.len());
+            head.extend_from_slice(&chunk[..wanted]);
         }
         writer.write(chunk).await.map_err(Cut::Write)?;
         *received += len;

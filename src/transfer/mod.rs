@@ -1,7 +1,8 @@
 //! One file: stream it into a temporary file in the output folder, hashing
 //! as bytes arrive; resume cut transfers with `Range`; renew a dead link;
-//! retry transient faults; and hand back a verified file ready to be renamed
-//! into place. Dropping the transfer at any point removes the temporary file.
+//! retry transient faults; check the content against the file's type (an
+//! error page is a CDN fault, renewed like a refusal; a damaged file ends
+//! it); and hand back a verified file ready to be renamed into place. Dropping the transfer at any point removes the temporary file.
 //!
 //! The parts: [`decide`] says what an answer means (a pure function, tested
 //! as a table); [`body`] streams a body under the stall rule; [`writer`]
@@ -23,6 +24,7 @@ use self::budget::Budget;
 use self::decide::{Answer, Asked, Step};
 use self::writer::Writer;
 use crate::assets::{self, Asset};
+use crate::content::{self, Finding};
 use crate::error::{DownloadCause, Error, Result, TraceId};
 use crate::events::{Event, Observer};
 use crate::folder::{Folder, TempFile};
@@ -42,6 +44,9 @@ pub(crate) struct TransferContext {
     /// How many fresh links one file may ask for in a row without receiving
     /// a new byte before giving up.
     pub max_refreshes: u32,
+    /// Check each file's content against its type (`--no-content-check`
+    /// turns it off).
+    pub content_check: bool,
     pub observer: Arc<dyn Observer>,
 }
 
@@ -82,6 +87,9 @@ struct Arriving {
     total: Option<u64>,
     /// The first Content-Type the CDN gave.
     content_type: Option<String>,
+    /// The file's first bytes (at most [`content::HEAD_LEN`]), for the
+    /// content check.
+    head: Vec<u8>,
 }
 
 /// What one request ended with.
@@ -117,6 +125,7 @@ pub(crate) async fn download(ctx: &TransferContext, asset: Asset) -> Result<Down
         received: 0,
         total: None,
         content_type: None,
+        head: Vec::new(),
     };
 
     loop {
@@ -125,7 +134,22 @@ pub(crate) async fn download(ctx: &TransferContext, asset: Asset) -> Result<Down
         }
         budget.request();
         match attempt(ctx, &lease, &mut arriving, &mut writer, &mut budget).await {
-            Outcome::Complete => break,
+            Outcome::Complete => match check_content(ctx, &lease, &arriving) {
+                Ok(()) => break,
+                Err(Finding::ErrorPage(page)) => {
+                    // A CDN fault: what arrived is not the file. Start over
+                    // on a fresh link, as after a refusal.
+                    reset(ctx, &mut arriving, &mut writer).await?;
+                    let cause = DownloadCause::ErrorPage {
+                        page: Finding::ErrorPage(page).to_string(),
+                    };
+                    lease = renew(ctx, &asset, lease, &name, cause, &mut budget).await?;
+                }
+                Err(Finding::Damaged(check)) => {
+                    let cause = DownloadCause::Damaged { check };
+                    return Err(budget.give_up(shown_name(&name, &lease), cause, lease.trace));
+                }
+            },
             Outcome::Failed(error) => return Err(error),
             Outcome::Final(cause) => {
                 return Err(budget.give_up(shown_name(&name, &lease), cause, lease.trace));
@@ -161,6 +185,21 @@ pub(crate) async fn download(ctx: &TransferContext, asset: Asset) -> Result<Down
             written.size, arriving.total
         )));
     }
+    if ctx.content_check && ext == "gltf" {
+        // A glTF is a JSON document: only the whole file tells.
+        match check_whole(&temp, &ext, &arriving).await {
+            Ok(Ok(())) => {}
+            Ok(Err(finding)) => {
+                let check = match finding {
+                    Finding::Damaged(check) => check,
+                    page @ Finding::ErrorPage(_) => page.to_string(),
+                };
+                let cause = DownloadCause::Damaged { check };
+                return Err(budget.give_up(file_name, cause, lease.trace));
+            }
+            Err(e) => return Err(Error::io("check", ctx.folder.shown(&file_name), e)),
+        }
+    }
     ctx.observer.event(&Event::FileComplete {
         file: name,
         path: file_name.clone(),
@@ -175,6 +214,38 @@ pub(crate) async fn download(ctx: &TransferContext, asset: Asset) -> Result<Down
         sha256: written.sha256,
         temp,
     })
+}
+
+/// The content check of a file that arrived whole, from its first bytes
+/// (see [`content`]); `Ok` when checks are off.
+fn check_content(ctx: &TransferContext, lease: &Lease, arriving: &Arriving) -> Result<(), Finding> {
+    if !ctx.content_check {
+        return Ok(());
+    }
+    let ext = assets::extension(lease.link.url(), arriving.content_type.as_deref());
+    content::check_head(
+        &ext,
+        arriving.content_type.as_deref(),
+        &arriving.head,
+        arriving.received,
+    )
+}
+
+/// The check of the whole file on disk (glTF's JSON document), on a
+/// blocking thread.
+async fn check_whole(
+    temp: &TempFile,
+    ext: &str,
+    arriving: &Arriving,
+) -> std::io::Result<Result<(), Finding>> {
+    let (file, ext, content_type) = (
+        temp.reopen()?,
+        ext.to_owned(),
+        arriving.content_type.clone(),
+    );
+    tokio::task::spawn_blocking(move || content::check_file(file, &ext, content_type.as_deref()))
+        .await
+        .map_err(|e| std::io::Error::other(format!("the content check stopped: {e}")))?
 }
 
 /// Why the lease's link should not be used for a new request: it is dead,
@@ -297,6 +368,7 @@ async fn attempt(
         ctx.stall_timeout,
         arriving.total,
         &mut arriving.received,
+        &mut arriving.head,
         writer,
         |bytes, received| {
             budget.received(received);
@@ -315,17 +387,25 @@ async fn attempt(
     }
 }
 
-/// Forgets every byte of the file: the next bytes start it from the top.
+/// Forgets every byte of the file, saying so: the next bytes start it from
+/// the top.
 async fn forget(ctx: &TransferContext, arriving: &mut Arriving, writer: &mut Writer) -> Result<()> {
     ctx.observer.event(&Event::TransferRestarted {
         file: arriving.name.clone(),
     });
+    reset(ctx, arriving, writer).await
+}
+
+/// Forgets every byte of the file and what its answers said.
+async fn reset(ctx: &TransferContext, arriving: &mut Arriving, writer: &mut Writer) -> Result<()> {
     writer
         .restart()
         .await
         .map_err(|e| write_error(ctx, arriving, e))?;
     arriving.received = 0;
     arriving.total = None;
+    arriving.content_type = None;
+    arriving.head.clear();
     Ok(())
 }
 
