@@ -247,8 +247,11 @@ fn hostile_paths_and_headers_only_ever_land_as_role_dot_ext_in_out_dir() {
     let root = tempfile::tempdir().expect("tempdir");
     let (out, cwd) = (root.path().join("out"), root.path().join("cwd"));
     std::fs::create_dir(&cwd).expect("cwd");
+    // The same 100 bytes behind every link: names are what is tested here,
+    // not content (which would rightly refuse them as a PNG).
     fetch_assets(&fake, &fake.v3_base())
         .current_dir(&cwd)
+        .arg("--no-content-check")
         .arg(TASK)
         .arg(&out)
         .assert()
