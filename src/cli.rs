@@ -174,7 +174,8 @@ pub struct FetchArgs {
     #[arg(long, value_name = "N")]
     pub concurrency: Option<NonZeroUsize>,
 
-    /// A transfer that receives no byte for this long is abandoned and resumed.
+    /// A transfer that receives no byte for this long (or averages under
+    /// 1 KiB/s over it) is abandoned and resumed.
     #[arg(long, value_parser = parse_duration, default_value = "30s")]
     pub stall_timeout: Duration,
 
@@ -182,6 +183,11 @@ pub struct FetchArgs {
     /// their type (an error page saved as a model, a damaged GLB).
     #[arg(long)]
     pub no_content_check: bool,
+
+    /// The most one file may bring when the CDN announces no length (bytes,
+    /// or 500MB, 4GiB, ...); never more than an announced length.
+    #[arg(long, value_parser = parse_size, default_value = "4GiB", value_name = "SIZE")]
+    pub max_size: u64,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -215,6 +221,38 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     })
 }
 
+/// A size: plain bytes, or a number with a unit (`kB`, `MB`, `GB`, `TB` in
+/// powers of 1000; `KiB`, `MiB`, `GiB`, `TiB` in powers of 1024; case and a
+/// space before the unit do not matter).
+pub fn parse_size(text: &str) -> Result<u64, String> {
+    let trimmed = text.trim();
+    let split = trimmed
+        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+        .unwrap_or(trimmed.len());
+    let (number, unit) = trimmed.split_at(split);
+    let factor: Option<f64> = match unit.trim().to_ascii_lowercase().as_str() {
+        "" | "b" => Some(1.0),
+        "k" | "kb" => Some(1e3),
+        "m" | "mb" => Some(1e6),
+        "g" | "gb" => Some(1e9),
+        "t" | "tb" => Some(1e12),
+        "kib" => Some(1024.0),
+        "mib" => Some(1024.0 * 1024.0),
+        "gib" => Some(1024.0 * 1024.0 * 1024.0),
+        "tib" => Some(1024.0 * 1024.0 * 1024.0 * 1024.0),
+        _ => None,
+    };
+    match (number.parse::<f64>(), factor) {
+        (Ok(n), Some(factor)) if n.is_finite() && n >= 0.0 => {
+            // Past what a u64 counts is as good as no limit.
+            Ok((n * factor).min(u64::MAX as f64) as u64)
+        }
+        _ => Err(format!(
+            "'{trimmed}' is not a size: write bytes, or 500MB, 4GiB, ..."
+        )),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -229,6 +267,17 @@ mod tests {
         assert!(parse_duration("-1").is_err());
         assert_eq!(parse_duration("1e20"), Ok(Duration::MAX));
         assert!(parse_duration("inf").is_err());
+    }
+
+    #[test]
+    fn sizes() {
+        assert_eq!(parse_size("1000"), Ok(1000));
+        assert_eq!(parse_size("4GiB"), Ok(4 << 30));
+        assert_eq!(parse_size("500 MB"), Ok(500_000_000));
+        assert_eq!(parse_size("1.5kib"), Ok(1536));
+        for bad in ["", "-1", "lots", "4 GiBs", "1.2.3", "1e30"] {
+            assert!(parse_size(bad).is_err(), "{bad}");
+        }
     }
 
     #[test]

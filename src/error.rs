@@ -300,6 +300,16 @@ pub enum DownloadCause {
         /// The stall timeout.
         after: Duration,
     },
+    /// Bytes came, but on average under 1 KiB/s over the stall timeout: a
+    /// trickle that would never end is a stall too.
+    #[error(
+        "under 1 KiB/s on average for {} (--stall-timeout)",
+        humantime::format_duration(*.over)
+    )]
+    TooSlow {
+        /// The window: the stall timeout.
+        over: Duration,
+    },
     /// The body ended before the length the CDN announced.
     #[error("the transfer ended early, at {at} of {total} bytes")]
     EndedEarly {
@@ -329,6 +339,27 @@ pub enum DownloadCause {
     Damaged {
         /// The check that failed, in words.
         check: String,
+    },
+    /// The CDN announced no length and sent more than `--max-size`.
+    #[error(
+        "the CDN announced no length and sent more than {limit} bytes (--max-size); the file was not kept: raise --max-size if it really is that large"
+    )]
+    TooLarge {
+        /// The limit.
+        limit: u64,
+    },
+    /// The files announced more bytes than the disk has free.
+    #[error(
+        "not enough free space in {}: the files still to come need {needed} bytes, and {available} are free; free some space, or fetch fewer outputs (--only)",
+        .dir.display()
+    )]
+    NoSpace {
+        /// The output folder.
+        dir: std::path::PathBuf,
+        /// Bytes announced and not yet written, this file's included.
+        needed: u64,
+        /// Bytes free for this user on the folder's file system.
+        available: u64,
     },
     /// The task's newest answer has no usable link for the file.
     #[error(

@@ -20,7 +20,7 @@ use crate::link_book::LinkBook;
 use crate::lock;
 use crate::manifest::{self, FileCheck, FileEntry, Manifest};
 use crate::poll::PollSchedule;
-use crate::transfer::{self, Downloaded, TransferContext};
+use crate::transfer::{self, Downloaded, Space, TransferContext};
 use crate::{Client, FetchOptions, events};
 
 /// How many fresh links one file may ask for in a row without receiving a
@@ -113,6 +113,8 @@ pub(crate) async fn fetch(
         )),
         policy: client.retry,
         stall_timeout: options.stall_timeout,
+        max_size: options.max_size,
+        space: Space::new(folder.clone()),
         max_refreshes: MAX_REFRESHES_PER_FILE,
         content_check: options.content_check,
         observer: observer.clone(),

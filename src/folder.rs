@@ -168,6 +168,12 @@ impl Folder {
         }
     }
 
+    /// The bytes free for this user on the folder's file system.
+    pub(crate) fn free_space(&self) -> io::Result<u64> {
+        let stat = rustix::fs::fstatvfs(&self.handle)?;
+        Ok(stat.f_bavail.saturating_mul(stat.f_frsize))
+    }
+
     /// Makes the folder's entries (renames, new files) survive a crash.
     /// File systems that cannot sync a folder say so with `EINVAL`; that is
     /// not a failure of the run. Any other error is.

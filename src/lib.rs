@@ -329,6 +329,10 @@ pub struct FetchOptions {
     /// Check each file's content against its type before keeping it (an
     /// error page where a model should be, a damaged GLB). Default: true.
     pub content_check: bool,
+    /// The most bytes one file may bring when the CDN announces no length;
+    /// a file that announces its length may bring exactly that. Default:
+    /// 4 GiB.
+    pub max_size: u64,
     /// Receives the pipeline's events.
     pub observer: Option<Arc<dyn Observer>>,
 }
@@ -343,6 +347,7 @@ impl Default for FetchOptions {
             shared_limit: None,
             stall_timeout: Duration::from_secs(30),
             content_check: true,
+            max_size: 4 << 30,
             observer: None,
         }
     }
@@ -358,6 +363,7 @@ impl std::fmt::Debug for FetchOptions {
             .field("shared_limit", &self.shared_limit)
             .field("stall_timeout", &self.stall_timeout)
             .field("content_check", &self.content_check)
+            .field("max_size", &self.max_size)
             .field("observer", &self.observer.as_ref().map(|_| "…"))
             .finish()
     }
@@ -391,6 +397,12 @@ impl FetchOptions {
     /// Sets [`FetchOptions::shared_limit`].
     pub fn shared_limit(mut self, limit: TransferLimit) -> Self {
         self.shared_limit = Some(limit);
+        self
+    }
+
+    /// Sets [`FetchOptions::max_size`].
+    pub fn max_size(mut self, max_size: u64) -> Self {
+        self.max_size = max_size;
         self
     }
 

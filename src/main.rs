@@ -78,6 +78,7 @@ async fn fetch(args: FetchArgs) -> Result<ExitCode, Error> {
         .force(args.force)
         .stall_timeout(args.stall_timeout)
         .content_check(!args.no_content_check)
+        .max_size(args.max_size)
         .observer(display.clone());
     options.concurrency = args.concurrency;
 

@@ -733,30 +733,48 @@ fn a_full_disk_exits_5_naming_the_path_and_the_cause_and_keeps_the_earlier_run()
         .assert()
         .success();
     let before = std::fs::read(out.join("manifest.json")).expect("manifest");
-    // ...then the same task again, now with a file larger than the disk.
+    // ...then the same task again, now with a file larger than the disk:
+    // announced (refused before a byte is written, issue 12 item 2), and
+    // unannounced (refused by the disk).
     let large = FakeTripo::start(
         Scenario::from_json(task_with(json!({"model_url": "cdn:model.glb"})))
             .file_size("model.glb", 3_000_000),
     );
-    let run = fetch_assets(&large, &large.v3_base())
-        .args(["--force", TASK])
-        .arg(&out)
-        .output()
-        .expect("runs");
-    let stderr = stderr_of(&run);
-    assert_eq!(run.status.code(), Some(5), "{stderr}");
-    assert!(
-        stderr.contains(&out.display().to_string()) && stderr.contains("No space left"),
-        "names the path and the cause: {stderr}"
-    );
-    assert!(temp_files(&out).is_empty(), "temp files removed");
-    assert_eq!(
-        listing(&out),
-        ["SHA256SUMS", "manifest.json", "model.glb"],
-        "the earlier run is intact"
-    );
-    assert_eq!(std::fs::read(out.join("manifest.json")).expect("m"), before);
-    assert!(sha256sum_accepts(&out));
+    let chunked_cdn = RawServer::start("127.0.0.2", |_, _, stream| {
+        answer(
+            stream,
+            "200 OK",
+            &[("Transfer-Encoding", "chunked".into())],
+            &chunked(&[5u8; 3_000_000]),
+        );
+    });
+    let unannounced = FakeTripo::start(Scenario::from_json(task_with(json!({
+        "model_url": format!("{}/a/model.glb?Signature=s", chunked_cdn.base()),
+    }))));
+    for (fake, cause) in [
+        (&large, "not enough free space"),
+        (&unannounced, "No space left"),
+    ] {
+        let run = fetch_assets(fake, &fake.v3_base())
+            .args(["--force", TASK])
+            .arg(&out)
+            .output()
+            .expect("runs");
+        let stderr = stderr_of(&run);
+        assert_eq!(run.status.code(), Some(5), "{stderr}");
+        assert!(
+            stderr.contains(&out.display().to_string()) && stderr.contains(cause),
+            "names the path and the cause ({cause}): {stderr}"
+        );
+        assert!(temp_files(&out).is_empty(), "temp files removed");
+        assert_eq!(
+            listing(&out),
+            ["SHA256SUMS", "manifest.json", "model.glb"],
+            "the earlier run is intact"
+        );
+        assert_eq!(std::fs::read(out.join("manifest.json")).expect("m"), before);
+        assert!(sha256sum_accepts(&out));
+    }
 }
 
 #[test]
@@ -1432,4 +1450,163 @@ fn links_to_this_machine_are_refused_when_the_api_is_elsewhere() {
         local.heads().is_empty(),
         "the local service was not reached"
     );
+}
+
+// ---------------------------------------------------------------------------
+// Unbounded bodies (issue 12, item 2).
+
+#[test]
+fn a_body_of_no_announced_length_stops_at_max_size() {
+    // A chunked body that never ends: the run stops at --max-size, exit 5.
+    let cdn = RawServer::start("127.0.0.2", |_, _, stream| {
+        let out =
+            b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: close\r\n\r\n".to_vec();
+        if stream.write_all(&out).is_err() {
+            return;
+        }
+        let piece = chunked(&[9u8; 16 * 1024]);
+        let piece = &piece[..piece.len() - 5]; // without the last chunk
+        let started = Instant::now();
+        while started.elapsed() < Duration::from_secs(20) && stream.write_all(piece).is_ok() {}
+    });
+    let fake = FakeTripo::start(Scenario::from_json(task_with(json!({
+        "model_url": format!("{}/a/model.glb?Signature=s", cdn.base()),
+    }))));
+    let out = tempfile::tempdir().expect("tempdir");
+    let run = fetch_assets(&fake, &fake.v3_base())
+        .args(["--max-size", "1MiB", TASK])
+        .arg(out.path())
+        .output()
+        .expect("runs");
+    let stderr = stderr_of(&run);
+    assert_eq!(run.status.code(), Some(5), "{stderr}");
+    assert!(
+        stderr.contains("model") && stderr.contains("--max-size") && stderr.contains("1048576"),
+        "{stderr}"
+    );
+    assert!(listing(out.path()).is_empty(), "nothing kept");
+    assert_eq!(cdn.heads().len(), 1, "not retried: the cap is final");
+
+    // Under the cap, the same kind of body is fine.
+    let small = RawServer::start("127.0.0.2", |_, _, stream| {
+        answer(
+            stream,
+            "200 OK",
+            &[("Transfer-Encoding", "chunked".into())],
+            &chunked(&[3u8; 200_000]),
+        );
+    });
+    let fake = FakeTripo::start(Scenario::from_json(task_with(json!({
+        "model_url": format!("{}/a/model.glb?Signature=s", small.base()),
+    }))));
+    fetch_assets(&fake, &fake.v3_base())
+        .args(["--max-size", "1MiB", TASK])
+        .arg(out.path())
+        .assert()
+        .success();
+    assert_eq!(
+        std::fs::metadata(out.path().join("model.glb"))
+            .expect("m")
+            .len(),
+        200_000
+    );
+
+    let run = fetch_assets(&fake, &fake.v3_base())
+        .args(["--max-size", "lots", TASK])
+        .arg(out.path())
+        .output()
+        .expect("runs");
+    assert_eq!(run.status.code(), Some(2), "{}", stderr_of(&run));
+}
+
+#[test]
+fn a_trickle_under_1_kib_per_second_counts_as_stalled() {
+    // 300 bytes a second: never a whole second without a byte, and never
+    // done either (100 000 bytes would take five minutes).
+    let fake = FakeTripo::start(
+        Scenario::from_json(task_with(json!({"model_url": "cdn:model.glb"})))
+            .file_size("model.glb", 100_000)
+            .fault(
+                "model.glb",
+                FileFault {
+                    throttle: Some(300),
+                    ..FileFault::default()
+                },
+            ),
+    );
+    let out = tempfile::tempdir().expect("tempdir");
+    let started = Instant::now();
+    let run = fetch_assets(&fake, &fake.v3_base())
+        .timeout(Duration::from_secs(40))
+        .args(["--stall-timeout", "1s", TASK])
+        .arg(out.path())
+        .output()
+        .expect("runs");
+    let stderr = stderr_of(&run);
+    assert_eq!(
+        run.status.code(),
+        Some(5),
+        "{:?}: {stderr}",
+        started.elapsed()
+    );
+    assert!(stderr.contains("under 1 KiB/s"), "{stderr}");
+    assert!(listing(out.path()).is_empty());
+}
+
+#[test]
+fn a_cdn_that_hands_out_a_byte_between_refusals_is_given_up_on() {
+    // One byte, a cut, a 403, one byte, ...: each byte is new, but it is no
+    // progress worth another task request.
+    let cdn = RawServer::start("127.0.0.2", |n, head, stream| {
+        if n % 2 == 1 {
+            answer(
+                stream,
+                "403 Forbidden",
+                &[("Content-Length", "0".into())],
+                b"",
+            );
+            return;
+        }
+        let from: u64 = head
+            .lines()
+            .find_map(|l| {
+                l.to_ascii_lowercase()
+                    .strip_prefix("range: bytes=")
+                    .map(str::to_owned)
+            })
+            .and_then(|r| r.trim_end_matches('-').parse().ok())
+            .unwrap_or(0);
+        let total = 100_000u64;
+        let (status, range) = if from == 0 {
+            ("200 OK", None)
+        } else {
+            (
+                "206 Partial Content",
+                Some(format!("bytes {from}-{}/{total}", total - 1)),
+            )
+        };
+        let mut headers = vec![("Content-Length", (total - from).to_string())];
+        if let Some(range) = range {
+            headers.push(("Content-Range", range));
+        }
+        answer(stream, status, &headers, b"x");
+    });
+    let fake = FakeTripo::start(Scenario::from_json(task_with(json!({
+        "model_url": format!("{}/a/model.glb?Signature=s", cdn.base()),
+    }))));
+    let out = tempfile::tempdir().expect("tempdir");
+    let run = fetch_assets(&fake, &fake.v3_base())
+        .timeout(Duration::from_secs(40))
+        .arg(TASK)
+        .arg(out.path())
+        .output()
+        .expect("runs");
+    let stderr = stderr_of(&run);
+    assert_eq!(run.status.code(), Some(5), "{stderr}");
+    let task_requests = fake.stats().task_requests;
+    assert!(
+        task_requests <= 7,
+        "{task_requests} task requests for a few bytes: {stderr}"
+    );
+    assert!(listing(out.path()).is_empty());
 }

@@ -12,14 +12,17 @@
 mod body;
 mod budget;
 mod decide;
+mod space;
 mod writer;
+
+pub(crate) use self::space::Space;
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use reqwest::header::{CONTENT_RANGE, CONTENT_TYPE, HeaderMap, HeaderName, RANGE};
 
-use self::body::Cut;
+use self::body::{Cap, Cut};
 use self::budget::Budget;
 use self::decide::{Answer, Asked, Step};
 use self::writer::Writer;
@@ -39,8 +42,13 @@ pub(crate) struct TransferContext {
     pub folder: Arc<Folder>,
     pub links: Arc<LinkBook>,
     pub policy: RetryPolicy,
-    /// No byte for this long: abandon the request and resume.
+    /// No byte for this long, or under 1 KiB/s on average over it: abandon
+    /// the request and resume.
     pub stall_timeout: Duration,
+    /// The most a file that announces no length may bring (`--max-size`).
+    pub max_size: u64,
+    /// Free space, against the lengths the files announce.
+    pub space: Arc<Space>,
     /// How many fresh links one file may ask for in a row without receiving
     /// a new byte before giving up.
     pub max_refreshes: u32,
@@ -90,6 +98,8 @@ struct Arriving {
     /// The file's first bytes (at most [`content::HEAD_LEN`]), for the
     /// content check.
     head: Vec<u8>,
+    /// The space its announced length still needs.
+    reservation: Option<space::Reservation>,
 }
 
 /// What one request ended with.
@@ -126,6 +136,7 @@ pub(crate) async fn download(ctx: &TransferContext, asset: Asset) -> Result<Down
         total: None,
         content_type: None,
         head: Vec::new(),
+        reservation: None,
     };
 
     loop {
@@ -341,6 +352,13 @@ async fn attempt(
                 return Outcome::Failed(error);
             }
             arriving.total = total;
+            arriving.reservation = None;
+            if let Some(total) = total {
+                match ctx.space.reserve(total.saturating_sub(arriving.received)) {
+                    Ok(reservation) => arriving.reservation = Some(reservation),
+                    Err(cause) => return Outcome::Final(cause),
+                }
+            }
         }
         Step::StartOver { cause, retry_after } => {
             if let Err(error) = forget(ctx, arriving, writer).await {
@@ -363,15 +381,24 @@ async fn attempt(
     });
 
     let name = &arriving.name;
+    let total = arriving.total;
+    let reservation = &mut arriving.reservation;
+    let cap = Cap {
+        total,
+        max_size: ctx.max_size,
+    };
     let streamed = body::stream(
         response,
         ctx.stall_timeout,
-        arriving.total,
+        cap,
         &mut arriving.received,
         &mut arriving.head,
         writer,
         |bytes, received| {
-            budget.received(received);
+            budget.received(received, total);
+            if let Some(reservation) = reservation.as_mut() {
+                reservation.used(bytes);
+            }
             ctx.observer.event(&Event::TransferProgress {
                 file: name.clone(),
                 bytes,
