@@ -1497,7 +1497,7 @@ fn a_body_of_no_announced_length_stops_at_max_size() {
         );
     });
     let fake = FakeTripo::start(Scenario::from_json(task_with(json!({
-        "model_url": format!("{}/a/model.glb?Signature=s", small.base()),
+        "model_url": format!("{}/a/model.bin?Signature=s", small.base()),
     }))));
     fetch_assets(&fake, &fake.v3_base())
         .args(["--max-size", "1MiB", TASK])
@@ -1505,7 +1505,7 @@ fn a_body_of_no_announced_length_stops_at_max_size() {
         .assert()
         .success();
     assert_eq!(
-        std::fs::metadata(out.path().join("model.glb"))
+        std::fs::metadata(out.path().join("model.bin"))
             .expect("m")
             .len(),
         200_000
