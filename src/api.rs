@@ -269,12 +269,53 @@ impl ApiClient {
         Url::parse(&text).unwrap_or_else(|_| self.base.clone())
     }
 
+    /// The dialect this client speaks.
+    pub(crate) fn version(&self) -> ApiVersion {
+        self.version
+    }
+
+    /// Where several tasks are asked for at once (v3 only).
+    fn list_url(&self) -> Url {
+        let base = self.base.as_str().trim_end_matches('/');
+        let text = if base.ends_with("/v3") {
+            format!("{base}/tasks/list")
+        } else {
+            format!("{base}/v3/tasks/list")
+        };
+        Url::parse(&text).unwrap_or_else(|_| self.base.clone())
+    }
+
     /// Fetches the task, retrying transient faults as the policy says.
     pub(crate) async fn task(&self, task_id: &str, observer: &Arc<dyn Observer>) -> Result<Task> {
+        self.retrying(observer, || self.task_once(task_id)).await
+    }
+
+    /// Asks for up to [`MAX_LIST_IDS`] tasks in one request (v3's
+    /// `POST /v3/tasks/list`), retrying transient faults as the policy says.
+    /// A base without the endpoint (404 or 405) answers
+    /// [`Listed::Unsupported`]: ask for each task on its own instead.
+    pub(crate) async fn tasks(
+        &self,
+        ids: &[String],
+        observer: &Arc<dyn Observer>,
+    ) -> Result<Listed> {
+        self.retrying(observer, || self.list_once(ids)).await
+    }
+
+    /// Runs `attempt` until it succeeds, fails for good, or the policy
+    /// allows no more tries.
+    async fn retrying<T, F>(
+        &self,
+        observer: &Arc<dyn Observer>,
+        mut attempt: impl FnMut() -> F,
+    ) -> Result<T>
+    where
+        F: Future<Output = Result<T, Failure>>,
+    {
         let mut failed = 0;
         loop {
-            match self.task_once(task_id).await {
-                Ok(task) => return Ok(task),
+            match attempt().await {
+                Ok(answer) => return Ok(answer),
                 Err(Failure::Final(error)) => return Err(error),
                 Err(Failure::Transient {
                     cause,
@@ -309,9 +350,72 @@ impl ApiClient {
                 task_id: task_id.to_owned(),
             }));
         };
-        let response = self
+        let reply = self
+            .exchange(self.http.get(self.task_url(task_id)), key)
+            .await?;
+        if !reply.is_success() {
+            return Err(reply.refusal(Some(task_id)));
+        }
+        let task = reply
+            .data()
+            .and_then(|task| parse_task(task, reply.received_at, reply.trace.clone()))
+            .ok_or_else(|| reply.unreadable())?;
+        if !task.task_id.is_empty() && task.task_id != task_id {
+            return Err(Failure::Final(Error::Api {
+                what: format!(
+                    "the answer is for task '{}', not for task {task_id} that was asked for",
+                    task.task_id.escape_default()
+                ),
+                suggestion: Some(
+                    "check --api-base: it should point at the Tripo API, not at something that answers for other tasks".into(),
+                ),
+                trace: reply.trace.clone(),
+            }));
+        }
+        // An answer without an id is about the task asked for.
+        Ok(Task {
+            task_id: task_id.to_owned(),
+            ..task
+        })
+    }
+
+    async fn list_once(&self, ids: &[String]) -> Result<Listed, Failure> {
+        let Some(key) = &self.key else {
+            return Err(Failure::Final(Error::NoApiKey {
+                task_id: ids.join(", "),
+            }));
+        };
+        let body = serde_json::json!({ "task_ids": ids }).to_string();
+        let request = self
             .http
-            .get(self.task_url(task_id))
+            .post(self.list_url())
+            .header(reqwest::header::CONTENT_TYPE, "application/json")
+            .body(body);
+        let reply = self.exchange(request, key).await?;
+        let missing = matches!(
+            reply.status,
+            StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED
+        ) && !matches!(reply.code(), Some(1002 | 2001));
+        if missing {
+            return Ok(Listed::Unsupported);
+        }
+        if !reply.is_success() {
+            return Err(reply.refusal(None));
+        }
+        reply
+            .data()
+            .and_then(|data| parse_list(data, reply.received_at, &reply.trace))
+            .ok_or_else(|| reply.unreadable())
+    }
+
+    /// Sends one request with the key and reads its answer (capped, the key
+    /// scrubbed out of it).
+    async fn exchange(
+        &self,
+        request: reqwest::RequestBuilder,
+        key: &ApiKey,
+    ) -> Result<Reply, Failure> {
+        let response = request
             .bearer_auth(key.secret())
             .timeout(REQUEST_TIMEOUT)
             .send()
@@ -356,86 +460,135 @@ impl ApiClient {
                 .and_then(Value::as_str)
                 .map(printable);
         }
-        let envelope = json.as_ref().and_then(Value::as_object);
-        let code = envelope.and_then(|e| e.get("code")).and_then(as_i64);
-        let is_error_shape = code.is_some_and(|c| c != 0)
-            || envelope
+        Ok(Reply {
+            status,
+            received_at,
+            trace,
+            retry_after,
+            body,
+            json,
+        })
+    }
+}
+
+/// What `POST /v3/tasks/list` answered.
+#[derive(Debug)]
+pub(crate) enum Listed {
+    /// The tasks it knows, and the ids it does not (`missed`).
+    Tasks {
+        /// The tasks found, each with its id.
+        tasks: Vec<Task>,
+        /// Ids the service does not know: "task not found".
+        missed: Vec<String>,
+    },
+    /// The base has no such endpoint (404 or 405).
+    Unsupported,
+}
+
+/// The most ids one `POST /v3/tasks/list` may carry.
+pub(crate) const MAX_LIST_IDS: usize = 100;
+
+/// One answer of the API, read whole (capped) and with the key scrubbed out.
+struct Reply {
+    status: StatusCode,
+    received_at: SystemTime,
+    trace: TraceId,
+    retry_after: Option<Duration>,
+    body: Vec<u8>,
+    json: Option<Value>,
+}
+
+impl Reply {
+    fn envelope(&self) -> Option<&Map<String, Value>> {
+        self.json.as_ref().and_then(Value::as_object)
+    }
+
+    fn code(&self) -> Option<i64> {
+        self.envelope().and_then(|e| e.get("code")).and_then(as_i64)
+    }
+
+    /// Whether the API says the request succeeded: a 2xx that is not an
+    /// error envelope.
+    fn is_success(&self) -> bool {
+        let is_error_shape = self.code().is_some_and(|c| c != 0)
+            || self
+                .envelope()
                 .and_then(|e| e.get("status"))
                 .and_then(Value::as_str)
                 == Some("error");
+        self.status.is_success() && !is_error_shape
+    }
 
-        if status.is_success() && !is_error_shape {
-            let task = envelope.and_then(|e| match e.get("data") {
-                Some(data) if code.is_some() => data.as_object(),
-                _ => Some(e),
-            });
-            return match task.and_then(|t| parse_task(t, received_at, trace.clone())) {
-                Some(task) if !task.task_id.is_empty() && task.task_id != task_id => {
-                    Err(Failure::Final(Error::Api {
-                        what: format!(
-                            "the answer is for task '{}', not for task {task_id} that was asked for",
-                            task.task_id.escape_default()
-                        ),
-                        suggestion: Some(
-                            "check --api-base: it should point at the Tripo API, not at something that answers for other tasks".into(),
-                        ),
-                        trace,
-                    }))
-                }
-                Some(mut task) => {
-                    // An answer without an id is about the task asked for.
-                    task.task_id = task_id.to_owned();
-                    Ok(task)
-                }
-                None => Err(Failure::Transient {
-                    cause: format!(
-                        "the API answered HTTP {} with {}",
-                        status.as_u16(),
-                        describe_body(&body, json.is_some())
-                    ),
-                    retry_after,
-                    trace,
-                }),
-            };
+    /// The answer's payload: the envelope's `data`, or the whole object when
+    /// it came bare.
+    fn data(&self) -> Option<&Map<String, Value>> {
+        let envelope = self.envelope()?;
+        match envelope.get("data") {
+            Some(data) if self.code().is_some() => data.as_object(),
+            _ => Some(envelope),
         }
+    }
 
+    /// A success whose payload is not what was asked for: worth another try.
+    fn unreadable(&self) -> Failure {
+        Failure::Transient {
+            cause: format!(
+                "the API answered HTTP {} with {}",
+                self.status.as_u16(),
+                describe_body(&self.body, self.json.is_some())
+            ),
+            retry_after: self.retry_after,
+            trace: self.trace.clone(),
+        }
+    }
+
+    /// Why an answer that is not a success failed, and whether to try again.
+    /// `task_id` is the task asked for, when one was.
+    fn refusal(&self, task_id: Option<&str>) -> Failure {
         let field = |name: &str| {
-            envelope
+            self.envelope()
                 .and_then(|e| e.get(name))
                 .and_then(Value::as_str)
                 .filter(|s| !s.is_empty())
                 .map(printable)
         };
-        let message = field("message");
-        match (status, code) {
-            (StatusCode::UNAUTHORIZED, _) | (_, Some(1002)) => {
-                Err(Failure::Final(Error::Auth { trace }))
+        let (status, code) = (self.status, self.code());
+        let words = api_words(
+            status,
+            code,
+            field("message").as_deref(),
+            &self.body,
+            self.json.is_some(),
+        );
+        let trace = self.trace.clone();
+        match (status, code, task_id) {
+            (StatusCode::UNAUTHORIZED, _, _) | (_, Some(1002), _) => {
+                Failure::Final(Error::Auth { trace })
             }
-            (StatusCode::NOT_FOUND, None | Some(2001)) | (_, Some(2001)) => {
-                Err(Failure::Final(Error::TaskNotFound {
-                    task_id: task_id.to_owned(),
-                    trace,
-                }))
-            }
-            (_, Some(1000 | 1001 | 1007 | 2000)) => Err(Failure::Transient {
-                cause: api_words(status, code, message.as_deref(), &body, json.is_some()),
-                retry_after,
+            (StatusCode::NOT_FOUND, None | Some(2001), Some(task_id))
+            | (_, Some(2001), Some(task_id)) => Failure::Final(Error::TaskNotFound {
+                task_id: task_id.to_owned(),
                 trace,
             }),
+            (_, Some(1000 | 1001 | 1007 | 2000), _) => Failure::Transient {
+                cause: words,
+                retry_after: self.retry_after,
+                trace,
+            },
             _ if retry::is_transient_status(status.as_u16())
-                || json.is_none() && status.is_success() =>
+                || self.json.is_none() && status.is_success() =>
             {
-                Err(Failure::Transient {
-                    cause: api_words(status, code, message.as_deref(), &body, json.is_some()),
-                    retry_after,
+                Failure::Transient {
+                    cause: words,
+                    retry_after: self.retry_after,
                     trace,
-                })
+                }
             }
-            _ => Err(Failure::Final(Error::Api {
-                what: api_words(status, code, message.as_deref(), &body, json.is_some()),
+            _ => Failure::Final(Error::Api {
+                what: words,
                 suggestion: field("suggestion"),
                 trace,
-            })),
+            }),
         }
     }
 }
@@ -541,6 +694,41 @@ pub(crate) fn parse_task(
     })
 }
 
+/// The payload of `POST /v3/tasks/list`: `tasks` as an object keyed by id
+/// or as a list of tasks (both are seen), and `missed`, the ids the service
+/// does not know. `None` when it is neither.
+fn parse_list(
+    data: &Map<String, Value>,
+    received_at: SystemTime,
+    trace: &TraceId,
+) -> Option<Listed> {
+    let missed: Vec<String> = match data.get("missed") {
+        None | Some(Value::Null) => Vec::new(),
+        Some(missed) => missed
+            .as_array()?
+            .iter()
+            .filter_map(|id| id.as_str().map(str::to_owned))
+            .collect(),
+    };
+    let parse = |task: &Value, id: Option<&str>| {
+        let mut task = parse_task(task.as_object()?, received_at, trace.clone())?;
+        if let Some(id) = id.filter(|_| task.task_id.is_empty()) {
+            task.task_id = id.to_owned();
+        }
+        Some(task).filter(|t| !t.task_id.is_empty())
+    };
+    let tasks = match data.get("tasks") {
+        Some(Value::Object(by_id)) => by_id
+            .iter()
+            .filter_map(|(id, task)| parse(task, Some(id)))
+            .collect(),
+        Some(Value::Array(list)) => list.iter().filter_map(|task| parse(task, None)).collect(),
+        None | Some(Value::Null) if data.contains_key("missed") => Vec::new(),
+        _ => return None,
+    };
+    Some(Listed::Tasks { tasks, missed })
+}
+
 /// Numbers arrive as integers, floats or numeric strings.
 fn as_i64(value: &Value) -> Option<i64> {
     as_f64(value).map(|f| f as i64)
@@ -639,6 +827,65 @@ mod tests {
                 expected,
                 "{base}"
             );
+        }
+    }
+
+    #[test]
+    fn the_list_endpoint_sits_beside_the_tasks() {
+        assert_eq!(
+            client("https://openapi.tripo3d.ai", None)
+                .list_url()
+                .as_str(),
+            "https://openapi.tripo3d.ai/v3/tasks/list"
+        );
+        assert_eq!(
+            client("https://gw.example/tripo/v3/", None)
+                .list_url()
+                .as_str(),
+            "https://gw.example/tripo/v3/tasks/list"
+        );
+    }
+
+    #[test]
+    fn lists_come_keyed_by_id_or_as_a_list_with_the_missed_apart() {
+        let now = SystemTime::now();
+        let trace = TraceId(Some("t".into()));
+        let ids = |listed: Option<Listed>| match listed {
+            Some(Listed::Tasks { tasks, missed }) => (
+                tasks
+                    .iter()
+                    .map(|t| format!("{}:{}", t.task_id, t.status))
+                    .collect::<Vec<_>>(),
+                missed,
+            ),
+            other => panic!("not a list: {other:?}"),
+        };
+        let by_id = json!({"tasks": {"a": {"status": "running"}, "b": {"task_id": "b", "status": "success"}},
+            "missed": ["c"]});
+        let (tasks, missed) = ids(parse_list(by_id.as_object().expect("obj"), now, &trace));
+        assert_eq!(tasks, ["a:running", "b:success"]);
+        assert_eq!(missed, ["c"]);
+
+        // A list: tasks without an id cannot be placed and are left out.
+        let list = json!({"tasks": [{"task_id": "a", "status": "queued"}, {"status": "success"}]});
+        let (tasks, missed) = ids(parse_list(list.as_object().expect("obj"), now, &trace));
+        assert_eq!(tasks, ["a:queued"]);
+        assert!(missed.is_empty());
+
+        let none_found = json!({"tasks": null, "missed": ["a"]});
+        let (tasks, missed) = ids(parse_list(
+            none_found.as_object().expect("obj"),
+            now,
+            &trace,
+        ));
+        assert!(tasks.is_empty());
+        assert_eq!(missed, ["a"]);
+
+        for not_a_list in [
+            json!({"task_id": "a", "status": "running"}),
+            json!({"tasks": 3}),
+        ] {
+            assert!(parse_list(not_a_list.as_object().expect("obj"), now, &trace).is_none());
         }
     }
 

@@ -21,7 +21,21 @@ Exit codes:
 Examples:
   TRIPO_API_KEY=tsk_... fetch-assets 916e2b2c-... ./out
   fetch-assets --only model,multiview --json 916e2b2c-... ./out > manifest.json
-  fetch-assets verify ./out";
+  fetch-assets verify ./out
+  fetch-assets batch --from ids.txt --json ./assets > results.jsonl";
+
+const BATCH_HELP: &str = "\
+Each task lands in OUT_ROOT/<task_id>/ exactly as a single-task run would leave it.
+With --json, stdout gets one line per task as it ends:
+{\"task_id\",\"dir\",\"status\":\"ok\"|\"error\",\"exit_code\",\"files\",\"bytes\",\"error\"}
+
+Exit code: 0 when every task is ok, else the highest exit code among the tasks
+(the codes of a single-task run; 130 when interrupted).
+
+Examples:
+  fetch-assets batch ./assets 916e2b2c-... 0c3f9a7d-...
+  fetch-assets batch --from ids.txt --json ./assets > results.jsonl
+  generate-tasks | fetch-assets batch --from - ./assets";
 
 /// Wait for a Tripo task, then download every output before its links
 /// expire, verified, with a checksummed manifest.
@@ -58,6 +72,9 @@ pub enum Command {
         /// The shell.
         shell: clap_complete::Shell,
     },
+    /// Fetch many tasks in one run, each into OUT_ROOT/<task_id>/.
+    #[command(after_help = BATCH_HELP)]
+    Batch(BatchArgs),
     /// Print the man page (e.g. `fetch-assets man > fetch-assets.1`).
     Man,
     /// Receive the service's webhooks and fetch each completed task into
@@ -115,6 +132,26 @@ pub struct ListenArgs {
     pub verbose: bool,
 }
 
+#[derive(Debug, Args)]
+pub struct BatchArgs {
+    /// The folder that receives one folder per task; created if missing.
+    pub out_root: PathBuf,
+
+    /// Task ids (more with --from).
+    pub task_ids: Vec<String>,
+
+    /// Read task ids from FILE ('-' for stdin), one a line; blank lines and
+    /// '#' comments are skipped.
+    #[arg(long, value_name = "FILE")]
+    pub from: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub api: ApiArgs,
+
+    #[command(flatten)]
+    pub options: TaskOptions,
+}
+
 /// Where the API is and how to reach it.
 #[derive(Debug, Args)]
 pub struct ApiArgs {
@@ -144,11 +181,19 @@ pub struct FetchArgs {
     #[command(flatten)]
     pub api: ApiArgs,
 
+    #[command(flatten)]
+    pub options: TaskOptions,
+}
+
+/// How to fetch a task: for a single run, or each task of a batch.
+#[derive(Debug, Args)]
+pub struct TaskOptions {
     /// How long to wait for the task to finish (90s, 5m, 1h, or seconds).
     #[arg(long, value_parser = parse_duration, default_value = "30m")]
     pub timeout: Duration,
 
-    /// Print the manifest as JSON on stdout (and nothing else there).
+    /// Print the manifest as JSON on stdout (and nothing else there); with
+    /// batch, one JSON line per task as it ends.
     #[arg(long)]
     pub json: bool,
 
@@ -170,7 +215,8 @@ pub struct FetchArgs {
     #[arg(long)]
     pub force: bool,
 
-    /// At most this many transfers at once (default: all of them).
+    /// At most this many transfers at once (default: all of a task's files;
+    /// batch: 32 across all tasks).
     #[arg(long, value_name = "N")]
     pub concurrency: Option<NonZeroUsize>,
 

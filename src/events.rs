@@ -133,6 +133,14 @@ pub enum Event {
         /// Where.
         path: PathBuf,
     },
+    /// An event of one task of a run of many (`Client::fetch_many`): the
+    /// same events a single fetch reports, with the task they are about.
+    Task {
+        /// The task.
+        task_id: Arc<str>,
+        /// What happened to it.
+        event: Box<Event>,
+    },
 }
 
 /// One file the pipeline is about to fetch.

@@ -244,8 +244,10 @@ fn refuse_files_not_ours(
     })
 }
 
-/// Task ids go into a URL path: only the characters real ids use.
-pub(crate) fn check_task_id(task_id: &str) -> Result<()> {
+/// Checks a task id as every command does before any request: ids go into
+/// a URL path, so only the characters real ids use (letters, digits, `-`,
+/// `_`; 1 to 128 of them). Anything else is [`Error::Usage`].
+pub fn check_task_id(task_id: &str) -> Result<()> {
     let ok = (1..=128).contains(&task_id.len())
         && task_id
             .bytes()

@@ -94,6 +94,7 @@
 
 mod api;
 mod assets;
+mod batch;
 mod concurrency;
 mod content;
 mod error;
@@ -122,9 +123,11 @@ use std::time::Duration;
 
 pub use api::{ApiKey, ApiVersion, DEFAULT_API_BASE, Task, TaskStatus};
 pub use assets::{Asset, Role, RoleSelector, View, extension, file_name, media_type, plan};
+pub use batch::{Batch, DEFAULT_BATCH_CONCURRENCY, TaskOutcome};
 pub use concurrency::TransferLimit;
 pub use error::{DownloadCause, Error, Result, TraceId, Tried};
 pub use events::{Event, Observer, PlannedFile};
+pub use fetch::check_task_id;
 pub use manifest::{
     FileCheck, FileEntry, MANIFEST_FILE, Manifest, SUMS_FILE, VerifyReport, verify,
 };
@@ -182,6 +185,48 @@ impl Client {
         let task_id = task.task_id.clone();
         let start = fetch::Start::Known(Box::new(task));
         fetch::fetch(self, &task_id, start, dir.as_ref(), options).await
+    }
+
+    /// Fetches many tasks, each into `out_root/<task_id>/` exactly as
+    /// [`Client::fetch`] would, and yields each task's outcome as it ends.
+    ///
+    /// Waiting costs few requests: with the v3 API, one
+    /// `POST /v3/tasks/list` for up to 100 pending tasks, on the schedule of
+    /// the task expected to finish first. A task's files start the moment
+    /// its success is seen; `options.concurrency` (default
+    /// [`DEFAULT_BATCH_CONCURRENCY`]) bounds the transfers of the whole
+    /// batch, earliest success first. Every id is checked before any
+    /// request (an invalid one is [`Error::Usage`]); repeats count once.
+    /// Events reach `options.observer` wrapped in [`Event::Task`]. Must be
+    /// called within a tokio runtime; dropping the [`Batch`] stops every
+    /// task still going, as dropping [`Client::fetch`] does.
+    ///
+    /// ```
+    /// # #[tokio::main(flavor = "current_thread")]
+    /// # async fn main() -> Result<(), fetch_assets::Error> {
+    /// # let fake = fake_tripo::FakeTripo::start(fake_tripo::Scenario::new("v3_model_pbr_same"));
+    /// # let client = fetch_assets::Client::builder().api_key(fake.api_key()).api_base(fake.v3_base()).build()?;
+    /// # let root = tempfile::tempdir().expect("a temporary folder");
+    /// # let ids = vec![fake.task_id().to_owned()];
+    /// use futures::StreamExt;
+    /// use fetch_assets::{FetchOptions, task_report::TaskReport};
+    ///
+    /// let mut batch = client.fetch_many(ids, root.path(), &FetchOptions::default())?;
+    /// while let Some(outcome) = batch.next().await {
+    ///     let report = TaskReport::new(&outcome.task_id, &outcome.dir, &outcome.result);
+    ///     println!("{}", report.to_json_line());
+    ///     assert!(report.is_ok());
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn fetch_many(
+        &self,
+        task_ids: impl IntoIterator<Item = impl Into<String>>,
+        out_root: impl AsRef<Path>,
+        options: &FetchOptions,
+    ) -> Result<Batch> {
+        let ids = task_ids.into_iter().map(Into::into).collect();
+        batch::start(self, ids, out_root.as_ref(), options)
     }
 
     /// Looks at the task once, without waiting.

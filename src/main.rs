@@ -3,6 +3,8 @@
 //! through [`fetch_assets::Error::exit_code`]; nothing here decides a code
 //! of its own except `verify`, which answers like `sha256sum -c`.
 
+mod batch_command;
+mod batch_display;
 mod cli;
 mod listen_log;
 mod progress;
@@ -16,7 +18,7 @@ use fetch_assets::listen::ListenOptions;
 use fetch_assets::webhook::WebhookSecret;
 use fetch_assets::{Client, Error, FetchOptions, TransferLimit};
 
-use crate::cli::{ApiArgs, Cli, Command, FetchArgs, ListenArgs};
+use crate::cli::{ApiArgs, Cli, Command, FetchArgs, ListenArgs, TaskOptions};
 use crate::progress::{Display, Mode};
 
 fn main() -> ExitCode {
@@ -60,6 +62,7 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Listen(args)) => runtime.block_on(listen(args)),
+        Some(Command::Batch(args)) => runtime.block_on(batch_command::run(args)),
         None => runtime.block_on(fetch(cli.fetch)),
     }
 }
@@ -68,19 +71,10 @@ async fn fetch(args: FetchArgs) -> Result<ExitCode, Error> {
     let (Some(task_id), Some(out_dir)) = (args.task_id, args.out_dir) else {
         return Err(Error::Usage("a task id and a folder are required".into()));
     };
-    let client = client(args.api, false, args.quiet)?;
-
-    let mode = Mode::choose(args.quiet, args.verbose);
-    let display = Display::new(mode);
-    let mut options = FetchOptions::default()
-        .timeout(args.timeout)
-        .only(args.only)
-        .force(args.force)
-        .stall_timeout(args.stall_timeout)
-        .content_check(!args.no_content_check)
-        .max_size(args.max_size)
-        .observer(display.clone());
-    options.concurrency = args.concurrency;
+    let args_options = args.options;
+    let client = client(args.api, false, args_options.quiet)?;
+    let display = Display::new(Mode::choose(args_options.quiet, args_options.verbose));
+    let options = fetch_options(&args_options).observer(display.clone());
 
     survive_file_size_limit();
     let manifest = tokio::select! {
@@ -89,7 +83,7 @@ async fn fetch(args: FetchArgs) -> Result<ExitCode, Error> {
     };
     display.finish(manifest.as_ref().ok(), &out_dir);
     let manifest = manifest?;
-    if args.json {
+    if args_options.json {
         let mut stdout = std::io::stdout().lock();
         stdout
             .write_all(manifest.to_json().as_bytes())
@@ -148,6 +142,19 @@ async fn listen(args: ListenArgs) -> Result<ExitCode, Error> {
     survive_file_size_limit();
     fetch_assets::listen::listen(&client, &args.out_root, options, interrupted()).await?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The fetch options the command line gives, without an observer.
+fn fetch_options(args: &TaskOptions) -> FetchOptions {
+    let mut options = FetchOptions::default()
+        .timeout(args.timeout)
+        .only(args.only.iter().copied())
+        .force(args.force)
+        .stall_timeout(args.stall_timeout)
+        .content_check(!args.no_content_check)
+        .max_size(args.max_size);
+    options.concurrency = args.concurrency;
+    options
 }
 
 /// The client for the API options given (`key_optional` for `listen`),

@@ -425,27 +425,30 @@ impl Observer for Display {
 
 /// What kind of line this is, for the sign a terminal shows before it.
 #[derive(Clone, Copy)]
-enum Mark {
+pub(crate) enum Mark {
     /// Anything else.
     Plain,
     /// A file is complete.
     Done,
     /// Something failed and is being retried or refreshed.
     Recovery,
+    /// Something failed for good.
+    Failed,
 }
 
 impl Mark {
-    fn sign(self) -> &'static str {
+    pub(crate) fn sign(self) -> &'static str {
         match self {
             Mark::Plain => "  ",
             Mark::Done => "\x1b[32m✓\x1b[0m ",
             Mark::Recovery => "\x1b[33m↻\x1b[0m ",
+            Mark::Failed => "\x1b[31m✗\x1b[0m ",
         }
     }
 }
 
 /// `"1 file"`, `"9 files"`.
-fn files(n: usize) -> String {
+pub(crate) fn files(n: usize) -> String {
     match n {
         1 => "1 file".to_owned(),
         n => format!("{n} files"),
@@ -460,7 +463,7 @@ fn about(left: Option<Duration>) -> String {
 }
 
 /// A duration as people read it in a log: `0.2s`, `3.1s`, `42s`, `2m 05s`, `1h 02m`.
-fn short(d: Duration) -> String {
+pub(crate) fn short(d: Duration) -> String {
     let secs = d.as_secs();
     match secs {
         0..10 => {

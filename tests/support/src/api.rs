@@ -7,7 +7,7 @@ use std::time::{Duration, SystemTime};
 
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{Extensions, HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::Response;
 use serde_json::{Value, json};
 
@@ -15,12 +15,13 @@ use crate::scenario::ApiFault;
 use crate::server::ConnAbort;
 use crate::state::{Shape, Shared, State as Record, task_of, task_of_mut};
 use crate::stats::ApiRequest;
+use crate::tasks::Timeline;
 
 /// Fields of the final task that in-progress answers carry too.
 const KEPT_WHILE_RUNNING: [&str; 5] = ["task_id", "type", "input", "create_time", "created_at"];
 
 /// What a task request gets.
-enum Outcome {
+pub(crate) enum Outcome {
     Answer(StatusCode, Value),
     Fault {
         status: StatusCode,
@@ -32,9 +33,14 @@ enum Outcome {
 
 pub(crate) async fn handle(State(shared): State<Arc<Shared>>, request: Request) -> Response {
     let (trace, outcome) = decide(&shared, &request);
+    answer(request.extensions(), &trace, outcome).await
+}
+
+/// Sends the outcome decided for a request (`extensions` are the request's).
+pub(crate) async fn answer(extensions: &Extensions, trace: &str, outcome: Outcome) -> Response {
     match outcome {
         Outcome::Answer(status, body) => {
-            respond(status, &trace, "application/json", body.to_string(), None)
+            respond(status, trace, "application/json", body.to_string(), None)
         }
         Outcome::Fault {
             status,
@@ -46,12 +52,12 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, request: Request) 
             } else {
                 "application/json"
             };
-            respond(status, &trace, kind, body, retry_after)
+            respond(status, trace, kind, body, retry_after)
         }
         Outcome::Reset => {
             // Dropping the connection is the connection task's job: tell it,
             // then never answer.
-            if let Some(abort) = request.extensions().get::<ConnAbort>() {
+            if let Some(abort) = extensions.get::<ConnAbort>() {
                 abort.0.notify_one();
             }
             std::future::pending().await
@@ -66,17 +72,11 @@ fn decide(shared: &Shared, request: &Request) -> (String, Outcome) {
         .strip_prefix("/v3/tasks/")
         .or_else(|| path.strip_prefix("/v2/openapi/task/"))
         .filter(|id| !id.is_empty() && !id.contains('/'));
-    let had_valid_key = request
-        .headers()
-        .get(header::AUTHORIZATION)
-        .and_then(|value| value.to_str().ok())
-        .and_then(|value| value.strip_prefix("Bearer "))
-        .is_some_and(|key| key == shared.api_key);
+    let had_valid_key = has_valid_key(shared, request.headers());
     let at = shared.started.elapsed();
 
     let mut record = shared.lock();
-    record.traces += 1;
-    let trace = format!("trace-{}", record.traces);
+    let trace = record.next_trace();
     let mut final_answer = false;
     let outcome = match asked_id {
         None => Outcome::Answer(
@@ -85,23 +85,12 @@ fn decide(shared: &Shared, request: &Request) -> (String, Outcome) {
         ),
         Some(id) => {
             record.stats.task_requests += 1;
-            match record.api_faults.pop_front() {
-                Some(ApiFault::Reset) => Outcome::Reset,
-                Some(ApiFault::Status {
-                    status,
-                    body,
-                    retry_after,
-                }) => Outcome::Fault {
-                    status: StatusCode::from_u16(status)
-                        .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-                    body,
-                    retry_after,
-                },
-                None if !had_valid_key => Outcome::Answer(
-                    StatusCode::UNAUTHORIZED,
-                    json!({"code": 1002, "message": "Authentication failed", "suggestion": "Check your API key"}),
-                ),
-                None if id != shared.task_id => Outcome::Answer(
+            match (
+                fault_or_refusal(&mut record, had_valid_key),
+                shared.tasks.get(id),
+            ) {
+                (Some(outcome), _) => outcome,
+                (None, None) => Outcome::Answer(
                     StatusCode::NOT_FOUND,
                     json!({
                         "code": 2001,
@@ -109,32 +98,64 @@ fn decide(shared: &Shared, request: &Request) -> (String, Outcome) {
                         "suggestion": "Check the task id, and that it was created with this API key"
                     }),
                 ),
-                None => {
-                    let (answer, is_final) = task_answer(shared, &mut record, at);
+                (None, Some(timeline)) => {
+                    let (answer, is_final) = task_answer(shared, timeline, &mut record, at);
                     final_answer = is_final;
-                    if is_final
-                        && shared.final_is_success
-                        && record.stats.first_success_served_at.is_none()
-                    {
-                        record.stats.first_success_served_at = Some(shared.started.elapsed());
-                    }
                     Outcome::Answer(StatusCode::OK, answer)
                 }
             }
         }
     };
-    let status = match &outcome {
-        Outcome::Answer(status, _) | Outcome::Fault { status, .. } => status.as_u16(),
-        Outcome::Reset => 0,
-    };
     record.stats.api_requests.push(ApiRequest {
         path,
         had_valid_key,
-        status,
+        status: outcome.status(),
         at,
         final_answer,
+        task_ids: Vec::new(),
     });
     (trace, outcome)
+}
+
+impl Outcome {
+    /// The status answered (0 for a connection dropped without answer).
+    pub(crate) fn status(&self) -> u16 {
+        match self {
+            Outcome::Answer(status, _) | Outcome::Fault { status, .. } => status.as_u16(),
+            Outcome::Reset => 0,
+        }
+    }
+}
+
+/// Whether the request carries `Authorization: Bearer <the key>`.
+pub(crate) fn has_valid_key(shared: &Shared, headers: &HeaderMap) -> bool {
+    headers
+        .get(header::AUTHORIZATION)
+        .and_then(|value| value.to_str().ok())
+        .and_then(|value| value.strip_prefix("Bearer "))
+        .is_some_and(|key| key == shared.api_key)
+}
+
+/// The next queued API fault, else a 401 for a request without the key;
+/// `None` when the request is to be answered.
+pub(crate) fn fault_or_refusal(record: &mut Record, had_valid_key: bool) -> Option<Outcome> {
+    match record.api_faults.pop_front() {
+        Some(ApiFault::Reset) => Some(Outcome::Reset),
+        Some(ApiFault::Status {
+            status,
+            body,
+            retry_after,
+        }) => Some(Outcome::Fault {
+            status: StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            body,
+            retry_after,
+        }),
+        None if !had_valid_key => Some(Outcome::Answer(
+            StatusCode::UNAUTHORIZED,
+            json!({"code": 1002, "message": "Authentication failed", "suggestion": "Check your API key"}),
+        )),
+        None => None,
+    }
 }
 
 fn respond(
@@ -160,21 +181,39 @@ fn respond(
     response
 }
 
-/// The answer at `elapsed` into the timeline, and whether it is the final one.
-fn task_answer(shared: &Shared, record: &mut Record, elapsed: Duration) -> (Value, bool) {
+/// The task's answer at `elapsed` into its timeline, and whether it is the
+/// final one. The first final answer of a success is noted in the stats.
+pub(crate) fn task_answer(
+    shared: &Shared,
+    timeline: &Timeline,
+    record: &mut Record,
+    elapsed: Duration,
+) -> (Value, bool) {
     let mut phase_start = Duration::ZERO;
-    for (status, length) in &shared.phases {
+    for (status, length) in &timeline.phases {
         if elapsed < phase_start + *length {
             return (
-                in_progress(shared, status, elapsed - phase_start, *length),
+                in_progress(shared, timeline, status, elapsed - phase_start, *length),
                 false,
             );
         }
         phase_start += *length;
     }
-    let mut answer = shared.final_answer.clone();
-    if let Some(task) = task_of_mut(&mut answer, shared.shape) {
-        sign_links(shared, record, task, shared.link_lifetime);
+    if timeline.final_is_success {
+        let stats = &mut record.stats;
+        if timeline.task_id == shared.task_id && stats.first_success_served_at.is_none() {
+            stats.first_success_served_at = Some(shared.started.elapsed());
+        }
+    }
+    let mut answer = timeline.final_answer.clone();
+    if let Some(task) = task_of_mut(&mut answer, timeline.shape) {
+        sign_links(
+            shared,
+            record,
+            &timeline.task_id,
+            task,
+            shared.link_lifetime,
+        );
     }
     (answer, true)
 }
@@ -185,6 +224,7 @@ fn task_answer(shared: &Shared, record: &mut Record, elapsed: Duration) -> (Valu
 pub(crate) fn sign_links(
     shared: &Shared,
     record: &mut Record,
+    task_id: &str,
     task: &mut Value,
     lifetime: Duration,
 ) {
@@ -192,13 +232,19 @@ pub(crate) fn sign_links(
     replace_links(task, &mut |name| {
         issued
             .entry(name.to_owned())
-            .or_insert_with(|| record.sign(shared, name, lifetime))
+            .or_insert_with(|| record.sign(shared, task_id, name, lifetime))
             .clone()
     });
 }
 
 /// A task still queued or running, `into` its phase of `length`.
-fn in_progress(shared: &Shared, status: &str, into: Duration, length: Duration) -> Value {
+fn in_progress(
+    shared: &Shared,
+    timeline: &Timeline,
+    status: &str,
+    into: Duration,
+    length: Duration,
+) -> Value {
     let queued = status == "queued";
     let fraction = into.as_secs_f64() / length.as_secs_f64();
     let progress = if queued {
@@ -212,7 +258,7 @@ fn in_progress(shared: &Shared, status: &str, into: Duration, length: Duration) 
         (length - into).as_secs() as i64
     };
     let mut task = json!({
-        "task_id": shared.task_id,
+        "task_id": timeline.task_id,
         "type": "text_to_model",
         "status": status,
         "input": {},
@@ -221,7 +267,7 @@ fn in_progress(shared: &Shared, status: &str, into: Duration, length: Duration) 
         "queuing_num": if queued { 1 } else { -1 },
         "running_left_time": left,
     });
-    if let Some(final_task) = task_of(&shared.final_answer, shared.shape) {
+    if let Some(final_task) = task_of(&timeline.final_answer, timeline.shape) {
         for key in KEPT_WHILE_RUNNING {
             if let Some(value) = final_task.get(key) {
                 task[key] = value.clone();
@@ -235,8 +281,8 @@ fn in_progress(shared: &Shared, status: &str, into: Duration, length: Duration) 
             .map_or(0, |d| d.as_secs());
         task["create_time"] = Value::from(created);
     }
-    task["task_id"] = Value::from(shared.task_id.clone());
-    match shared.shape {
+    task["task_id"] = Value::from(timeline.task_id.clone());
+    match timeline.shape {
         Shape::Bare => task,
         Shape::Envelope | Shape::Other => json!({"code": 0, "data": task}),
     }

@@ -86,8 +86,14 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, request: Request) 
 
     let mut record = shared.lock();
     let index = record.stats.cdn_requests.len();
+    let task_id = path
+        .rsplit('/')
+        .nth(1)
+        .filter(|id| shared.tasks.contains_key(*id))
+        .map(str::to_owned);
     record.stats.cdn_requests.push(CdnRequest {
         file: name.clone(),
+        task_id,
         range: range.clone(),
         if_range: if_range.clone(),
         version: 0,

@@ -24,10 +24,12 @@ mod api;
 mod cdn;
 mod content;
 mod links;
+mod list;
 mod scenario;
 mod server;
 mod state;
 mod stats;
+mod tasks;
 mod webhook;
 
 use std::net::{SocketAddr, TcpListener as StdListener};
@@ -39,11 +41,13 @@ use axum::Router;
 use tokio::sync::oneshot;
 
 pub use links::LinkStyle;
+pub use list::{ListShape, MAX_IDS as MAX_LIST_IDS};
 pub use scenario::{
     ApiFault, DEFAULT_API_KEY, ErrorPage, FileFault, Scenario, Validators, fixture_json,
     fixtures_dir,
 };
 pub use stats::{ApiRequest, CdnRequest, Stats};
+pub use tasks::TaskSpec;
 pub use webhook::{Delivery, WebhookAnswer};
 
 use state::Shared;
@@ -216,6 +220,7 @@ fn run(api: StdListener, cdn: StdListener, shared: Arc<Shared>, stopped: oneshot
                 .unwrap_or_else(|e| panic!("fake-tripo: cannot hand a listener to tokio: {e}"))
         };
         let api_app = Router::new()
+            .route("/v3/tasks/list", axum::routing::post(list::handle))
             .fallback(api::handle)
             .with_state(shared.clone());
         let cdn_app = Router::new().fallback(cdn::handle).with_state(shared);

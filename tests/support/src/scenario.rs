@@ -7,6 +7,8 @@ use std::time::Duration;
 use serde_json::Value;
 
 use crate::links::LinkStyle;
+use crate::list::ListKnobs;
+use crate::tasks::TaskSpec;
 
 /// The key the fake accepts unless the scenario names another.
 pub const DEFAULT_API_KEY: &str = "tsk_fake_key_0123456789";
@@ -27,6 +29,8 @@ pub struct Scenario {
     pub(crate) throttle: u64,
     pub(crate) damaged: Vec<String>,
     pub(crate) validators: Validators,
+    pub(crate) more_tasks: Vec<(String, TaskSpec)>,
+    pub(crate) list: ListKnobs,
 }
 
 /// Which validators the CDN sends with a file (`ETag`, `Last-Modified`), and
@@ -81,6 +85,8 @@ impl Scenario {
             throttle: 0,
             damaged: Vec::new(),
             validators: Validators::default(),
+            more_tasks: Vec::new(),
+            list: ListKnobs::default(),
         }
     }
 

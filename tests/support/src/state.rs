@@ -11,8 +11,10 @@ use serde_json::Value;
 
 use crate::content::Content;
 use crate::links::{self, LinkStyle};
+use crate::list::ListKnobs;
 use crate::scenario::{ApiFault, FileFault, FileSpec, Scenario, Validators};
 use crate::stats::Stats;
+use crate::tasks::Timeline;
 
 /// Task id used when neither the answer nor the scenario names one.
 const FALLBACK_TASK_ID: &str = "fake-task-0001";
@@ -28,19 +30,33 @@ pub(crate) enum Shape {
     Other,
 }
 
+impl Shape {
+    pub(crate) fn of(answer: &Value) -> Shape {
+        if answer.get("data").is_some_and(Value::is_object) {
+            Shape::Envelope
+        } else if ["output", "status", "task_id"]
+            .iter()
+            .any(|k| answer.get(k).is_some())
+        {
+            Shape::Bare
+        } else {
+            Shape::Other
+        }
+    }
+}
+
 pub(crate) struct Shared {
     pub started: Instant,
     pub started_unix: SystemTime,
     pub api_key: String,
+    /// The scenario's own task.
     pub task_id: String,
     /// `http://127.0.0.2:PORT`.
     pub cdn_base: String,
-    pub shape: Shape,
-    /// The final answer, its `task_id` set to [`Shared::task_id`], links still
-    /// as `cdn:<name>`.
-    pub final_answer: Value,
-    pub phases: Vec<(String, Duration)>,
-    pub final_is_success: bool,
+    /// Every task served, the scenario's own included, by id.
+    pub tasks: HashMap<String, Timeline>,
+    /// How `POST /v3/tasks/list` answers.
+    pub list: ListKnobs,
     pub link_lifetime: Duration,
     pub link_style: LinkStyle,
     pub files: HashMap<String, Content>,
@@ -79,18 +95,8 @@ impl Shared {
     /// Checks the scenario (panicking with a message naming the mistake) and
     /// lays it out for serving.
     pub(crate) fn new(scenario: Scenario, started: Instant, cdn: SocketAddr) -> Shared {
-        let mut answer = scenario.answer;
-        let shape = if answer.get("data").is_some_and(Value::is_object) {
-            Shape::Envelope
-        } else if ["output", "status", "task_id"]
-            .iter()
-            .any(|k| answer.get(k).is_some())
-        {
-            Shape::Bare
-        } else {
-            Shape::Other
-        };
-        let answer_id = task_of(&answer, shape)
+        let answer = scenario.answer;
+        let answer_id = task_of(&answer, Shape::of(&answer))
             .and_then(|task| task.get("task_id"))
             .and_then(Value::as_str)
             .map(str::to_owned);
@@ -98,20 +104,31 @@ impl Shared {
             .task_id
             .or(answer_id)
             .unwrap_or_else(|| FALLBACK_TASK_ID.to_owned());
-        if let Some(task) = task_of_mut(&mut answer, shape) {
-            task["task_id"] = Value::from(task_id.clone());
+        let own = Timeline::new(task_id.clone(), answer, scenario.phases);
+        let mut tasks = HashMap::from([(task_id.clone(), own)]);
+        let mut sources = vec![(task_id.clone(), scenario.source.clone())];
+        for (id, spec) in scenario.more_tasks {
+            assert!(
+                !tasks.contains_key(&id),
+                "fake-tripo: task `{id}` is served twice: give each task its own id"
+            );
+            sources.push((id.clone(), spec.source));
+            tasks.insert(id.clone(), Timeline::new(id, spec.answer, spec.phases));
         }
 
         let mut names = BTreeSet::new();
-        if let Some(task) = task_of(&answer, shape) {
-            cdn_names(task, &mut names);
-        }
-        for name in &names {
-            assert!(
-                !name.is_empty() && !name.contains(['/', '?', '#', '%', ' ']),
-                "fake-tripo: {} has `cdn:{name}`: a file name must be one plain path segment",
-                scenario.source
-            );
+        for (id, source) in &sources {
+            let mut own_names = BTreeSet::new();
+            if let Some(task) = task_of(&tasks[id].final_answer, tasks[id].shape) {
+                cdn_names(task, &mut own_names);
+            }
+            for name in &own_names {
+                assert!(
+                    !name.is_empty() && !name.contains(['/', '?', '#', '%', ' ']),
+                    "fake-tripo: {source} has `cdn:{name}`: a file name must be one plain path segment"
+                );
+            }
+            names.extend(own_names);
         }
         let mut files: HashMap<String, Content> = names
             .iter()
@@ -156,10 +173,8 @@ impl Shared {
             }
         }
 
-        let final_is_success = task_of(&answer, shape)
-            .and_then(|task| task.get("status"))
-            .is_some_and(|status| status == "success");
-        let timeline_end = scenario.phases.iter().map(|(_, d)| *d).sum();
+        let own = &tasks[&task_id];
+        let success_at = own.final_is_success.then(|| own.end());
         let seed = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
             .map_or(0, |d| d.as_nanos() as u64);
@@ -169,10 +184,8 @@ impl Shared {
             api_key: scenario.api_key,
             task_id,
             cdn_base: format!("http://{cdn}"),
-            shape,
-            final_answer: answer,
-            phases: scenario.phases,
-            final_is_success,
+            tasks,
+            list: scenario.list,
             link_lifetime: scenario.link_lifetime,
             link_style: scenario.link_style,
             files,
@@ -185,7 +198,7 @@ impl Shared {
                 links: HashMap::new(),
                 per_file: HashMap::new(),
                 stats: Stats {
-                    success_at: final_is_success.then_some(timeline_end),
+                    success_at,
                     ..Stats::default()
                 },
                 rng: seed,
@@ -199,6 +212,11 @@ impl Shared {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
+    /// The scenario's own task.
+    pub(crate) fn own_task(&self) -> &Timeline {
+        &self.tasks[&self.task_id]
+    }
+
     /// The content served for `name`, panicking with the known names if none.
     pub(crate) fn content(&self, name: &str) -> &Content {
         self.files.get(name).unwrap_or_else(|| {
@@ -210,15 +228,27 @@ impl Shared {
 }
 
 impl State {
-    /// A fresh link to file `name`, valid for `lifetime` from now (the
-    /// scenario's, or zero for a link dead on arrival).
-    pub(crate) fn sign(&mut self, shared: &Shared, name: &str, lifetime: Duration) -> String {
+    /// The trace id of the next API answer.
+    pub(crate) fn next_trace(&mut self) -> String {
+        self.traces += 1;
+        format!("trace-{}", self.traces)
+    }
+
+    /// A fresh link to file `name` of task `task_id`, valid for `lifetime`
+    /// from now (the scenario's, or zero for a link dead on arrival).
+    pub(crate) fn sign(
+        &mut self,
+        shared: &Shared,
+        task_id: &str,
+        name: &str,
+        lifetime: Duration,
+    ) -> String {
         let now = SystemTime::now();
         let id = format!("{:016x}{:016x}", self.next_rand(), self.next_rand());
         let path = format!(
             "/tcli_0123456789abcdef0123456789abcdef/{}/{}/{name}",
             links::yyyymmdd(now),
-            shared.task_id
+            task_id
         );
         let resource = format!("{}{path}", shared.cdn_base);
         let expires_unix = links::unix_secs_ceil(now + lifetime);

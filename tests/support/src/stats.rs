@@ -9,6 +9,8 @@ pub struct Stats {
     /// Every request for a task (`/v3/tasks/{id}` or `/v2/openapi/task/{id}`),
     /// faulted, refused and unknown ids included.
     pub task_requests: u64,
+    /// Every `POST /v3/tasks/list`, faulted and refused ones included.
+    pub list_requests: u64,
     /// Every request to the API host, in arrival order.
     pub api_requests: Vec<ApiRequest>,
     /// Every request to the CDN host, in arrival order.
@@ -32,8 +34,12 @@ pub struct ApiRequest {
     pub status: u16,
     /// When it arrived, from start.
     pub at: Duration,
-    /// Whether the answer was the task's final answer (with fresh links).
+    /// Whether the answer was the task's final answer (with fresh links);
+    /// for `POST /v3/tasks/list`, whether it carried any task's.
     pub final_answer: bool,
+    /// For `POST /v3/tasks/list`, the ids asked for, in order; empty for
+    /// a `GET`.
+    pub task_ids: Vec<String>,
 }
 
 /// One request to the CDN host.
@@ -41,6 +47,8 @@ pub struct ApiRequest {
 pub struct CdnRequest {
     /// The file name, the link's last path segment.
     pub file: String,
+    /// The task whose link it used (the id in the link's path), if any.
+    pub task_id: Option<String>,
     /// The `Range` header, as sent.
     pub range: Option<String>,
     /// The `If-Range` header, as sent.

@@ -163,7 +163,8 @@ impl FakeTripo {
     /// The event body a delivery carries: `{"id","type","created_at","data"}`.
     fn event_body(&self, delivery: &Delivery) -> Vec<u8> {
         let shared = &self.shared;
-        let mut task = task_of(&shared.final_answer, shared.shape)
+        let own = shared.own_task();
+        let mut task = task_of(&own.final_answer, own.shape)
             .cloned()
             .unwrap_or_else(|| json!({}));
         let lifetime = if delivery.dead_links {
@@ -171,7 +172,13 @@ impl FakeTripo {
         } else {
             shared.link_lifetime
         };
-        sign_links(shared, &mut shared.lock(), &mut task, lifetime);
+        sign_links(
+            shared,
+            &mut shared.lock(),
+            &own.task_id,
+            &mut task,
+            lifetime,
+        );
         let event = json!({
             "id": self.event_id(delivery),
             "type": delivery.event_type,
