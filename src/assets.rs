@@ -1,13 +1,17 @@
 //! From a task's `output` to the ordered list of files to fetch, and how
 //! each file is named on disk. This is the one place that knows the output
 //! field names of both dialects and the file names of the contract
-//! (DESIGN.md, "Files").
+//! (DESIGN.md, "Files"); every other link in `output` is an open-ended
+//! output, found and named by [`crate::open_outputs`].
 
 use std::fmt;
 use std::str::FromStr;
+use std::sync::Arc;
 
 use reqwest::Url;
 use serde_json::{Map, Value};
+
+use crate::open_outputs::{self, FieldPath, Found, Step};
 
 /// One of the four multiview images, in the fixed order the API gives them.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -43,7 +47,7 @@ impl View {
 }
 
 /// What an output file is, independent of the dialect that named it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub enum Role {
     /// `model`: the main model.
     Model,
@@ -63,6 +67,18 @@ pub enum Role {
     RenderedVideo,
     /// One of the four multiview images.
     Multiview(View),
+    /// An open-ended output: a link no table role names (`thumbnail_url`,
+    /// `model_urls[1]`), named by its place in `output`.
+    Open(OpenRole),
+}
+
+/// An open-ended output's name and place.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct OpenRole {
+    /// Its name: `thumbnail`, `model_1`, `textures_albedo`.
+    pub name: Arc<str>,
+    /// Its JSON path in `output`: `thumbnail_url`, `model_urls[1]`.
+    pub field: Arc<str>,
 }
 
 impl Role {
@@ -84,7 +100,7 @@ impl Role {
     ];
 
     /// The role's name in the manifest and for `--only` (all four views are `multiview`).
-    pub fn name(self) -> &'static str {
+    pub fn name(&self) -> &str {
         match self {
             Role::Model => "model",
             Role::BaseModel => "base_model",
@@ -95,12 +111,13 @@ impl Role {
             Role::UvRender => "uv_render",
             Role::RenderedVideo => "rendered_video",
             Role::Multiview(_) => "multiview",
+            Role::Open(open) => &open.name,
         }
     }
 
     /// The file name without its extension: the role's name, or
     /// `multiview_<index>_<view>`.
-    pub fn stem(self) -> String {
+    pub fn stem(&self) -> String {
         match self {
             Role::Multiview(view) => format!("multiview_{}_{}", view.index(), view.name()),
             other => other.name().to_owned(),
@@ -108,16 +125,25 @@ impl Role {
     }
 
     /// The view, for multiview images.
-    pub fn view(self) -> Option<View> {
+    pub fn view(&self) -> Option<View> {
         match self {
-            Role::Multiview(view) => Some(view),
+            Role::Multiview(view) => Some(*view),
+            _ => None,
+        }
+    }
+
+    /// For an open-ended output, its JSON path in `output` (the manifest's
+    /// `field`).
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            Role::Open(open) => Some(&open.field),
             _ => None,
         }
     }
 
     /// The output keys this role may come under, in order of preference: the
     /// bare v2 name, the v3 `_url` name, and the aliases seen in the wild.
-    fn output_keys(self) -> &'static [&'static str] {
+    fn output_keys(&self) -> &'static [&'static str] {
         match self {
             Role::Model => &["model", "model_url"],
             Role::BaseModel => &["base_model", "base_model_url"],
@@ -136,6 +162,7 @@ impl Role {
             Role::Multiview(View::Left) => &["left_view_url"],
             Role::Multiview(View::Back) => &["back_view_url"],
             Role::Multiview(View::Right) => &["right_view_url"],
+            Role::Open(_) => &[],
         }
     }
 }
@@ -149,12 +176,13 @@ impl fmt::Display for Role {
     }
 }
 
-/// A choice of outputs for `--only`: one role, or `multiview` for all four views.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub struct RoleSelector(&'static str);
+/// A choice of outputs for `--only`: one role, `multiview` for all four
+/// views, or the name of an open-ended output (`thumbnail`, `model_1`).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct RoleSelector(String);
 
 impl RoleSelector {
-    /// The names `--only` accepts.
+    /// The table's role names (open-ended outputs are named by the task).
     pub const NAMES: [&'static str; 9] = [
         "model",
         "base_model",
@@ -168,37 +196,42 @@ impl RoleSelector {
     ];
 
     /// True when the selector picks this role.
-    pub fn selects(self, role: Role) -> bool {
+    pub fn selects(&self, role: &Role) -> bool {
         role.name() == self.0
     }
 
     /// The selector's name.
-    pub fn name(self) -> &'static str {
-        self.0
+    pub fn name(&self) -> &str {
+        &self.0
     }
 }
 
 impl FromStr for RoleSelector {
     type Err = String;
 
+    /// A table role's name, or a name an open-ended output can have: 1 to
+    /// 64 of `a-z`, `0-9`, `_`.
     fn from_str(text: &str) -> Result<Self, Self::Err> {
         let wanted = text.trim();
-        Self::NAMES
-            .iter()
-            .find(|name| **name == wanted)
-            .map(|name| RoleSelector(name))
-            .ok_or_else(|| {
-                format!(
-                    "unknown output '{wanted}'; choose from {}",
-                    Self::NAMES.join(", ")
-                )
-            })
+        let open_name = (1..=open_outputs::MAX_NAME).contains(&wanted.len())
+            && wanted
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+        if Self::NAMES.contains(&wanted) || open_name {
+            Ok(RoleSelector(wanted.to_owned()))
+        } else {
+            Err(format!(
+                "'{}' is not an output name; choose from {}, or an open-ended output's name (thumbnail, model_1, ...: lower-case letters, digits and _)",
+                wanted.escape_default(),
+                Self::NAMES.join(", ")
+            ))
+        }
     }
 }
 
 impl fmt::Display for RoleSelector {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.0)
+        f.write_str(&self.0)
     }
 }
 
@@ -212,54 +245,123 @@ pub struct Asset {
     pub aliases: Vec<Role>,
     /// The link as the API gave it (secret query included).
     pub link: String,
+    /// Why the value is not a link at all (a number under a `*_url` key,
+    /// say): the run refuses such an output unless `--only` leaves it out.
+    pub not_a_link: Option<String>,
+}
+
+impl Asset {
+    /// The file's role, then its aliases.
+    pub fn roles(&self) -> impl Iterator<Item = &Role> {
+        std::iter::once(&self.role).chain(&self.aliases)
+    }
 }
 
 /// The output objects multiview images may be nested in; the four
 /// `*_view_url` keys may also stand flat in `output`.
 const MULTIVIEW_OBJECTS: [&str; 2] = ["generate_multiview_image", "edit_multiview_image"];
 
-/// Turns a task's `output` into the files to fetch, in the contract's order.
-/// Unknown fields, non-string values and empty strings are ignored; two roles
-/// whose links differ only in their query are one file.
+/// Turns a task's `output` into the files to fetch, in the contract's order:
+/// the table's roles, then every other link in `output` (at any depth) as an
+/// open-ended output, in path order. Empty strings, `null`, and values that
+/// are not links (except under `*_url` keys) are ignored; two roles whose
+/// links differ only in their query are one file. A value under a `*_url`
+/// key that is not a link is planned as it is, for the run to refuse.
 pub fn plan(output: &Map<String, Value>) -> Vec<Asset> {
     let mut assets: Vec<Asset> = Vec::new();
-    for role in Role::ALL {
-        let Some(link) = link_for(output, role) else {
-            continue;
+    for (role, found) in every_output(output) {
+        let link = match found {
+            Found::Link(link) => link,
+            Found::NotALink(why) => {
+                // Planned as it is, never merged: the run refuses it.
+                assets.push(Asset {
+                    role,
+                    aliases: Vec::new(),
+                    link: String::new(),
+                    not_a_link: Some(why),
+                });
+                continue;
+            }
         };
         let same_file = assets
             .iter_mut()
-            .find(|a| without_query(&a.link) == without_query(link));
+            .find(|a| a.not_a_link.is_none() && without_query(&a.link) == without_query(&link));
         match same_file {
             Some(asset) => asset.aliases.push(role),
             None => assets.push(Asset {
                 role,
                 aliases: Vec::new(),
-                link: link.to_owned(),
+                link,
+                not_a_link: None,
             }),
         }
     }
     assets
 }
 
-fn link_for(output: &Map<String, Value>, role: Role) -> Option<&str> {
-    let mut places = vec![output];
+/// The names of the open-ended outputs of `output`, in path order: the
+/// order of their manifest entries.
+pub(crate) fn open_names(output: &Map<String, Value>) -> Vec<String> {
+    every_output(output)
+        .into_iter()
+        .filter(|(role, _)| role.field().is_some())
+        .map(|(role, _)| role.name().to_owned())
+        .collect()
+}
+
+/// Every output, before shared links are merged: the table's roles in
+/// order, then the open-ended outputs in path order.
+fn every_output(output: &Map<String, Value>) -> Vec<(Role, Found)> {
+    let mut taken: Vec<FieldPath> = Vec::new();
+    let mut found: Vec<(Role, Found)> = Vec::new();
+    for role in Role::ALL {
+        if let Some((path, link)) = link_for(output, &role) {
+            taken.push(path);
+            found.push((role, Found::Link(link.to_owned())));
+        }
+    }
+    let stems: Vec<String> = Role::ALL.iter().map(Role::stem).collect();
+    let reserved: Vec<&str> = stems
+        .iter()
+        .map(String::as_str)
+        .chain(RESERVED_NAMES)
+        .collect();
+    for open in open_outputs::find(output, &|path| taken.contains(path), &reserved) {
+        let role = Role::Open(OpenRole {
+            name: open.name.into(),
+            field: open.field.to_string().into(),
+        });
+        found.push((role, open.found));
+    }
+    found
+}
+
+/// Names no open-ended output may have besides the table's file stems: the
+/// four views' common name, and the files beside the outputs.
+const RESERVED_NAMES: [&str; 3] = ["multiview", "manifest", "sha256sums"];
+
+/// The role's link and where it was found: the first non-empty string among
+/// its keys, flat in `output` first, then in the multiview objects.
+fn link_for<'a>(output: &'a Map<String, Value>, role: &Role) -> Option<(FieldPath, &'a str)> {
+    let mut places: Vec<(Option<&str>, &Map<String, Value>)> = vec![(None, output)];
     if role.view().is_some() {
         places.extend(
             MULTIVIEW_OBJECTS
                 .iter()
-                .filter_map(|key| output.get(*key)?.as_object()),
+                .filter_map(|key| Some((Some(*key), output.get(*key)?.as_object()?))),
         );
     }
-    places
-        .into_iter()
-        .flat_map(|place| {
-            role.output_keys()
-                .iter()
-                .filter_map(move |key| place.get(*key)?.as_str())
+    places.into_iter().find_map(|(parent, place)| {
+        role.output_keys().iter().find_map(|key| {
+            let link = place.get(*key)?.as_str()?.trim();
+            let path = parent
+                .into_iter()
+                .chain([*key])
+                .map(|k| Step::Key(k.to_owned()))
+                .collect();
+            (!link.is_empty()).then_some((FieldPath(path), link))
         })
-        .map(str::trim)
-        .find(|link| !link.is_empty())
+    })
 }
 
 fn without_query(link: &str) -> &str {
@@ -338,7 +440,7 @@ fn is_media_type(text: &str) -> bool {
 }
 
 /// The file name on disk: the role's stem and the extension.
-pub fn file_name(role: Role, ext: &str) -> String {
+pub fn file_name(role: &Role, ext: &str) -> String {
     format!("{}.{ext}", role.stem())
 }
 
@@ -352,7 +454,7 @@ mod tests {
     }
 
     fn roles(assets: &[Asset]) -> Vec<Role> {
-        assets.iter().map(|a| a.role).collect()
+        assets.iter().map(|a| a.role.clone()).collect()
     }
 
     #[test]
@@ -419,15 +521,79 @@ mod tests {
     }
 
     #[test]
-    fn ignores_unknown_fields_and_non_strings() {
+    fn every_other_link_is_an_open_output_after_the_table() {
         let assets = plan(&output(json!({
             "model": {"type": "glb", "url": "https://c/m.glb"},
             "base_model": "",
             "thumbnail": "https://c/t.png",
             "riggable": true,
-            "result": {"model": {"type": "glb", "url": "https://c/m.glb"}},
+            "rendered_image_url": "https://c/r.webp?s=1",
+            "image_urls": ["https://c/r.webp?s=2", "https://c/i.png"],
+            "splat_url": 42,
         })));
-        assert!(assets.is_empty());
+        let names: Vec<(&str, Option<&str>)> = assets
+            .iter()
+            .map(|a| (a.role.name(), a.role.field()))
+            .collect();
+        assert_eq!(
+            names,
+            [
+                ("rendered_image", None),
+                ("image_1", Some("image_urls[1]")),
+                ("model_url", Some("model.url")),
+                ("splat", Some("splat_url")),
+                ("thumbnail", Some("thumbnail")),
+            ]
+        );
+        let alias = &assets[0].aliases;
+        assert_eq!(alias.len(), 1, "image_urls[0] is the rendered image's link");
+        assert_eq!(
+            (alias[0].name(), alias[0].field()),
+            ("image_0", Some("image_urls[0]"))
+        );
+        assert_eq!(
+            assets[3].not_a_link.as_deref(),
+            Some("the value is 42, not a link")
+        );
+        assert!(
+            assets
+                .iter()
+                .filter(|a| a.role.field().is_some())
+                .all(|a| a.role.view().is_none())
+        );
+    }
+
+    #[test]
+    fn a_table_role_s_other_key_with_another_link_is_an_open_output() {
+        let assets = plan(&output(json!({
+            "model": "https://c/a.glb",
+            "model_url": "https://c/b.glb",
+            "pbr_model_url": "https://c/a.glb?x=1",
+        })));
+        let names: Vec<&str> = assets.iter().map(|a| a.role.name()).collect();
+        assert_eq!(names, ["model", "model_2"]);
+        assert_eq!(assets[0].aliases, [Role::PbrModel]);
+        assert_eq!(assets[1].link, "https://c/b.glb");
+        assert_eq!(assets[1].role.field(), Some("model_url"));
+    }
+
+    #[test]
+    fn only_accepts_table_roles_and_open_names() {
+        for good in [
+            "model",
+            "multiview",
+            "thumbnail",
+            "model_1",
+            "textures_albedo",
+        ] {
+            assert_eq!(
+                good.parse::<RoleSelector>().map(|s| s.to_string()),
+                Ok(good.to_owned())
+            );
+        }
+        for bad in ["", "Model", "model.glb", "a b", &"x".repeat(65)] {
+            assert!(bad.parse::<RoleSelector>().is_err(), "{bad}");
+        }
     }
 
     #[test]
@@ -455,12 +621,12 @@ mod tests {
 
     #[test]
     fn file_names_follow_the_contract() {
-        assert_eq!(file_name(Role::Model, "glb"), "model.glb");
+        assert_eq!(file_name(&Role::Model, "glb"), "model.glb");
         assert_eq!(
-            file_name(Role::Multiview(View::Back), "png"),
+            file_name(&Role::Multiview(View::Back), "png"),
             "multiview_2_back.png"
         );
-        assert_eq!(file_name(Role::RenderedVideo, "mp4"), "rendered_video.mp4");
+        assert_eq!(file_name(&Role::RenderedVideo, "mp4"), "rendered_video.mp4");
     }
 
     #[test]

@@ -59,17 +59,19 @@ pub(crate) async fn fetch(
     };
     let planned = select(assets::plan(&task.output), &options.only, &task)?;
     for asset in &planned {
-        let refusal = match link::parse(&asset.link) {
-            Ok(url) => client.hosts.refusal(&url),
-            Err(reason) => Some(reason),
+        let refusal = match (&asset.not_a_link, link::parse(&asset.link)) {
+            (Some(why), _) => Some(why.clone()),
+            (None, Ok(url)) => client.hosts.refusal(&url),
+            (None, Err(reason)) => Some(reason),
         };
         if let Some(reason) = refusal {
+            let role = match asset.role.field() {
+                Some(field) => format!("{} (field {field})", asset.role),
+                None => asset.role.to_string(),
+            };
             return Err(Error::Download {
                 file: asset.role.stem(),
-                cause: DownloadCause::BadLink {
-                    role: asset.role.to_string(),
-                    reason,
-                },
+                cause: DownloadCause::BadLink { role, reason },
                 trace: TraceId::default(),
                 tried: Tried::default(),
             });
@@ -93,7 +95,7 @@ pub(crate) async fn fetch(
     if !options.force {
         let names = to_fetch.iter().filter_map(|asset| {
             assets::extension_from_link(&link::parse(&asset.link).ok()?)
-                .map(|ext| assets::file_name(asset.role, &ext))
+                .map(|ext| assets::file_name(&asset.role, &ext))
         });
         refuse_files_not_ours(&folder, names, previous.as_ref())?;
     }
@@ -187,7 +189,8 @@ async fn commit(
     })
     .await?;
     files.extend(still_complete);
-    files.sort_by_key(order_of);
+    let open_order = assets::open_names(&task.output);
+    files.sort_by_key(|entry| order_of(entry, &open_order));
     let manifest = Manifest {
         schema_version: manifest::SCHEMA_VERSION,
         task_id: task_id.to_owned(),
@@ -343,20 +346,28 @@ fn select(planned: Vec<Asset>, only: &[RoleSelector], task: &Task) -> Result<Vec
         return Ok(planned);
     }
     let has = |selector: &RoleSelector| {
-        planned.iter().any(|a| {
-            std::iter::once(a.role)
-                .chain(a.aliases.iter().copied())
-                .any(|r| selector.selects(r))
-        })
+        planned
+            .iter()
+            .any(|a| a.roles().any(|r| selector.selects(r)))
     };
     let missing: Vec<&str> = only.iter().filter(|s| !has(s)).map(|s| s.name()).collect();
     if !missing.is_empty() {
-        let mut available: Vec<&str> = planned
-            .iter()
-            .flat_map(|a| std::iter::once(a.role).chain(a.aliases.iter().copied()))
-            .map(Role::name)
-            .collect();
-        available.sort_by_key(|name| RoleSelector::NAMES.iter().position(|n| n == name));
+        // The table's roles in its order, then the open-ended ones in path order.
+        let open_order = assets::open_names(&task.output);
+        let mut available: Vec<&Role> = planned.iter().flat_map(Asset::roles).collect();
+        available.sort_by_key(|role| {
+            Role::ALL
+                .iter()
+                .position(|r| r == *role)
+                .unwrap_or_else(|| {
+                    Role::ALL.len()
+                        + open_order
+                            .iter()
+                            .position(|n| n == role.name())
+                            .unwrap_or(0)
+                })
+        });
+        let mut available: Vec<&str> = available.into_iter().map(|r| r.name()).collect();
         available.dedup();
         return Err(Error::RoleNotAvailable {
             task_id: task.task_id.clone(),
@@ -369,14 +380,16 @@ fn select(planned: Vec<Asset>, only: &[RoleSelector], task: &Task) -> Result<Vec
     let chosen = planned
         .into_iter()
         .filter_map(|asset| {
-            let mut roles = std::iter::once(asset.role)
-                .chain(asset.aliases.iter().copied())
-                .filter(|r| only.iter().any(|s| s.selects(*r)));
+            let mut roles = asset
+                .roles()
+                .filter(|r| only.iter().any(|s| s.selects(r)))
+                .cloned();
             let role = roles.next()?;
             Some(Asset {
                 role,
                 aliases: roles.collect(),
-                link: asset.link,
+                link: asset.link.clone(),
+                not_a_link: asset.not_a_link.clone(),
             })
         })
         .collect();
@@ -431,7 +444,7 @@ fn split_kept(
         let done = previous
             .files
             .iter()
-            .find(|entry| names_role(entry, asset.role))
+            .find(|entry| names_role(entry, &asset.role))
             .filter(|entry| manifest::check(folder, entry) == FileCheck::Ok);
         match done {
             Some(entry) if !kept.contains(entry) => kept.push(entry.clone()),
@@ -470,25 +483,36 @@ fn same_role(a: &FileEntry, b: &FileEntry) -> bool {
 }
 
 /// True when the entry is the file of `role`, or lists it as an alias.
-fn names_role(entry: &FileEntry, role: Role) -> bool {
+fn names_role(entry: &FileEntry, role: &Role) -> bool {
     (entry.role == role.name() && entry.view.as_deref() == role.view().map(|v| v.name()))
         || entry.aliases.iter().any(|alias| *alias == role.stem())
 }
 
-/// The contract's order, for entries old and new.
-fn order_of(entry: &FileEntry) -> usize {
-    Role::ALL
+/// The contract's order, for entries old and new: the table's roles in its
+/// order, then the open-ended outputs in path order (`open_order`), then
+/// any other entry an earlier run left.
+fn order_of(entry: &FileEntry, open_order: &[String]) -> usize {
+    let table = Role::ALL
         .iter()
-        .position(|role| names_role(entry, *role) && entry.role == role.name())
-        .unwrap_or(Role::ALL.len())
+        .position(|role| names_role(entry, role) && entry.role == role.name());
+    let open = || {
+        open_order
+            .iter()
+            .position(|name| *name == entry.role)
+            .map(|i| Role::ALL.len() + i)
+    };
+    table
+        .or_else(open)
+        .unwrap_or(Role::ALL.len() + open_order.len())
 }
 
 fn entry_for(file: &Downloaded) -> FileEntry {
-    let role = file.asset.role;
+    let role = &file.asset.role;
     FileEntry {
         role: role.name().to_owned(),
         view: role.view().map(|v| v.name().to_owned()),
         index: role.view().map(|v| v.index()),
+        field: role.field().map(str::to_owned),
         path: file.file_name.clone(),
         size: file.size,
         sha256: file.sha256.clone(),

@@ -68,9 +68,9 @@ impl LinkBook {
 
     /// The newest link for a role; `None` when the newest answer has no
     /// usable link for it.
-    pub(crate) fn current(&self, role: Role) -> Option<Lease> {
+    pub(crate) fn current(&self, role: &Role) -> Option<Lease> {
         let current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
-        current.links.get(&role).map(|link| Lease {
+        current.links.get(role).map(|link| Lease {
             link: link.clone(),
             generation: current.number,
             trace: current.trace.clone(),
@@ -80,7 +80,7 @@ impl LinkBook {
     /// A link newer than the `stale` generation: from a refresh someone else
     /// just made, or from fetching the task again now. `None` when the new
     /// answer has no usable link for the role.
-    pub(crate) async fn refresh(&self, role: Role, stale: u64) -> Result<Option<Lease>> {
+    pub(crate) async fn refresh(&self, role: &Role, stale: u64) -> Result<Option<Lease>> {
         let _only_one = self.refreshing.lock().await;
         if self.generation() > stale {
             return Ok(self.current(role));
@@ -121,8 +121,9 @@ impl LinkBook {
 fn links_of(task: &Task, hosts: HostRules) -> HashMap<Role, SignedLink> {
     let mut links = HashMap::new();
     for asset in assets::plan(&task.output) {
-        let Some(url) = link::parse(&asset.link)
-            .ok()
+        let Some(url) = Some(&asset.link)
+            .filter(|_| asset.not_a_link.is_none())
+            .and_then(|text| link::parse(text).ok())
             .filter(|url| hosts.refusal(url).is_none())
         else {
             continue;

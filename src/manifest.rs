@@ -51,6 +51,10 @@ pub struct FileEntry {
     /// For multiview images: 0 to 3, in the fixed order.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub index: Option<usize>,
+    /// For open-ended outputs: the JSON path in the task's `output` the
+    /// link came from (`thumbnail_url`, `model_urls[1]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
     /// The file's name in the folder.
     pub path: String,
     /// Its size in bytes.
@@ -277,6 +281,7 @@ mod tests {
             role: "model".into(),
             view: None,
             index: None,
+            field: None,
             path: path.into(),
             size: content.len() as u64,
             sha256: format!("{:x}", Sha256::digest(content)),

@@ -14,7 +14,7 @@ use predicates::prelude::PredicateBooleanExt;
 use predicates::str::contains;
 
 #[test]
-fn v2_task_with_all_outputs_lands_nine_verified_files() {
+fn v2_task_with_all_outputs_lands_ten_verified_files() {
     let fake = FakeTripo::start(
         Scenario::new("v2_all_outputs").phase("running", Duration::from_millis(300)),
     );
@@ -95,6 +95,7 @@ fn v3_task_with_every_output_and_shared_model_link() {
             "multiview_1_left.png",
             "multiview_2_back.png",
             "multiview_3_right.png",
+            "thumbnail.webp",
         ]
     );
     assert_same_bytes(
@@ -107,10 +108,11 @@ fn v3_task_with_every_output_and_shared_model_link() {
     );
     assert!(sha256sum_accepts(out.path()));
     assert_eq!(
-        fake.stats().requests_for("thumbnail.webp"),
-        0,
-        "unknown outputs are not fetched"
+        manifest(out.path())["files"][12]["field"],
+        "thumbnail_url",
+        "an output no table names is fetched too, with its field"
     );
+    assert_eq!(fake.stats().requests_for("thumbnail.webp"), 1);
 }
 
 #[test]
@@ -229,7 +231,7 @@ fn a_missing_key_or_bad_arguments_exit_2() {
         .assert()
         .code(2);
     fetch_assets(&fake, &fake.v3_base())
-        .args(["--only", "thumbnail", fake.task_id()])
+        .args(["--only", "Thumbnail!", fake.task_id()])
         .arg(out.path())
         .assert()
         .code(2)
@@ -304,7 +306,7 @@ fn verify_passes_then_names_each_changed_or_missing_file() {
                 .and(contains("rendered_image.webp: FAILED (size 5 bytes"))
                 .and(contains("base_model.glb").not()),
         )
-        .stderr(contains("3 of 9"));
+        .stderr(contains("3 of 10"));
 }
 
 #[test]

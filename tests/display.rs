@@ -12,7 +12,7 @@ use std::time::{Duration, Instant};
 use common::{fetch_assets, manifest};
 use fake_tripo::{FakeTripo, FileFault, Scenario};
 
-/// Queued, then running, then nine files; pbr_model's first link is refused
+/// Queued, then running, then ten files; pbr_model's first link is refused
 /// (a refresh) and base_model's first transfer is cut (a retry that resumes).
 fn eventful_task() -> FakeTripo {
     FakeTripo::start(
@@ -85,7 +85,7 @@ fn a_ci_log_has_one_timestamped_line_per_step_and_no_escape_codes() {
     for step in [
         "task queued, position 1 in the queue",
         "task running, ",
-        "; downloading 9 files",
+        "; downloading 10 files",
         "pbr_model: the CDN refused the link (HTTP 403); getting fresh links",
         "links refreshed",
         "base_model: the connection broke at byte 60000",
@@ -103,7 +103,7 @@ fn a_ci_log_has_one_timestamped_line_per_step_and_no_escape_codes() {
     let summary = lines.last().expect("a summary line");
     let manifest_path = out.path().join("manifest.json");
     assert!(
-        summary.contains("done: 9 files, ")
+        summary.contains("done: 10 files, ")
             && summary.ends_with(&format!("manifest: {}", manifest_path.display())),
         "the summary counts the files and names the manifest: {summary}"
     );
@@ -184,7 +184,7 @@ fn a_terminal_gets_a_spinner_bars_and_the_summary() {
     assert!(screen.contains("links refreshed"), "{screen}");
     let manifest_path = out.path().join("manifest.json");
     assert!(
-        screen.contains("done: 9 files, ")
+        screen.contains("done: 10 files, ")
             && screen.contains(&format!("manifest: {}", manifest_path.display())),
         "the summary:\n{screen}"
     );
@@ -203,7 +203,7 @@ fn no_color_on_a_terminal_gets_plain_log_lines() {
     let lines: Vec<&str> = screen.lines().map(|l| l.trim_end_matches('\r')).collect();
     assert!(lines.iter().all(|l| stamped(l)), "{screen}");
     assert!(
-        lines.iter().any(|l| l.contains("done: 9 files")),
+        lines.iter().any(|l| l.contains("done: 10 files")),
         "{screen}"
     );
 }

@@ -611,6 +611,16 @@ fn hostile_fields_in_the_task_answer_do_not_crash_the_run() {
         .expect("runs");
     let stderr = stderr_of(&run);
     assert!(!stderr.contains("panicked"), "{stderr}");
+    // A number under a `*_url` key is refused like a bad link, naming it...
+    assert_eq!(run.status.code(), Some(5), "{stderr}");
+    assert!(stderr.contains("field pbr_model_url"), "{stderr}");
+    // ...unless --only leaves it out.
+    let run = fetch_assets(&fake, &fake.v3_base())
+        .args(["--only", "model", TASK])
+        .arg(out.path())
+        .output()
+        .expect("runs");
+    let stderr = stderr_of(&run);
     assert_eq!(run.status.code(), Some(0), "{stderr}");
     assert_eq!(manifest_paths(out.path()), ["model.glb"]);
 }

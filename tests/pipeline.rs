@@ -71,7 +71,7 @@ fn a_corrupted_or_missing_file_is_fetched_again_and_the_rest_kept() {
         "verified files are kept"
     );
     assert!(sha256sum_accepts(out.path()));
-    assert_eq!(manifest_paths(out.path()).len(), 9);
+    assert_eq!(manifest_paths(out.path()).len(), 10);
     fetch_assets(&fake, &fake.v2_base())
         .arg("verify")
         .arg(out.path())
@@ -254,15 +254,15 @@ async fn the_library_fetches_reports_events_and_verifies() {
         .fetch(fake.task_id(), out.path(), &options)
         .await
         .expect("fetch");
-    assert_eq!(manifest.files.len(), 9);
+    assert_eq!(manifest.files.len(), 10);
     assert_eq!(
         manifest,
         fetch_assets::Manifest::read(out.path()).expect("the manifest on disk")
     );
     let seen = seen.lock().expect("log").clone();
     assert_eq!(seen.first(), Some(&"polled"));
-    assert_eq!(seen.iter().filter(|e| **e == "complete").count(), 9);
-    assert_eq!(seen.iter().filter(|e| **e == "done").count(), 9);
+    assert_eq!(seen.iter().filter(|e| **e == "complete").count(), 10);
+    assert_eq!(seen.iter().filter(|e| **e == "done").count(), 10);
     let last_complete = seen.iter().rposition(|e| *e == "complete");
     let first_done = seen.iter().position(|e| *e == "done");
     assert!(
@@ -360,7 +360,7 @@ async fn concurrency_caps_transfers_at_once() {
         .expect("fetch");
     assert_eq!(
         peak.load(Ordering::SeqCst),
-        9,
+        10,
         "by default every file at once"
     );
 }

@@ -192,23 +192,29 @@ proptest! {
     ) {
         let planned = fetch_assets::plan(&output);
 
-        // Every role at most once, as a file or an alias, in the contract's order.
+        // Every role at most once, as a file or an alias, in the contract's
+        // order: the table's roles, then the open-ended outputs (every
+        // other link; their own properties are tested in the crate).
         let mut seen = Vec::new();
         let mut last = None;
         for asset in &planned {
-            let at = Role::ALL.iter().position(|r| *r == asset.role).expect("a known role");
-            prop_assert!(last.is_none_or(|l| l < at), "order: {planned:?}");
+            let at = Role::ALL
+                .iter()
+                .position(|r| *r == asset.role)
+                .unwrap_or(Role::ALL.len());
+            prop_assert!(asset.role.field().is_some() || at < Role::ALL.len(), "{planned:?}");
+            prop_assert!(last.is_none_or(|l| l < at || at == Role::ALL.len()), "order: {planned:?}");
             last = Some(at);
-            for role in std::iter::once(asset.role).chain(asset.aliases.iter().copied()) {
-                prop_assert!(!seen.contains(&role), "{role:?} twice: {planned:?}");
-                seen.push(role);
+            for role in asset.roles() {
+                prop_assert!(!seen.contains(role), "{role:?} twice: {planned:?}");
+                seen.push(role.clone());
             }
         }
 
         // Exactly the roles the contract finds a link for, each with that
         // link (or, for an alias, one equal but for its query).
         for (index, stem) in STEMS.iter().enumerate() {
-            let role = Role::ALL[index];
+            let role = Role::ALL[index].clone();
             prop_assert_eq!(role.stem(), *stem);
             let expected = expected_link(&output, index);
             let got = planned.iter().find(|a| a.role == role || a.aliases.contains(&role));
@@ -229,8 +235,13 @@ proptest! {
             let Ok(url) = link::parse(&asset.link) else { continue };
             prop_assert!(matches!(url.scheme(), "http" | "https"));
             let ext = fetch_assets::extension(&url, content_type.as_deref());
-            let name = fetch_assets::file_name(asset.role, &ext);
-            prop_assert!(is_documented_name(&name), "{name} from {}", asset.link);
+            let name = fetch_assets::file_name(&asset.role, &ext);
+            let open_name = asset.role.field().is_some()
+                && name.split_once('.').is_some_and(|(stem, ext)| {
+                    stem.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+                        && ext.bytes().all(|b| b.is_ascii_alphanumeric())
+                });
+            prop_assert!(is_documented_name(&name) || open_name, "{name} from {}", asset.link);
             let media = fetch_assets::media_type(&ext, content_type.as_deref());
             let (kind, sub) = media.split_once('/').expect("type/subtype");
             prop_assert!(!kind.is_empty() && !sub.is_empty() && !sub.contains('/'), "{media}");
@@ -420,17 +431,31 @@ proptest! {
         listed.sort();
         match result {
             Ok(manifest) => {
-                let mut expected: Vec<String> = manifest.files.iter().map(|f| f.path.clone()).collect();
-                for path in &expected {
-                    prop_assert!(is_documented_name(path), "{path}");
+                for file in &manifest.files {
+                    let open_name = file.field.is_some()
+                        && file.path.split_once('.').is_some_and(|(stem, ext)| {
+                            stem.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
+                                && ext.bytes().all(|b| b.is_ascii_alphanumeric())
+                        });
+                    prop_assert!(is_documented_name(&file.path) || open_name, "{}", file.path);
                 }
+                let mut expected: Vec<String> = manifest.files.iter().map(|f| f.path.clone()).collect();
                 expected.extend(["SHA256SUMS".to_owned(), "manifest.json".to_owned()]);
                 expected.sort();
                 prop_assert_eq!(listed, expected);
             }
             Err(error) => {
+                // No output at all, or a value under a `*_url` key that is
+                // no link (refused like a bad link).
                 prop_assert!(
-                    matches!(error, fetch_assets::Error::NoOutputs { .. }),
+                    matches!(
+                        error,
+                        fetch_assets::Error::NoOutputs { .. }
+                            | fetch_assets::Error::Download {
+                                cause: fetch_assets::DownloadCause::BadLink { .. },
+                                ..
+                            }
+                    ),
                     "{error}"
                 );
                 prop_assert!(listed.is_empty(), "{listed:?}");

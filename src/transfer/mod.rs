@@ -122,7 +122,7 @@ enum Outcome {
 pub(crate) async fn download(ctx: &TransferContext, asset: Asset) -> Result<Downloaded> {
     let name: Arc<str> = asset.role.stem().into();
     let mut budget = Budget::new(ctx.policy, ctx.max_refreshes);
-    let Some(mut lease) = ctx.links.current(asset.role) else {
+    let Some(mut lease) = ctx.links.current(&asset.role) else {
         return Err(budget.give_up(name.to_string(), DownloadCause::NoLink, TraceId::default()));
     };
     let (file, temp) = ctx
@@ -185,7 +185,7 @@ pub(crate) async fn download(ctx: &TransferContext, asset: Asset) -> Result<Down
     }
 
     let ext = assets::extension(lease.link.url(), arriving.content_type.as_deref());
-    let file_name = assets::file_name(asset.role, &ext);
+    let file_name = assets::file_name(&asset.role, &ext);
     let written = writer
         .finish()
         .await
@@ -300,7 +300,7 @@ async fn renew(
         file: name.clone(),
         cause: cause.to_string(),
     });
-    match ctx.links.refresh(asset.role, lease.generation).await? {
+    match ctx.links.refresh(&asset.role, lease.generation).await? {
         Some(fresh) => Ok(fresh),
         None => Err(budget.give_up(name.to_string(), DownloadCause::NoLink, TraceId::default())),
     }

@@ -9,9 +9,10 @@ use std::time::{Duration, Instant};
 
 use fake_tripo::FakeTripo;
 
-/// The nine files of the `v2_all_outputs` fixture: the name on disk, and
-/// the name the fake serves it under.
-pub const V2_ALL_OUTPUTS: [(&str, &str); 9] = [
+/// The ten files of the `v2_all_outputs` fixture (nine table roles and an
+/// open-ended `thumbnail`): the name on disk, and the name the fake serves
+/// it under.
+pub const V2_ALL_OUTPUTS: [(&str, &str); 10] = [
     ("model.glb", "model.glb"),
     ("base_model.glb", "base_model.glb"),
     ("pbr_model.glb", "pbr_model.glb"),
@@ -21,6 +22,7 @@ pub const V2_ALL_OUTPUTS: [(&str, &str); 9] = [
     ("multiview_1_left.png", "left.png"),
     ("multiview_2_back.png", "back.png"),
     ("multiview_3_right.png", "right.png"),
+    ("thumbnail.webp", "thumbnail.webp"),
 ];
 
 /// The binary, pointed at the fake's API (`base` picks the dialect), with its
