@@ -101,6 +101,26 @@ impl ApiKey {
     fn scrub_text(&self, text: &str) -> String {
         text.replace(&self.0, REDACTED_KEY)
     }
+
+    /// Every string of a parsed answer (keys included) with the key blanked
+    /// out: JSON may spell the key with escapes (`tsk\u005f…`, `\/`) that
+    /// the byte scrub cannot see, and parsing undoes them.
+    fn scrub_json(&self, value: &mut Value) {
+        match value {
+            Value::String(text) if text.contains(&self.0) => *text = self.scrub_text(text),
+            Value::Array(items) => items.iter_mut().for_each(|item| self.scrub_json(item)),
+            Value::Object(map) => {
+                if map.keys().any(|k| k.contains(&self.0)) {
+                    *map = std::mem::take(map)
+                        .into_iter()
+                        .map(|(k, v)| (self.scrub_text(&k), v))
+                        .collect();
+                }
+                map.values_mut().for_each(|item| self.scrub_json(item));
+            }
+            _ => {}
+        }
+    }
 }
 
 /// What stands in for the key wherever an answer repeats it.
@@ -452,7 +472,10 @@ impl ApiClient {
         })?;
         // Whatever the answer says comes from here on, into messages too.
         let body = key.scrub(body);
-        let json: Option<Value> = serde_json::from_slice(&body).ok();
+        let json: Option<Value> = serde_json::from_slice(&body).ok().map(|mut json| {
+            key.scrub_json(&mut json);
+            json
+        });
         if trace.0.is_none() {
             trace.0 = json
                 .as_ref()
@@ -950,6 +973,16 @@ mod tests {
         );
         assert_eq!(key.scrub(b"tsk_ech".to_vec()), b"tsk_ech");
         assert_eq!(key.scrub_text("id tsk_echo"), "id <the API key>");
+
+        // Escaped in JSON: invisible to the byte scrub, caught once parsed.
+        let key = ApiKey::new("tsk_a/b").expect("key");
+        let body = br#"{"message":"tsk\u005fa\/b","x":["tsk_a\/b"],"tsk\u005fa/b":1}"#;
+        let mut json: Value = serde_json::from_slice(&key.scrub(body.to_vec())).expect("json");
+        key.scrub_json(&mut json);
+        assert_eq!(
+            json,
+            json!({"message": "<the API key>", "x": ["<the API key>"], "<the API key>": 1})
+        );
     }
 
     #[test]

@@ -1620,3 +1620,44 @@ fn a_cdn_that_hands_out_a_byte_between_refusals_is_given_up_on() {
     );
     assert!(listing(out.path()).is_empty());
 }
+
+#[test]
+fn a_key_echoed_with_json_escapes_is_not_printed_either() {
+    // The same echo, spelled the way JSON may spell it: `\u005f` for `_`,
+    // every letter as `\u00xx`, `\/` for `/`. Parsing undoes the escapes,
+    // and the key must not come out the other side.
+    let api = RawServer::start("127.0.0.1", |_, head, stream| {
+        let key = head
+            .lines()
+            .find_map(|l| l.strip_prefix("authorization: Bearer "))
+            .unwrap_or_default()
+            .to_owned();
+        let underscore = key.replace('_', "\\u005f");
+        let every: String = key
+            .chars()
+            .map(|c| format!("\\u{:04x}", c as u32))
+            .collect();
+        let body = format!(
+            r#"{{"code":1004,"message":"bad key {underscore}","suggestion":"check {every}","request_id":"{every}"}}"#
+        );
+        answer(
+            stream,
+            "400 Bad Request",
+            &[
+                ("Content-Type", "application/json".into()),
+                ("Content-Length", body.len().to_string()),
+            ],
+            body.as_bytes(),
+        );
+    });
+    let fake = FakeTripo::start(Scenario::new("v3_model_pbr_same"));
+    let run = fetch_assets(&fake, &api.base())
+        .args(["-v", TASK])
+        .arg(tempfile::tempdir().expect("tempdir").path())
+        .output()
+        .expect("runs");
+    let stderr = stderr_of(&run);
+    assert_eq!(run.status.code(), Some(3), "{stderr}");
+    assert!(stderr.contains("bad key <the API key>"), "{stderr}");
+    assert!(!stderr.contains(fake.api_key()), "{stderr}");
+}
