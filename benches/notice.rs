@@ -185,7 +185,11 @@ fn main() {
             sdk.late,
             sdk.requests,
             sdk.most,
-            if ours.meets_targets() { "" } else { "  (missed)" }
+            if ours.meets_targets() {
+                ""
+            } else {
+                "  (missed)"
+            }
         );
     }
     println!(
@@ -198,6 +202,10 @@ fn main() {
     println!();
     println!(
         "targets {}",
-        if all_met { "met in every row" } else { "MISSED in a row marked (missed)" }
+        if all_met {
+            "met in every row"
+        } else {
+            "MISSED in a row marked (missed)"
+        }
     );
 }

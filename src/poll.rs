@@ -457,7 +457,9 @@ mod tests {
             if at >= self.queue + self.run {
                 return None;
             }
-            let (progress, left) = self.estimates.running(secs(at - self.queue), secs(self.run));
+            let (progress, left) = self
+                .estimates
+                .running(secs(at - self.queue), secs(self.run));
             Some(answer(
                 at,
                 TaskStatus::Running,
