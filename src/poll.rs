@@ -1,34 +1,38 @@
 //! When to ask for the task again while it is not done. The sooner success
 //! is seen, the more of the links' short life is left for the transfers; but
 //! polling every 100 ms for an hour is rude. So: work out when the run can
-//! end, sleep until then, and back off while there is no estimate.
+//! end, poll densely around then, and back off while nothing says.
 //!
-//! Every running answer says something about the end `E` of the run (and its
-//! start `S`):
-//! - `running_left_time` is whole seconds, rounded down: `E` lies in
-//!   `[t + left, t + left + 1)`, `t` being when the answer was made (between
-//!   the request's departure and the answer's arrival);
-//! - `progress` `p` is the share of the run done by `t`, rounded down:
-//!   `(t - S) / (E - S)` lies in `[p/100, (p+1)/100)`, or in
-//!   `[p/99, (p+1)/99)` for a service that counts to 99 while running (both
-//!   are tried);
-//! - the run started after the last answer that showed the task queued, and
-//!   before the first that showed it running.
+//! Every running answer, made at `t` (between the request's departure and the
+//! answer's arrival), is evidence about the end `E` of the run:
+//! - `running_left_time` `L`, in whole seconds with a rounding services do
+//!   not agree on (down, nearest, up; some never say less than 1 while
+//!   running). Read as `E - t` in `[L - 1 + c, L + c)` for one unknown offset
+//!   `c` in `[0, 1]` (1: rounded down, 0.5: nearest, 0: up), a `1` possibly
+//!   a clamped `0`. The offset is the same in every answer, so answers narrow
+//!   the fraction of `E` but the offset leaves a second open: the window is
+//!   `[A, B + 1)`, `A` and `B` the tightest bounds at `c = 0`.
+//! - `progress` `p`, the share of the run done by `t`, rounded down, counted
+//!   to 99 or to 100 (both are tried): `(t - S) / (E - S)` in
+//!   `[p/99, (p+1)/99)`, `S` the run's start, which lies between the last
+//!   queued answer and the first running one. These are linear in `(S, E)`:
+//!   the ends still possible are a polygon's, and two answers a few seconds
+//!   apart pin a linear run's end to a tenth of a second.
 //!
-//! All of these are linear in `(S, E)`, so the ends still possible form a
-//! polygon, and its lowest and highest `E` bound the end. One answer leaves a
-//! second or so; two a few seconds apart pin a linear run's end to a tenth
-//! of a second or two. Once the end is known to within `NARROW`, the next
-//! poll goes just past its latest possible moment, and sees success. Until
-//! then, the next poll goes a little past the middle of what is possible: if
-//! the run ended before, success is seen soon enough; if not, the progress
-//! it brings pins the end for the poll after. On the mix of issue 6 that is
-//! 3 or 4 requests a task, success seen about 0.2 s late.
+//! Where both speak and agree, the window is where they overlap; that picks
+//! the rounding. Where they disagree (progress that is not linear in time),
+//! progress since the start is no longer trusted: the rate between the last
+//! two answers narrows the estimate's window loosely, or else the estimate's
+//! window stands alone. Without an estimate, progress per second since the run
+//! began predicts the end, and the next poll goes half way there.
 //!
-//! Progress that is not linear, or an estimate that proves wrong, makes the
-//! polygon empty: progress is then ignored, then older answers are, and each
-//! such surprise doubles the shortest wait, so a task whose estimate stays
-//! wrong is polled ever more calmly.
+//! Once the end is known to within `NARROW`, the next poll goes just past its
+//! latest moment and sees success. Until then the next poll goes early in the
+//! window: if the run is still going, the progress it brings pins the end for
+//! the poll after; if it does not, the polls after walk through the window
+//! half a second apart. An aimed poll that does not see the end doubles the
+//! shortest wait, so a task whose estimates stay wrong is polled ever more
+//! calmly.
 
 use std::time::{Duration, SystemTime};
 
@@ -40,10 +44,21 @@ const MIN_GAP: Duration = Duration::from_millis(250);
 const NARROW: f64 = 0.3;
 /// How far past the latest possible end to aim, in seconds.
 const MARGIN: f64 = 0.05;
-/// Where to poll in a wider window, as a share of it: a little past the
-/// middle. If the end came before, it is seen at most that late; if not, the
-/// progress since the first running answer pins it for the next poll.
-const SPLIT: f64 = 0.55;
+/// Without an estimate, the width aimed at directly: a probe would cost a
+/// request for sure, aiming at most this much lateness.
+const NARROW_WITHOUT_ESTIMATE: f64 = 0.5;
+/// Where to poll in a wider window, as a share of it: early, so the run is
+/// most likely still going and its progress pins the end for the next poll.
+const SPLIT: f64 = 0.2;
+/// The step through a window that progress does not narrow (progress too
+/// coarse, or not linear): success is seen at most this late.
+const DENSE_STEP: f64 = 0.5;
+/// With progress that is not linear, how far the end may lie from where the
+/// rate between the last two answers puts it, as a share of the time left.
+const LOCAL_RATE_SLACK: f64 = 0.5;
+/// Without an estimate, the share of the predicted time left to wait: half
+/// way, so a prediction twice too long still polls before the end.
+const TOWARDS_PREDICTED: f64 = 0.5;
 /// How long before its arrival the first answer may have been made, in
 /// seconds. For later answers the request's departure is known: the end of
 /// the wait this schedule asked for.
@@ -75,12 +90,14 @@ pub(crate) struct PollSchedule {
     queued_at: Option<f64>,
     /// The running answers so far (a few, see `MAX_READINGS`).
     readings: Vec<Reading>,
-    /// False once progress proved not to grow linearly.
+    /// False once progress proved not to grow linearly since the start.
     trust_progress: bool,
     /// Whether the last wait aimed at an end predicted closely.
     aimed_at_end: bool,
-    /// How often the estimates proved wrong; each doubles the shortest wait.
+    /// How often an aimed poll missed the end; each doubles the shortest wait.
     misses: u32,
+    /// Polls in a row into a window too wide to aim at.
+    probes: u32,
 }
 
 /// One running answer, made between `after` and `by`, in seconds since the
@@ -91,6 +108,16 @@ struct Reading {
     by: f64,
     left: Option<f64>,
     progress: Option<u8>,
+}
+
+/// What the estimates say about the end.
+enum Estimated {
+    /// No answer carried one.
+    Nothing,
+    /// The end lies in this window.
+    Within(f64, f64),
+    /// The answers contradict each other.
+    Contradiction,
 }
 
 impl PollSchedule {
@@ -104,6 +131,7 @@ impl PollSchedule {
             trust_progress: true,
             aimed_at_end: false,
             misses: 0,
+            probes: 0,
         }
     }
 
@@ -152,21 +180,14 @@ impl PollSchedule {
             left: task.time_left.map(|left| left.as_secs_f64()),
             progress: task.progress,
         });
-        if task.time_left.is_none() {
+        let Some(target) = self.target(by) else {
             return self.next_backoff();
-        }
-        self.backoff = FIRST_BACKOFF;
-        let (earliest, latest) = self.window();
-        let shortest = (MIN_GAP * 2u32.pow(self.misses.min(10))).min(MAX_BACKOFF);
-        let aim_at_end = latest - earliest <= NARROW;
-        let target = if aim_at_end {
-            latest + MARGIN
-        } else {
-            earliest + SPLIT * (latest - earliest)
         };
-        let wait = Duration::from_secs_f64((target - by).clamp(0.0, MAX_SLEEP.as_secs_f64()));
+        self.backoff = FIRST_BACKOFF;
+        let shortest = (MIN_GAP * 2u32.pow(self.misses.min(10))).min(MAX_BACKOFF);
+        let wait = Duration::from_secs_f64((target.at - by).clamp(0.0, MAX_SLEEP.as_secs_f64()));
         // A poll capped to the longest sleep does not aim at the end.
-        self.aimed_at_end = aim_at_end && wait < MAX_SLEEP;
+        self.aimed_at_end = target.aimed && wait < MAX_SLEEP;
         wait.clamp(shortest, MAX_SLEEP)
     }
 
@@ -176,49 +197,148 @@ impl PollSchedule {
         wait
     }
 
-    /// The earliest and latest end the answers allow, in seconds since the
-    /// first answer. Drops what contradicts the rest: progress first, then
-    /// all but the latest answer.
-    fn window(&mut self) -> (f64, f64) {
-        if self.trust_progress {
-            if let Some(window) = self.solve_with_progress() {
-                return window;
-            }
-            if let Some(window) = self.solve(None) {
-                self.trust_progress = false;
+    /// When to poll next, in seconds since the first answer; `None` when
+    /// nothing predicts the end.
+    fn target(&mut self, now: f64) -> Option<Target> {
+        let estimated = match self.estimate_window() {
+            Estimated::Contradiction => {
+                // The estimates proved wrong: believe the latest.
                 self.misses += 1;
-                return window;
+                self.readings.drain(..self.readings.len() - 1);
+                self.estimate_window()
             }
-        } else if let Some(window) = self.solve(None) {
-            return window;
+            estimated => estimated,
+        };
+        let progress = if self.trust_progress {
+            let window = self.progress_window();
+            self.trust_progress = window.is_some();
+            window
+        } else {
+            None
+        };
+        let ((low, high), narrow) = match (estimated, progress) {
+            (Estimated::Within(low, high), Some(progress)) => {
+                let window = overlap((low, high), progress).unwrap_or_else(|| {
+                    // Progress disagrees with the estimates: it is not
+                    // linear, whatever the rounding.
+                    self.trust_progress = false;
+                    self.local_rate_window((low, high)).unwrap_or((low, high))
+                });
+                (window, NARROW)
+            }
+            (Estimated::Within(low, high), None) => (
+                self.local_rate_window((low, high)).unwrap_or((low, high)),
+                NARROW,
+            ),
+            (_, Some(window)) if window.1 - window.0 <= NARROW_WITHOUT_ESTIMATE => {
+                (window, NARROW_WITHOUT_ESTIMATE)
+            }
+            (_, Some((low, high))) => {
+                let predicted = self.predicted_end()?.clamp(low, high);
+                let at = now + TOWARDS_PREDICTED * (predicted - now);
+                return Some(Target {
+                    at: at.clamp(low, high),
+                    aimed: false,
+                });
+            }
+            (_, None) => return None,
+        };
+        if high - low <= narrow {
+            self.probes = 0;
+            return Some(Target {
+                at: high + MARGIN,
+                aimed: true,
+            });
         }
-        // The estimates contradict each other: believe the latest.
-        self.misses += 1;
-        let latest = self.readings.len() - 1;
-        self.readings.drain(..latest);
-        let reading = self.readings[0];
-        self.trust_progress
-            .then(|| self.solve_with_progress())
-            .flatten()
-            .or_else(|| self.solve(None))
-            .unwrap_or_else(|| {
-                let left = reading.left.unwrap_or_default();
-                (reading.after + left, reading.by + left + 1.0)
-            })
+        // The first poll in a wide window goes early, for the progress it
+        // brings; if that did not pin the end, the rest walk through it.
+        self.probes += 1;
+        let step = if self.probes == 1 {
+            SPLIT * (high - low)
+        } else {
+            DENSE_STEP.min(high - low)
+        };
+        Some(Target {
+            at: low + step,
+            aimed: false,
+        })
+    }
+
+    /// Where the estimates put the end, whatever their rounding: for offset
+    /// `c`, `E` lies in `[A + c, B + c)`, so over every `c` in `[A, B + 1)`;
+    /// and after the latest answer.
+    fn estimate_window(&self) -> Estimated {
+        let seen_zero = self.readings.iter().any(|r| r.left == Some(0.0));
+        let mut bounds: Option<(f64, f64)> = None;
+        for reading in &self.readings {
+            let Some(left) = reading.left else { continue };
+            // A service that never says less than 1 while running may mean 0.
+            let clamped = left == 1.0 && !seen_zero;
+            let low = reading.after + left - if clamped { 2.0 } else { 1.0 };
+            let high = reading.by + left;
+            bounds = Some(match bounds {
+                None => (low, high),
+                Some((a, b)) => (a.max(low), b.min(high)),
+            });
+        }
+        let latest = self.readings.last().map_or(f64::MIN, |r| r.after);
+        match bounds {
+            None => Estimated::Nothing,
+            Some((a, b)) if a >= b => Estimated::Contradiction,
+            Some((a, b)) => Estimated::Within(a.max(latest), (b + 1.0).max(latest)),
+        }
+    }
+
+    /// The estimates' window narrowed by the rate between the last two
+    /// answers, loosely: for progress that is not linear in time.
+    fn local_rate_window(&self, estimated: (f64, f64)) -> Option<(f64, f64)> {
+        let [.., before, last] = self.readings.as_slice() else {
+            return None;
+        };
+        let gained = f64::from(last.progress?) - f64::from(before.progress?);
+        if gained <= 0.0 || last.by <= before.by {
+            return None;
+        }
+        let rate = gained / (last.by - before.by);
+        let left = (99.5 - f64::from(last.progress?)).max(0.0) / rate;
+        let end = last.by + left;
+        let slack = LOCAL_RATE_SLACK * left + MARGIN;
+        overlap(estimated, (end - slack, end + slack))
+    }
+
+    /// Without estimates: the end if the run started half way between the
+    /// last queued and the first running answer, or else if progress keeps
+    /// the rate it had between the first and the latest running answers.
+    /// Progress is read at the top of its rounding, so the prediction errs
+    /// early.
+    fn predicted_end(&self) -> Option<f64> {
+        let (first, last) = (self.readings.first()?, self.readings.last()?);
+        let now = f64::from(last.progress?);
+        let (start, then) = match self.queued_at {
+            Some(queued_at) => ((queued_at + first.by) / 2.0, 0.0),
+            None => (first.by, f64::from(first.progress?)),
+        };
+        // Progress that has not moved says nothing of the rate.
+        if now <= then {
+            return None;
+        }
+        let done = now + 1.0;
+        let rate = (done - then) / (last.by - start);
+        (rate > 0.0 && rate.is_finite()).then(|| last.by + (99.5 - done).max(0.0) / rate)
     }
 
     /// Services count a run's progress to 99 or to 100: the ends either
-    /// allows.
-    fn solve_with_progress(&self) -> Option<(f64, f64)> {
-        match (self.solve(Some(99.0)), self.solve(Some(100.0))) {
+    /// allows, if progress grows linearly.
+    fn progress_window(&self) -> Option<(f64, f64)> {
+        match (self.solve(99.0), self.solve(100.0)) {
             (Some(a), Some(b)) => Some((a.0.min(b.0), a.1.max(b.1))),
             (a, b) => a.or(b),
         }
     }
 
-    /// The range of ends that fit every constraint, if any does; with
-    /// progress read as `floor(scale * share done)` when a scale is given.
-    fn solve(&self, progress_scale: Option<f64>) -> Option<(f64, f64)> {
+    /// The range of ends that fit every constraint, if any does, progress
+    /// read as `floor(scale * share done)`.
+    fn solve(&self, scale: f64) -> Option<(f64, f64)> {
         let (first, last) = (self.readings.first()?, self.readings.last()?);
         // Each constraint is `a·S + b·E <= c`, S the run's start, E its end.
         let mut constraints: Vec<[f64; 3]> = vec![
@@ -230,23 +350,18 @@ impl PollSchedule {
             [-1.0, 0.0, -(first.after - 1e6)],
             [0.0, 1.0, last.by + 1e6],
         ];
-        if let (Some(queued_at), Some(_)) = (self.queued_at, progress_scale) {
+        if let Some(queued_at) = self.queued_at {
             constraints.push([-1.0, 0.0, -queued_at]);
         }
         for reading in &self.readings {
-            let (made_by, made_after) = (reading.by, reading.after);
-            if let Some(left) = reading.left {
-                constraints.push([0.0, -1.0, -(made_after + left)]);
-                constraints.push([0.0, 1.0, made_by + left + 1.0]);
-            }
-            if let (Some(progress), Some(scale)) = (reading.progress, progress_scale) {
+            if let Some(progress) = reading.progress {
                 let low = f64::from(progress) / scale;
                 let high = (f64::from(progress) + 1.0) / scale;
                 // (t - S) >= low (E - S), t at its latest.
-                constraints.push([1.0 - low, low, made_by]);
+                constraints.push([1.0 - low, low, reading.by]);
                 if high < 1.0 {
                     // (t - S) <= high (E - S), t at its earliest.
-                    constraints.push([-(1.0 - high), -high, -made_after]);
+                    constraints.push([-(1.0 - high), -high, -reading.after]);
                 }
             }
         }
@@ -277,10 +392,24 @@ impl PollSchedule {
     }
 }
 
+/// When to poll next, and whether that is just past a closely predicted end.
+struct Target {
+    at: f64,
+    aimed: bool,
+}
+
+/// Where two windows overlap, if they do.
+fn overlap(a: (f64, f64), b: (f64, f64)) -> Option<(f64, f64)> {
+    let (low, high) = (a.0.max(b.0), a.1.min(b.1));
+    (low <= high).then_some((low, high))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::time::UNIX_EPOCH;
+
+    use fake_tripo::{Estimates, LeftTime, ProgressCurve};
 
     fn answer(at: f64, status: TaskStatus, progress: u8, left: Option<u64>) -> Task {
         Task {
@@ -304,30 +433,39 @@ mod tests {
     }
 
     /// A task as the fake service tells it: `queued` for `queue` seconds, then
-    /// `running` for `run` seconds, `running_left_time` in whole seconds
-    /// rounded down and progress growing linearly to 99.
+    /// `running` for `run` seconds, reporting progress and time left by the
+    /// convention given.
     struct Timeline {
         queue: f64,
         run: f64,
+        estimates: Estimates,
     }
 
     impl Timeline {
-        fn answer(&self, at: f64) -> Option<Task> {
-            let end = self.queue + self.run;
-            if at < self.queue {
-                Some(answer(at, TaskStatus::Queued, 0, None))
-            } else if at < end {
-                let progress = ((at - self.queue) / self.run * 99.0).floor() as u8;
-                let left = (end - at).floor() as u64;
-                Some(answer(
-                    at,
-                    TaskStatus::Running,
-                    progress.min(99),
-                    Some(left),
-                ))
-            } else {
-                None
+        fn new(queue: f64, run: f64) -> Timeline {
+            Timeline {
+                queue,
+                run,
+                estimates: Estimates::default(),
             }
+        }
+
+        fn answer(&self, at: f64) -> Option<Task> {
+            if at < self.queue {
+                return Some(answer(at, TaskStatus::Queued, 0, None));
+            }
+            if at >= self.queue + self.run {
+                return None;
+            }
+            let (progress, left) = self
+                .estimates
+                .running(secs(at - self.queue), secs(self.run));
+            Some(answer(
+                at,
+                TaskStatus::Running,
+                progress as u8,
+                u64::try_from(left).ok(),
+            ))
         }
     }
 
@@ -371,28 +509,68 @@ mod tests {
         )
     }
 
-    #[test]
-    fn notices_success_soon_with_few_requests() {
-        // The mix of issue 6 (and of `benches/notice.rs`), polled from the
-        // task's creation or a little after. The official Python SDK's
-        // schedule is 0.7 s late at 3.75 requests on it.
+    /// The mix of issue 6 (and of `benches/notice.rs`) under one convention,
+    /// polled from the task's creation or a little after.
+    fn mix(estimates: Estimates) -> Vec<Polled> {
         let mut runs = Vec::new();
         for run in [2.3, 3.7, 5.1, 7.9] {
             for start in [0.0, 0.05, 0.1, 0.15, 0.2, 0.25] {
-                let polled = poll(&Timeline { queue: 0.3, run }, start, 0.002);
+                let timeline = Timeline {
+                    estimates,
+                    ..Timeline::new(0.3, run)
+                };
+                runs.push(poll(&timeline, start, 0.002));
+            }
+        }
+        runs
+    }
+
+    #[test]
+    fn success_is_seen_soon_whatever_the_rounding_of_the_estimate() {
+        // The official Python SDK's schedule is 0.7 s late at 3.75 requests
+        // on the mix; the targets of issue 15 are 0.3 s and 4 (5 at most).
+        for left in [
+            LeftTime::Floor,
+            LeftTime::FloorAtLeastOne,
+            LeftTime::Nearest,
+            LeftTime::Ceiling,
+            LeftTime::Absent,
+        ] {
+            let runs = mix(Estimates::left(left));
+            let (late, requests) = means(&runs);
+            assert!(late <= 0.25, "{left:?}: {late} s late on average");
+            assert!(requests <= 4.0, "{left:?}: {requests} requests on average");
+            for polled in &runs {
                 assert!(
-                    (0.0..=0.6).contains(&polled.late) && polled.requests <= 4,
-                    "{run} s from {start}: {} s late, {} requests ({:?})",
+                    (0.0..=0.6).contains(&polled.late) && polled.requests <= 5,
+                    "{left:?}: {} s late, {} requests ({:?})",
                     polled.late,
                     polled.requests,
                     polled.waits
                 );
-                runs.push(polled);
             }
         }
-        let (late, requests) = means(&runs);
-        assert!(late <= 0.25, "{late} s late on average");
-        assert!(requests < 3.75, "{requests} requests on average");
+    }
+
+    #[test]
+    fn progress_out_of_step_with_time_costs_requests_not_lateness() {
+        // Progress that is not linear cannot tell the estimate's rounding:
+        // the window stays a second or so wide, and is polled densely.
+        for curve in [ProgressCurve::Ahead, ProgressCurve::Behind] {
+            let runs = mix(Estimates::progress(curve));
+            let (late, requests) = means(&runs);
+            assert!(late <= 0.3, "{curve:?}: {late} s late on average");
+            assert!(requests <= 6.0, "{curve:?}: {requests} requests on average");
+            for polled in &runs {
+                assert!(
+                    (0.0..=0.6).contains(&polled.late) && polled.requests <= 7,
+                    "{curve:?}: {} s late, {} requests ({:?})",
+                    polled.late,
+                    polled.requests,
+                    polled.waits
+                );
+            }
+        }
     }
 
     #[test]
@@ -401,12 +579,12 @@ mod tests {
         for run in [1.5, 2.3, 3.7, 4.4, 5.1, 7.9, 10.0, 20.7, 33.3] {
             for step in 0..20 {
                 let start = f64::from(step) * 0.015;
-                runs.push(poll(&Timeline { queue: 0.3, run }, start, 0.002));
+                runs.push(poll(&Timeline::new(0.3, run), start, 0.002));
             }
         }
         let (late, requests) = means(&runs);
         assert!(late <= 0.25, "{late} s late on average");
-        assert!(requests <= 3.6, "{requests} requests on average");
+        assert!(requests <= 4.0, "{requests} requests on average");
         assert!(runs.iter().all(|r| r.late <= 0.6 && r.requests <= 5));
     }
 
@@ -415,7 +593,7 @@ mod tests {
         for queue in [0.0, 0.3, 1.2, 4.0] {
             for run in [0.4, 1.0, 1.7, 12.3, 29.5, 95.0, 600.0] {
                 for latency in [0.001, 0.08] {
-                    let polled = poll(&Timeline { queue, run }, 0.0, latency);
+                    let polled = poll(&Timeline::new(queue, run), 0.0, latency);
                     let what = format!("{queue} s queued, {run} s running, {latency} s latency");
                     // A run shorter than the waits while queued may be over
                     // before the first running answer.
@@ -427,7 +605,7 @@ mod tests {
                     assert!(polled.late <= allowed, "{what}: {} s late", polled.late);
                     // A few while queued, a few for the run, and one a minute
                     // for long runs.
-                    let expected = 7 + (run / MAX_SLEEP.as_secs_f64()) as u32;
+                    let expected = 8 + (run / MAX_SLEEP.as_secs_f64()) as u32;
                     assert!(
                         polled.requests <= expected,
                         "{what}: {} requests ({:?})",
@@ -447,19 +625,23 @@ mod tests {
             schedule.after(&answer(0.0, TaskStatus::Queued, 0, None)),
             FIRST_BACKOFF
         );
-        // 5 s left: the end lies in [5.5, 6.5); the next poll goes a little
-        // past its middle.
-        let wait = schedule.after(&answer(0.5, TaskStatus::Running, 2, Some(5)));
+        // 5 s left, whatever the rounding: the end lies in [4.5, 6.5); the
+        // next poll goes early in that window.
+        let wait = schedule.after(&answer(0.5, TaskStatus::Running, 3, Some(5)));
         assert!(
-            (5.4..=5.7).contains(&wait.as_secs_f64()),
+            (4.0..=4.8).contains(&wait.as_secs_f64()),
             "{wait:?} after 5 s left"
         );
-        // Still running then, progress (and the previous answer) pin the end
-        // down: the poll after goes just past it.
-        let wait = schedule.after(&answer(6.05, TaskStatus::Running, 91, Some(0)));
+        // Still running then: the progress since the first running answer
+        // pins the end (6.0 s, the run having started at 0.3 s), and the poll
+        // after goes just past it.
+        let at = 0.5 + wait.as_secs_f64();
+        let progress = ((at - 0.3) / 5.7 * 99.0).floor() as u8;
+        let wait = schedule.after(&answer(at, TaskStatus::Running, progress, Some(1)));
+        let next = at + wait.as_secs_f64();
         assert!(
-            (0.3..=0.7).contains(&wait.as_secs_f64()),
-            "{wait:?} after 91% at 6.05 s"
+            (6.0..=6.3).contains(&next),
+            "next poll at {next} s after {progress}% at {at} s"
         );
         // An hour left: a poll within the minute, in case the estimate is off.
         let mut schedule = PollSchedule::new();

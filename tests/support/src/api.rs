@@ -246,16 +246,10 @@ fn in_progress(
     length: Duration,
 ) -> Value {
     let queued = status == "queued";
-    let fraction = into.as_secs_f64() / length.as_secs_f64();
-    let progress = if queued {
-        0
+    let (progress, left) = if queued {
+        (0, -1)
     } else {
-        ((fraction * 99.0).floor() as u64).min(99)
-    };
-    let left = if queued {
-        -1
-    } else {
-        (length - into).as_secs() as i64
+        shared.estimates.running(into, length)
     };
     let mut task = json!({
         "task_id": timeline.task_id,

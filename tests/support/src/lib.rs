@@ -43,8 +43,8 @@ use tokio::sync::oneshot;
 pub use links::LinkStyle;
 pub use list::{ListShape, MAX_IDS as MAX_LIST_IDS};
 pub use scenario::{
-    ApiFault, DEFAULT_API_KEY, ErrorPage, FileFault, Scenario, Validators, fixture_json,
-    fixtures_dir,
+    ApiFault, DEFAULT_API_KEY, ErrorPage, Estimates, FileFault, LeftTime, ProgressCurve, Scenario,
+    Validators, fixture_json, fixtures_dir,
 };
 pub use stats::{ApiRequest, CdnRequest, Stats};
 pub use tasks::TaskSpec;

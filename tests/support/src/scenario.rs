@@ -31,6 +31,7 @@ pub struct Scenario {
     pub(crate) validators: Validators,
     pub(crate) more_tasks: Vec<(String, TaskSpec)>,
     pub(crate) list: ListKnobs,
+    pub(crate) estimates: Estimates,
 }
 
 /// Which validators the CDN sends with a file (`ETag`, `Last-Modified`), and
@@ -87,6 +88,7 @@ impl Scenario {
             validators: Validators::default(),
             more_tasks: Vec::new(),
             list: ListKnobs::default(),
+            estimates: Estimates::default(),
         }
     }
 
@@ -171,6 +173,117 @@ impl Scenario {
     pub fn throttle(mut self, bytes_per_sec: u64) -> Self {
         self.throttle = bytes_per_sec;
         self
+    }
+
+    /// How running phases report `running_left_time` and `progress` (default:
+    /// whole seconds rounded down, progress linear in time).
+    pub fn estimates(mut self, estimates: Estimates) -> Self {
+        self.estimates = estimates;
+        self
+    }
+}
+
+/// What a running task says about its end. Services differ, and the client
+/// must not rely on one convention: every one here is a knob.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Estimates {
+    pub left: LeftTime,
+    pub progress: ProgressCurve,
+}
+
+/// How `running_left_time` is rounded from the true time left.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum LeftTime {
+    /// Whole seconds, rounded down: 0 in the last second.
+    #[default]
+    Floor,
+    /// Rounded down, but never below 1 while running: 1 in the last two
+    /// seconds.
+    FloorAtLeastOne,
+    /// Rounded to the nearest second (halves up).
+    Nearest,
+    /// Rounded up: 1 in the last second.
+    Ceiling,
+    /// No estimate: `-1` throughout.
+    Absent,
+}
+
+/// How `progress` (0 to 99 while running) grows over the run's time.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum ProgressCurve {
+    /// In step with time.
+    #[default]
+    Linear,
+    /// Fast at first, slow at the end: `1 - (1 - f)²` of the time share `f`.
+    Ahead,
+    /// Slow at first, fast at the end: `f²`.
+    Behind,
+}
+
+impl Estimates {
+    /// Every `running_left_time` convention with linear progress, then the
+    /// two non-linear progress curves with the default rounding.
+    pub const ALL: [Estimates; 7] = [
+        Estimates::left(LeftTime::Floor),
+        Estimates::left(LeftTime::FloorAtLeastOne),
+        Estimates::left(LeftTime::Nearest),
+        Estimates::left(LeftTime::Ceiling),
+        Estimates::left(LeftTime::Absent),
+        Estimates::progress(ProgressCurve::Ahead),
+        Estimates::progress(ProgressCurve::Behind),
+    ];
+
+    /// This rounding, progress linear.
+    pub const fn left(left: LeftTime) -> Estimates {
+        Estimates {
+            left,
+            progress: ProgressCurve::Linear,
+        }
+    }
+
+    /// This progress curve, estimates rounded down.
+    pub const fn progress(progress: ProgressCurve) -> Estimates {
+        Estimates {
+            left: LeftTime::Floor,
+            progress,
+        }
+    }
+
+    /// `(progress, running_left_time)` of a running phase `into` its
+    /// `length`: what the fake serves, for simulations that want the same.
+    pub fn running(&self, into: Duration, length: Duration) -> (u64, i64) {
+        let share = (into.as_secs_f64() / length.as_secs_f64()).clamp(0.0, 1.0);
+        let done = match self.progress {
+            ProgressCurve::Linear => share,
+            ProgressCurve::Ahead => 1.0 - (1.0 - share).powi(2),
+            ProgressCurve::Behind => share.powi(2),
+        };
+        let progress = ((done * 99.0).floor() as u64).min(99);
+        let left = length.saturating_sub(into).as_secs_f64();
+        let left = match self.left {
+            LeftTime::Floor => left.floor(),
+            LeftTime::FloorAtLeastOne => left.floor().max(1.0),
+            LeftTime::Nearest => (left + 0.5).floor(),
+            LeftTime::Ceiling => left.ceil(),
+            LeftTime::Absent => -1.0,
+        };
+        (progress, left as i64)
+    }
+
+    /// A short name for tables: `floor`, `ceiling`, `progress ahead`, ...
+    pub fn name(&self) -> String {
+        let left = match self.left {
+            LeftTime::Floor => "floor",
+            LeftTime::FloorAtLeastOne => "floor, at least 1",
+            LeftTime::Nearest => "nearest",
+            LeftTime::Ceiling => "ceiling",
+            LeftTime::Absent => "absent (-1)",
+        };
+        match self.progress {
+            ProgressCurve::Linear => left.to_owned(),
+            ProgressCurve::Ahead => format!("{left}, progress ahead"),
+            ProgressCurve::Behind => format!("{left}, progress behind"),
+        }
     }
 }
 

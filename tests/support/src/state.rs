@@ -12,7 +12,7 @@ use serde_json::Value;
 use crate::content::Content;
 use crate::links::{self, LinkStyle};
 use crate::list::ListKnobs;
-use crate::scenario::{ApiFault, FileFault, FileSpec, Scenario, Validators};
+use crate::scenario::{ApiFault, Estimates, FileFault, FileSpec, Scenario, Validators};
 use crate::stats::Stats;
 use crate::tasks::Timeline;
 
@@ -63,6 +63,7 @@ pub(crate) struct Shared {
     pub faults: HashMap<String, FileFault>,
     pub throttle: u64,
     pub validators: Validators,
+    pub estimates: Estimates,
     state: Mutex<State>,
 }
 
@@ -192,6 +193,7 @@ impl Shared {
             faults,
             throttle: scenario.throttle,
             validators: scenario.validators,
+            estimates: scenario.estimates,
             state: Mutex::new(State {
                 api_faults: scenario.api_faults.into(),
                 traces: 0,

@@ -982,3 +982,80 @@ async fn a_file_changes_version_and_if_range_tells() {
         assert_eq!(versions, [0, 1]);
     }
 }
+
+#[test]
+fn each_estimate_convention_rounds_its_own_way() {
+    use fake_tripo::{Estimates, LeftTime, ProgressCurve};
+    let length = Duration::from_secs(10);
+    let left_at = |left: LeftTime, into: f64| {
+        Estimates::left(left)
+            .running(Duration::from_secs_f64(into), length)
+            .1
+    };
+    // Time left:          5.0  4.6  1.6  1.2  0.7  0.3
+    let into = [5.0, 5.4, 8.4, 8.8, 9.3, 9.7];
+    let expected = [
+        (LeftTime::Floor, [5, 4, 1, 1, 0, 0]),
+        (LeftTime::FloorAtLeastOne, [5, 4, 1, 1, 1, 1]),
+        (LeftTime::Nearest, [5, 5, 2, 1, 1, 0]),
+        (LeftTime::Ceiling, [5, 5, 2, 2, 1, 1]),
+        (LeftTime::Absent, [-1; 6]),
+    ];
+    for (left, values) in expected {
+        let got: Vec<i64> = into.iter().map(|at| left_at(left, *at)).collect();
+        assert_eq!(got, values, "{left:?}");
+    }
+    // Progress at 10%, 50% and 90% of the run, and just before its end.
+    let progress_at = |curve: ProgressCurve, share: f64| {
+        Estimates::progress(curve)
+            .running(length.mul_f64(share), length)
+            .0
+    };
+    let expected = [
+        (ProgressCurve::Linear, [9, 49, 89, 98]),
+        (ProgressCurve::Ahead, [18, 74, 98, 98]),
+        (ProgressCurve::Behind, [0, 24, 80, 98]),
+    ];
+    for (curve, values) in expected {
+        let got: Vec<u64> = [0.1, 0.5, 0.9, 0.995]
+            .iter()
+            .map(|share| progress_at(curve, *share))
+            .collect();
+        assert_eq!(got, values, "{curve:?}");
+    }
+    // Never 100 while running; the default is floor and linear.
+    assert_eq!(Estimates::default().running(length, length).0, 99);
+    assert_eq!(Estimates::default(), Estimates::ALL[0]);
+}
+
+#[tokio::test]
+async fn the_estimate_convention_is_what_running_answers_carry() {
+    let http = client();
+    let length = Duration::from_millis(30_300);
+    for estimates in fake_tripo::Estimates::ALL {
+        let before_start = Instant::now();
+        let fake = FakeTripo::start(
+            Scenario::new("v3_bare_task")
+                .phase("running", length)
+                .estimates(estimates),
+        );
+        let after_start = Instant::now();
+        let answer = task(&fake, &http).await;
+        let (earliest, latest) = (after_start.elapsed(), before_start.elapsed());
+        let served = (
+            answer["progress"].as_u64().expect("progress"),
+            answer["running_left_time"].as_i64().expect("time left"),
+        );
+        // The answer was made between the two: progress grows and the time
+        // left shrinks over that span.
+        let (early, late) = (
+            estimates.running(earliest.min(latest), length),
+            estimates.running(latest, length),
+        );
+        assert!(
+            (early.0..=late.0).contains(&served.0) && (late.1..=early.1).contains(&served.1),
+            "{}: served {served:?}, expected between {early:?} and {late:?}",
+            estimates.name()
+        );
+    }
+}
