@@ -148,7 +148,7 @@ async fn listen(args: ListenArgs) -> Result<ExitCode, Error> {
 fn fetch_options(args: &TaskOptions) -> FetchOptions {
     let mut options = FetchOptions::default()
         .timeout(args.timeout)
-        .only(args.only.iter().copied())
+        .only(args.only.iter().cloned())
         .force(args.force)
         .stall_timeout(args.stall_timeout)
         .content_check(!args.no_content_check)
