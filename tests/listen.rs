@@ -151,6 +151,14 @@ fn a_good_delivery_is_fetched_at_once_with_no_task_request() {
     for (_, served) in FILES {
         assert_eq!(stats.requests_for(served), 1, "{served} fetched once");
     }
+    assert_eq!(stats.deliveries.len(), 1);
+    assert!(
+        stats
+            .cdn_requests
+            .iter()
+            .all(|r| r.at >= stats.deliveries[0].sent_at),
+        "the transfers came from the delivery"
+    );
     assert!(
         listener
             .run
@@ -488,6 +496,78 @@ fn sigterm_and_sigint_stop_with_exit_0_and_leave_the_work_journaled() {
             records[0]["record"], "received",
             "still open for the next start"
         );
+    }
+}
+
+/// A second service, for a second task: deliveries carry their own links,
+/// so one listener takes tasks whose files sit on two CDNs.
+fn second_task() -> FakeTripo {
+    FakeTripo::start(
+        Scenario::from_json(json!({"code": 0, "data": {
+            "task_id": "second-task-0002", "type": "text_to_model", "status": "success",
+            "input": {}, "output": {"model_url": "cdn:other.glb"}, "progress": 100,
+        }}))
+        .api_key("tsk_not_the_first_services_key"),
+    )
+}
+
+#[test]
+fn concurrency_bounds_transfers_across_tasks() {
+    for (concurrency, shared) in [("1", true), ("8", false)] {
+        let first = stalling();
+        let second = second_task();
+        let root = tempfile::tempdir().expect("tempdir");
+        let mut listener = Listener::start(
+            &first,
+            root.path(),
+            &[
+                "--json",
+                "--stall-timeout",
+                "1s",
+                "--concurrency",
+                concurrency,
+            ],
+        );
+        assert_eq!(
+            first
+                .deliver(listener.addr, &Delivery::completed(SECRET))
+                .status,
+            202
+        );
+        wait_until_in_flight(&first, &mut listener);
+        assert_eq!(
+            second
+                .deliver(listener.addr, &Delivery::completed(SECRET))
+                .status,
+            202
+        );
+        listener.wait_for_reports(2);
+        // The first task's model stalled, was abandoned after 1 s, and resumed.
+        let resumed_at = first.started_at()
+            + first
+                .stats()
+                .cdn_requests
+                .iter()
+                .filter(|r| r.file == "model.glb")
+                .map(|r| r.at)
+                .nth(1)
+                .expect("the stalled model resumed");
+        let second_started_at = second.started_at() + second.stats().cdn_requests[0].at;
+        if shared {
+            assert!(
+                second_started_at > resumed_at,
+                "--concurrency 1: the second task waited for the first task's transfer"
+            );
+        } else {
+            assert!(
+                second_started_at < resumed_at,
+                "--concurrency 8: the second task did not wait"
+            );
+        }
+        for report in listener.reports() {
+            assert_eq!(report["status"], "ok", "{report}");
+        }
+        listener.stop();
     }
 }
 

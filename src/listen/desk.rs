@@ -239,7 +239,6 @@ impl Desk {
             Start::Resume => {
                 self.event(&ListenEvent::Resumed {
                     task_id: job.task_id.clone(),
-                    event_type: "task.completed".into(),
                 });
                 let result = self.client.fetch(&job.task_id, &dir, &self.fetch).await;
                 TaskReport::new(&job.task_id, &dir, &result)

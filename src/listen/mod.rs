@@ -103,12 +103,11 @@ pub enum ListenEvent {
         /// Deliveries acknowledged before and not yet done, fetched again now.
         resumed: usize,
     },
-    /// A journaled delivery from before is being fetched again.
+    /// A `task.completed` journaled before (and not done) is being fetched
+    /// again, with fresh links from the API.
     Resumed {
         /// The task.
         task_id: String,
-        /// Its event type.
-        event_type: String,
     },
     /// A delivery was journaled and acknowledged; its task starts now.
     Accepted {

@@ -46,7 +46,7 @@ pub use scenario::{
     ApiFault, DEFAULT_API_KEY, ErrorPage, Estimates, FileFault, LeftTime, ProgressCurve, Scenario,
     Validators, fixture_json, fixtures_dir,
 };
-pub use stats::{ApiRequest, CdnRequest, Stats};
+pub use stats::{ApiRequest, CdnRequest, DeliverySent, Stats};
 pub use tasks::TaskSpec;
 pub use webhook::{Delivery, WebhookAnswer};
 
@@ -138,6 +138,12 @@ impl FakeTripo {
     /// The length of file `name`.
     pub fn file_len(&self, name: &str) -> u64 {
         self.shared.content(name).len()
+    }
+
+    /// The instant the fake started: every `at` in its [`Stats`] counts from
+    /// here (to compare the logs of two fakes).
+    pub fn started_at(&self) -> Instant {
+        self.shared.started
     }
 
     /// A snapshot of the counters.

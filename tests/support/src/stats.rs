@@ -21,6 +21,20 @@ pub struct Stats {
     /// When the successful final answer was first served, from start: minus
     /// `success_at`, how late the client noticed.
     pub first_success_served_at: Option<Duration>,
+    /// Every webhook delivery sent with [`crate::FakeTripo::deliver`], in
+    /// the order sent.
+    pub deliveries: Vec<DeliverySent>,
+}
+
+/// One webhook delivery the fake sent.
+#[derive(Clone, Debug)]
+pub struct DeliverySent {
+    /// When its connection was opened, from start.
+    pub sent_at: Duration,
+    /// When its answer had arrived, from start.
+    pub answered_at: Duration,
+    /// The status answered (0 for none).
+    pub status: u16,
 }
 
 /// One request to the API host.

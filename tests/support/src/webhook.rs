@@ -27,6 +27,7 @@ use crate::FakeTripo;
 use crate::api::sign_links;
 use crate::links;
 use crate::state::task_of;
+use crate::stats::DeliverySent;
 
 /// One delivery to send; build it, then [`FakeTripo::deliver`] it (as many
 /// times as a test likes: each send carries the same delivery id, as the
@@ -157,7 +158,14 @@ impl FakeTripo {
             head.push_str(&format!("Tripo-Webhook-Signature: {signature}\r\n"));
         }
         head.push_str("\r\n");
-        post(to, head.into_bytes(), body)
+        let sent_at = self.shared.started.elapsed();
+        let answer = post(to, head.into_bytes(), body);
+        self.shared.lock().stats.deliveries.push(DeliverySent {
+            sent_at,
+            answered_at: self.shared.started.elapsed(),
+            status: answer.status,
+        });
+        answer
     }
 
     /// The event body a delivery carries: `{"id","type","created_at","data"}`.
