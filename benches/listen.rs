@@ -67,6 +67,12 @@ impl Listening {
             .stderr(std::fs::File::create(&stderr).expect("stderr file"))
             .spawn()
             .expect("the binary starts");
+        // Owned from here on: a panic below still stops and waits for it.
+        let mut listening = Listening {
+            child,
+            addr: ([127, 0, 0, 1], 0).into(),
+            _logs: logs,
+        };
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
             let text = std::fs::read_to_string(&stderr).unwrap_or_default();
@@ -74,11 +80,8 @@ impl Listening {
                 let rest = line.split_once("listening on http://")?.1;
                 rest.split_whitespace().next()?.parse().ok()
             }) {
-                return Listening {
-                    child,
-                    addr,
-                    _logs: logs,
-                };
+                listening.addr = addr;
+                return listening;
             }
             assert!(Instant::now() < deadline, "listen never started: {text}");
             std::thread::sleep(Duration::from_millis(5));
