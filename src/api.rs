@@ -607,6 +607,15 @@ impl Reply {
                     trace,
                 }
             }
+            // Not a dead link (only the CDN's 403 is): 2010 is "not enough
+            // credit", which no retry mends.
+            (_, Some(2010), _) => Failure::Final(Error::Api {
+                what: words,
+                suggestion: Some(
+                    "the account has not enough credit: top it up in the Tripo console, then run again".into(),
+                ),
+                trace,
+            }),
             _ => Failure::Final(Error::Api {
                 what: words,
                 suggestion: field("suggestion"),

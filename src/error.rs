@@ -28,9 +28,9 @@ pub enum Error {
     #[error("{0}")]
     Usage(String),
 
-    /// The API refused the key (HTTP 401, code 1002).
+    /// The API refused the key (HTTP 401, or code 1002; v3 also says code 2).
     #[error(
-        "the API refused the key (code 1002){trace}: check --api-key or TRIPO_API_KEY (keys start with tsk_)"
+        "the API refused the key{trace}: check --api-key or TRIPO_API_KEY (keys start with tsk_); a key works in one region only: a key from the China console needs --api-base https://openapi.tripo3d.com"
     )]
     Auth {
         /// The API's trace id.
@@ -189,9 +189,15 @@ fn hint_suffix(suggestion: &Option<String>) -> String {
         .unwrap_or_default()
 }
 
+/// The task's error code, with what v3's codes for v2's `banned` and
+/// `expired` mean.
 fn code_suffix(code: &Option<i64>) -> String {
-    code.map(|c| format!(" (error code {c})"))
-        .unwrap_or_default()
+    match code {
+        Some(2008) => " (error code 2008: refused by the content policy)".to_owned(),
+        Some(2018) => " (error code 2018: the task expired)".to_owned(),
+        Some(c) => format!(" (error code {c})"),
+        None => String::new(),
+    }
 }
 
 fn message_suffix(message: &Option<String>) -> String {
