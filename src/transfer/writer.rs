@@ -4,8 +4,8 @@
 //!
 //! - The hash thread hashes every byte as it arrives.
 //! - The disk thread copies them into the file (the page cache). Its queue
-//!   is deep (`DISK_DEPTH` batches, 8 MiB), enough to ride out a moment when
-//!   the disk is busy.
+//!   is deeper (`DISK_DEPTH` batches, 4 MiB), to ride out a moment when the
+//!   disk is busy.
 //! - The write-back thread asks the disk to write each 8 MiB the disk thread
 //!   has finished, and waits for the one before: dirty pages stay few, so no
 //!   `write` is ever throttled by the kernel, and the final sync finds at
@@ -59,8 +59,10 @@ const BATCH: usize = 128 << 10;
 /// Batches waiting for the hash thread: it is never held up by the disk, so
 /// a short queue does.
 const HASH_DEPTH: usize = 8;
-/// Batches waiting for the disk thread: 8 MiB.
-const DISK_DEPTH: usize = 64;
+/// Batches waiting for the disk thread: 4 MiB. Writes go to the page cache
+/// and the write-back thread keeps it from throttling them, so the disk
+/// thread only lags for a moment; memory stays under the 32 MiB target.
+const DISK_DEPTH: usize = 32;
 /// The disk is asked to write the file in pieces of this many bytes.
 const WRITE_BACK_EVERY: u64 = 8 << 20;
 
@@ -78,6 +80,11 @@ impl Writer {
     pub(super) async fn write(&mut self, data: Bytes) -> std::io::Result<()> {
         if self.pending.is_empty() && data.len() >= BATCH {
             return self.send(Command::Data(data)).await;
+        }
+        if self.pending.is_empty() {
+            // Exactly one batch: growing by doubling would hold twice that
+            // in every queued batch.
+            self.pending.reserve(BATCH);
         }
         self.pending.extend_from_slice(&data);
         if self.pending.len() >= BATCH {
