@@ -78,19 +78,19 @@ impl Writer {
 
     /// Appends bytes to the file.
     pub(super) async fn write(&mut self, data: Bytes) -> std::io::Result<()> {
-        if self.pending.is_empty() && data.len() >= BATCH {
-            return self.send(Command::Data(data)).await;
-        }
-        if self.pending.is_empty() {
-            // Exactly one batch: growing by doubling would hold twice that
-            // in every queued batch.
-            self.pending.reserve(BATCH);
-        }
-        self.pending.extend_from_slice(&data);
-        if self.pending.len() >= BATCH {
+        if !self.pending.is_empty() && self.pending.len() + data.len() > BATCH {
             let batch = self.pending.split().freeze();
             self.send(Command::Data(batch)).await?;
         }
+        if data.len() >= BATCH {
+            return self.send(Command::Data(data)).await;
+        }
+        if self.pending.is_empty() {
+            // One batch at most, never grown: every queued batch holds no
+            // more than it carries.
+            self.pending.reserve(BATCH);
+        }
+        self.pending.extend_from_slice(&data);
         Ok(())
     }
 
