@@ -295,7 +295,7 @@ mod tests {
         }
         writer.restart().await.expect("restart");
         let mut expected = Vec::new();
-        for i in 0..(2 * WRITE_BACK_EVERY as usize >> 20) + 1 {
+        for i in 0..((2 * WRITE_BACK_EVERY as usize) >> 20) + 1 {
             let data = piece(i as u8);
             expected.extend_from_slice(&data);
             writer.write(data).await.expect("write");
