@@ -280,9 +280,16 @@ fn check_folder(dir: &Path) -> Result<()> {
     for path in dir.ancestors().filter(|p| !p.as_os_str().is_empty()) {
         match std::fs::metadata(path) {
             Ok(meta) if meta.is_dir() => return Ok(()),
-            Ok(_) => {
+            Ok(_) if path == dir => {
                 return Err(Error::Usage(format!(
                     "{} is a file, not a folder: give a folder for the outputs (it is created if missing)",
+                    dir.display()
+                )));
+            }
+            Ok(_) => {
+                return Err(Error::Usage(format!(
+                    "{} cannot be a folder: {} is a file; give a folder for the outputs",
+                    dir.display(),
                     path.display()
                 )));
             }

@@ -1,7 +1,7 @@
 //! What a newcomer sees after the mistakes they are likely to make: an API
-//! base that is wrong in each way a network can say so, a folder that is a
-//! file, a zero, and what `--help`, the man page and completion offer. Early
-//! failures leave no folder behind.
+//! base that is wrong in each way a network can say so, a zero, and what
+//! `--help`, the man page and completion offer. Early failures leave no
+//! folder behind.
 
 mod common;
 
@@ -166,28 +166,6 @@ fn early_failures_leave_no_folder_behind() {
         .assert()
         .success();
     assert!(listing(&out).contains(&"manifest.json".to_owned()));
-}
-
-#[test]
-fn an_out_dir_that_is_a_file_is_a_usage_error_found_before_waiting() {
-    let fake = FakeTripo::start(Scenario::new("v3_bare_task"));
-    let parent = tempfile::tempdir().expect("tempdir");
-    let file = parent.path().join("notes.txt");
-    std::fs::write(&file, b"mine").expect("write");
-    for out in [file.clone(), file.join("out")] {
-        let stderr = failure(
-            fetch_assets(&fake, &fake.v3_base())
-                .arg(fake.task_id())
-                .arg(&out),
-            2,
-        );
-        assert!(
-            stderr.contains(&format!("{} is a file, not a folder", file.display())),
-            "{stderr}"
-        );
-    }
-    assert_eq!(fake.stats().task_requests, 0, "said before asking the API");
-    assert_eq!(std::fs::read(&file).expect("read"), b"mine");
 }
 
 #[test]
