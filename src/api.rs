@@ -259,7 +259,10 @@ enum Failure {
     },
     /// No answer at all (the fault, in words): retried like a transient
     /// fault, and when the tries run out the end is "unreachable".
-    Unreached { fault: NetFault, words: String },
+    Unreached {
+        fault: NetFault,
+        words: String,
+    },
     Final(Error),
 }
 
