@@ -15,6 +15,7 @@ use serde_json::{Map, Value};
 
 use crate::error::{Error, Result, TraceId, fault_text, printable};
 use crate::events::{Event, Observer};
+use crate::net::{self, NetFault};
 use crate::retry::{self, RetryPolicy};
 
 /// The base used when none is given.
@@ -256,6 +257,12 @@ enum Failure {
         retry_after: Option<Duration>,
         trace: TraceId,
     },
+    /// No answer at all (the fault, in words): retried like a transient
+    /// fault, and when the tries run out the end is "unreachable".
+    Unreached {
+        fault: NetFault,
+        words: String,
+    },
     Final(Error),
 }
 
@@ -307,7 +314,8 @@ impl ApiClient {
 
     /// Fetches the task, retrying transient faults as the policy says.
     pub(crate) async fn task(&self, task_id: &str, observer: &Arc<dyn Observer>) -> Result<Task> {
-        self.retrying(observer, || self.task_once(task_id)).await
+        self.retrying(observer, || self.task_once(task_id, observer))
+            .await
     }
 
     /// Asks for up to [`MAX_LIST_IDS`] tasks in one request (v3's
@@ -319,7 +327,8 @@ impl ApiClient {
         ids: &[String],
         observer: &Arc<dyn Observer>,
     ) -> Result<Listed> {
-        self.retrying(observer, || self.list_once(ids)).await
+        self.retrying(observer, || self.list_once(ids, observer))
+            .await
     }
 
     /// Runs `attempt` until it succeeds, fails for good, or the policy
@@ -337,6 +346,19 @@ impl ApiClient {
             match attempt().await {
                 Ok(answer) => return Ok(answer),
                 Err(Failure::Final(error)) => return Err(error),
+                Err(Failure::Unreached { fault, words }) => {
+                    failed += 1;
+                    if !self.policy.allows_another(failed) {
+                        return Err(self.unreachable(fault, words, failed));
+                    }
+                    let delay = self.policy.delay(failed, None);
+                    observer.event(&Event::ApiRetry {
+                        retry: failed,
+                        delay,
+                        cause: format!("could not reach {}: {words}", net::host_of(&self.base)),
+                    });
+                    tokio::time::sleep(delay).await;
+                }
                 Err(Failure::Transient {
                     cause,
                     retry_after,
@@ -364,14 +386,28 @@ impl ApiClient {
         }
     }
 
-    async fn task_once(&self, task_id: &str) -> Result<Task, Failure> {
+    /// The API host gave no answer after `tries` requests.
+    fn unreachable(&self, fault: NetFault, words: String, tries: u32) -> Error {
+        Error::Unreachable {
+            host: net::host_of(&self.base),
+            fault,
+            cause: words,
+            tries,
+        }
+    }
+
+    async fn task_once(
+        &self,
+        task_id: &str,
+        observer: &Arc<dyn Observer>,
+    ) -> Result<Task, Failure> {
         let Some(key) = &self.key else {
             return Err(Failure::Final(Error::NoApiKey {
                 task_id: task_id.to_owned(),
             }));
         };
         let reply = self
-            .exchange(self.http.get(self.task_url(task_id)), key)
+            .exchange(self.http.get(self.task_url(task_id)), key, observer)
             .await?;
         if !reply.is_success() {
             return Err(reply.refusal(Some(task_id)));
@@ -399,7 +435,11 @@ impl ApiClient {
         })
     }
 
-    async fn list_once(&self, ids: &[String]) -> Result<Listed, Failure> {
+    async fn list_once(
+        &self,
+        ids: &[String],
+        observer: &Arc<dyn Observer>,
+    ) -> Result<Listed, Failure> {
         let Some(key) = &self.key else {
             return Err(Failure::Final(Error::NoApiKey {
                 task_id: ids.join(", "),
@@ -411,7 +451,7 @@ impl ApiClient {
             .post(self.list_url())
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .body(body);
-        let reply = self.exchange(request, key).await?;
+        let reply = self.exchange(request, key, observer).await?;
         let missing = matches!(
             reply.status,
             StatusCode::NOT_FOUND | StatusCode::METHOD_NOT_ALLOWED
@@ -434,17 +474,34 @@ impl ApiClient {
         &self,
         request: reqwest::RequestBuilder,
         key: &ApiKey,
+        observer: &Arc<dyn Observer>,
     ) -> Result<Reply, Failure> {
-        let response = request
+        let request = request
             .bearer_auth(key.secret())
             .timeout(REQUEST_TIMEOUT)
-            .send()
-            .await
-            .map_err(|e| Failure::Transient {
-                cause: format!("could not reach the API: {}", fault_text(&e.without_url())),
-                retry_after: None,
-                trace: TraceId::default(),
+            .build()
+            .map_err(|e| {
+                Failure::Final(Error::Internal(format!(
+                    "could not build an API request: {}",
+                    fault_text(&e.without_url())
+                )))
             })?;
+        // API URLs carry no query: the whole URL is safe to show.
+        observer.event(&Event::Request {
+            method: request.method().as_str().to_owned(),
+            url: request.url().to_string(),
+        });
+        let response = self.http.execute(request).await.map_err(|e| {
+            let e = e.without_url();
+            let fault = NetFault::of(&e);
+            let words = net::describe(&e, fault);
+            if fault == NetFault::Tls {
+                // A handshake that failed once fails the same way again.
+                Failure::Final(self.unreachable(fault, words, 1))
+            } else {
+                Failure::Unreached { fault, words }
+            }
+        })?;
         let received_at = SystemTime::now();
         let status = response.status();
         let mut trace = TraceId(

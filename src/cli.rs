@@ -4,6 +4,7 @@ use std::num::NonZeroUsize;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use clap::builder::{PossibleValue, StringValueParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use fetch_assets::RoleSelector;
 
@@ -112,7 +113,7 @@ pub struct ListenArgs {
     pub api: ApiArgs,
 
     /// At most this many transfers at once, across all tasks.
-    #[arg(long, value_name = "N", default_value = "32")]
+    #[arg(long, value_name = "N", default_value = "32", value_parser = parse_concurrency)]
     pub concurrency: NonZeroUsize,
 
     /// A transfer that receives no byte for this long is abandoned and resumed.
@@ -156,11 +157,24 @@ pub struct BatchArgs {
 #[derive(Debug, Args)]
 pub struct ApiArgs {
     /// The API key (tsk_...). Sent to the API host only, never shown.
-    #[arg(long, env = "TRIPO_API_KEY", hide_env_values = true)]
+    #[arg(
+        long,
+        env = "TRIPO_API_KEY",
+        hide_env_values = true,
+        value_name = "KEY"
+    )]
     pub api_key: Option<String>,
 
     /// The API base URL; a path ending in /v2/openapi speaks the v2 API.
-    #[arg(long, env = "TRIPO_API_BASE", default_value = fetch_assets::DEFAULT_API_BASE)]
+    // `hide_env_values`: else help shows `[env: TRIPO_API_BASE=]` when it is
+    // unset, which reads as "set to nothing".
+    #[arg(
+        long,
+        env = "TRIPO_API_BASE",
+        hide_env_values = true,
+        value_name = "URL",
+        default_value = fetch_assets::DEFAULT_API_BASE
+    )]
     pub api_base: String,
 
     /// Override the API dialect the base suggests.
@@ -189,7 +203,7 @@ pub struct FetchArgs {
 #[derive(Debug, Args)]
 pub struct TaskOptions {
     /// How long to wait for the task to finish (90s, 5m, 1h, or seconds).
-    #[arg(long, value_parser = parse_duration, default_value = "30m")]
+    #[arg(long, value_parser = parse_duration, default_value = "30m", value_name = "DURATION")]
     pub timeout: Duration,
 
     /// Print the manifest as JSON on stdout (and nothing else there); with
@@ -208,7 +222,7 @@ pub struct TaskOptions {
     /// Fetch only these outputs (comma-separated): model, base_model,
     /// pbr_model, generated_image, rendered_image, depth_image, uv_render,
     /// rendered_video, multiview.
-    #[arg(long, value_delimiter = ',', value_name = "ROLE,...")]
+    #[arg(long, value_delimiter = ',', value_name = "ROLE,...", value_parser = RoleNames, hide_possible_values = true)]
     pub only: Vec<RoleSelector>,
 
     /// Download everything again, even files a previous run completed.
@@ -217,12 +231,12 @@ pub struct TaskOptions {
 
     /// At most this many transfers at once (default: all of a task's files;
     /// batch: 32 across all tasks).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", value_parser = parse_concurrency)]
     pub concurrency: Option<NonZeroUsize>,
 
     /// A transfer that receives no byte for this long (or averages under
     /// 1 KiB/s over it) is abandoned and resumed.
-    #[arg(long, value_parser = parse_duration, default_value = "30s")]
+    #[arg(long, value_parser = parse_duration, default_value = "30s", value_name = "DURATION")]
     pub stall_timeout: Duration,
 
     /// Keep files as they arrive, without checking their content against
@@ -299,6 +313,39 @@ pub fn parse_size(text: &str) -> Result<u64, String> {
     }
 }
 
+/// `--concurrency`: a whole number of transfers, at least 1.
+pub fn parse_concurrency(text: &str) -> Result<NonZeroUsize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(0) => Err("at least 1 transfer must run at a time: give 1 or more, or leave --concurrency out to run them all at once".into()),
+        Ok(n) => Ok(NonZeroUsize::MIN.saturating_add(n - 1)),
+        Err(_) => Err(format!("'{text}' is not a number of transfers: give a whole number, 1 or more")),
+    }
+}
+
+/// `--only`'s values: parsed by [`RoleSelector`], and offered by name to
+/// shell completion (which would otherwise offer file names).
+#[derive(Debug, Clone, Copy)]
+struct RoleNames;
+
+impl TypedValueParser for RoleNames {
+    type Value = RoleSelector;
+
+    fn parse_ref(
+        &self,
+        cmd: &clap::Command,
+        arg: Option<&clap::Arg>,
+        value: &std::ffi::OsStr,
+    ) -> Result<RoleSelector, clap::Error> {
+        StringValueParser::new()
+            .try_map(|text| text.parse::<RoleSelector>())
+            .parse_ref(cmd, arg, value)
+    }
+
+    fn possible_values(&self) -> Option<Box<dyn Iterator<Item = PossibleValue> + '_>> {
+        Some(Box::new(RoleSelector::NAMES.iter().map(PossibleValue::new)))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -323,6 +370,14 @@ mod tests {
         assert_eq!(parse_size("1.5kib"), Ok(1536));
         for bad in ["", "-1", "lots", "4 GiBs", "1.2.3", "1e30"] {
             assert!(parse_size(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn concurrency_is_a_positive_number() {
+        assert_eq!(parse_concurrency("3").map(NonZeroUsize::get), Ok(3));
+        for bad in ["0", "-1", "many", ""] {
+            assert!(parse_concurrency(bad).is_err(), "{bad}");
         }
     }
 

@@ -6,6 +6,8 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::net::{self, NetFault};
+
 /// The API's trace id for a request, shown in messages because it is what
 /// Tripo support asks for.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -67,6 +69,20 @@ pub enum Error {
         suggestion: Option<String>,
         /// The API's trace id.
         trace: TraceId,
+    },
+
+    /// The API host gave no answer at all: its name does not resolve, nothing
+    /// listens there, TLS failed, or it did not answer in time.
+    #[error("could not reach the API at {host}: {cause} ({}): {}", count_tries(*.tries), .fault.advice())]
+    Unreachable {
+        /// The host (and port, when the base names one); never a path or query.
+        host: String,
+        /// What kind of failure it was.
+        fault: NetFault,
+        /// The failure in words.
+        cause: String,
+        /// How many requests were tried.
+        tries: u32,
     },
 
     /// The task succeeded but its answer names no file to download.
@@ -182,6 +198,13 @@ pub enum Error {
     Internal(String),
 }
 
+fn count_tries(n: u32) -> String {
+    match n {
+        1 => "1 try".to_owned(),
+        n => format!("{n} tries"),
+    }
+}
+
 fn hint_suffix(suggestion: &Option<String>) -> String {
     suggestion
         .as_deref()
@@ -220,6 +243,7 @@ impl Error {
             | Error::NoApiKey { .. }
             | Error::TaskNotFound { .. }
             | Error::Api { .. }
+            | Error::Unreachable { .. }
             | Error::NoOutputs { .. } => 3,
             Error::Timeout { .. } => 4,
             Error::Download { .. } | Error::Io { .. } => 5,
@@ -278,21 +302,25 @@ pub enum DownloadCause {
     #[error("the CDN answered a Content-Range other than the one asked for")]
     WrongRange,
     /// No connection could be made, or the request failed before an answer.
-    #[error("the connection failed: {}", root_cause(.source))]
+    #[error("could not reach {host}: {}", net::describe(.source, NetFault::of(.source)))]
     Connect {
+        /// The CDN's host (and port, when the link names one).
+        host: String,
         /// The HTTP client's error (without the link).
         #[source]
         source: reqwest::Error,
     },
     /// The CDN redirected where we do not follow (not http(s), or too often).
-    #[error("the CDN's redirect was refused: {}", root_cause(.source))]
+    #[error("the CDN's redirect was refused: {}", net::root_cause(.source))]
     Redirect {
         /// The HTTP client's error (without the link).
         #[source]
         source: reqwest::Error,
     },
     /// The connection broke mid-body.
-    #[error("the connection broke at byte {at}: {}", root_cause(.source))]
+    // The innermost cause ("end of file before message length reached")
+    // tells a reader nothing more; it stays the error's source.
+    #[error("the connection broke at byte {at}")]
     Broke {
         /// How many bytes the file had.
         at: u64,
@@ -451,17 +479,6 @@ pub(crate) fn fault_text(error: &dyn std::error::Error) -> String {
         source = cause.source();
     }
     text
-}
-
-/// The innermost cause of an HTTP fault ("connection refused", "end of file
-/// before message length reached"): the outer layers only say where it
-/// happened. Never the link: callers strip it first.
-fn root_cause(error: &reqwest::Error) -> String {
-    let mut cause: &dyn std::error::Error = error;
-    while let Some(inner) = cause.source() {
-        cause = inner;
-    }
-    cause.to_string()
 }
 
 #[cfg(test)]

@@ -27,6 +27,13 @@ pub enum Event {
         /// What the system answered.
         cause: String,
     },
+    /// A request is about to go out (`-v` shows these).
+    Request {
+        /// `GET`, `POST`.
+        method: String,
+        /// Where to, without the query: never a signature, never the key.
+        url: String,
+    },
     /// A task answer arrived while waiting.
     TaskPolled {
         /// The task's status.

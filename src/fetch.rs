@@ -44,14 +44,18 @@ pub(crate) async fn fetch(
     options: &FetchOptions,
 ) -> Result<Manifest> {
     check_task_id(task_id)?;
+    check_folder(dir)?;
     let options_force = options.force;
     let api = &client.api;
     let observer = options.observer.clone().unwrap_or_else(events::ignore);
-    std::fs::create_dir_all(dir).map_err(|e| Error::io("create the folder", dir, e))?;
-    // Locked while `folder` lives: a second run into this folder waits, then
-    // finds it complete. Every file operation from here on goes through it.
-    let folder = lock::acquire(dir, &observer).await?;
-    let previous = previous_run(&folder, task_id, options.force)?;
+    // A folder that exists is locked (and its manifest read) before waiting,
+    // so a folder holding another task is refused at once. A missing one is
+    // made only once there is something to put in it: a bad key, an unknown
+    // task or a timeout leaves no empty folder behind.
+    let mut held = None;
+    if dir.is_dir() {
+        held = Some(lock_and_read(dir, task_id, options_force, &observer).await?);
+    }
 
     let task = match start {
         Start::Wait => wait(api, task_id, options, &observer).await?,
@@ -77,6 +81,15 @@ pub(crate) async fn fetch(
             });
         }
     }
+    // Locked while `folder` lives: a second run into this folder waits, then
+    // finds it complete. Every file operation from here on goes through it.
+    let (folder, previous) = match held {
+        Some(held) => held,
+        None => {
+            std::fs::create_dir_all(dir).map_err(|e| Error::io("create the folder", dir, e))?;
+            lock_and_read(dir, task_id, options_force, &observer).await?
+        }
+    };
 
     let (kept, to_fetch) = blocking({
         let (folder, previous) = (folder.clone(), previous.clone());
@@ -245,6 +258,46 @@ fn refuse_files_not_ours(
         dir: folder.path().to_owned(),
         files: found.join(", "),
     })
+}
+
+/// Takes the folder's lock, held to the end of the run (a second run into
+/// the folder waits, then finds it complete), then reads what an earlier
+/// run left there.
+async fn lock_and_read(
+    dir: &Path,
+    task_id: &str,
+    force: bool,
+    observer: &Arc<dyn Observer>,
+) -> Result<(Arc<Folder>, Option<Manifest>)> {
+    let folder = lock::acquire(dir, observer).await?;
+    let previous = previous_run(&folder, task_id, force)?;
+    Ok((folder, previous))
+}
+
+/// The folder must be one, or not exist yet: a file in the way (at the
+/// path or above it) is a usage error, found before waiting for the task.
+fn check_folder(dir: &Path) -> Result<()> {
+    for path in dir.ancestors().filter(|p| !p.as_os_str().is_empty()) {
+        match std::fs::metadata(path) {
+            Ok(meta) if meta.is_dir() => return Ok(()),
+            Ok(_) if path == dir => {
+                return Err(Error::Usage(format!(
+                    "{} is a file, not a folder: give a folder for the outputs (it is created if missing)",
+                    dir.display()
+                )));
+            }
+            Ok(_) => {
+                return Err(Error::Usage(format!(
+                    "{} cannot be a folder: {} is a file; give a folder for the outputs",
+                    dir.display(),
+                    path.display()
+                )));
+            }
+            // Missing (or not ours to look at): the folder above decides.
+            Err(_) => {}
+        }
+    }
+    Ok(())
 }
 
 /// Checks a task id as every command does before any request: ids go into

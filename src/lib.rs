@@ -107,6 +107,7 @@ mod link_book;
 pub mod listen;
 mod lock;
 mod manifest;
+mod net;
 #[allow(dead_code)]
 mod open_outputs;
 mod poll;
@@ -131,6 +132,7 @@ pub use fetch::check_task_id;
 pub use manifest::{
     FileCheck, FileEntry, MANIFEST_FILE, Manifest, SUMS_FILE, VerifyReport, verify,
 };
+pub use net::NetFault;
 pub use retry::RetryPolicy;
 
 /// A client for one API key and base. Cheap to clone; reuse it across fetches
@@ -339,7 +341,8 @@ impl ClientBuilder {
 }
 
 /// The HTTP client used when the caller brings none: rustls with the
-/// platform's roots; redirects checked against the host rules (see
+/// platform's roots; the system's resolver, failing `.invalid` names at
+/// once (`net.rs`); redirects checked against the host rules (see
 /// `hosts.rs`); no `Referer`, which would carry a signed link to wherever
 /// the CDN redirects; no whole-request timeout (a large file on a slow link
 /// may take its time; stalls are caught separately).
@@ -347,6 +350,7 @@ fn default_http_client(hosts: hosts::HostRules) -> Result<reqwest::Client> {
     reqwest::Client::builder()
         .user_agent(concat!("fetch-assets/", env!("CARGO_PKG_VERSION")))
         .connect_timeout(Duration::from_secs(15))
+        .dns_resolver(net::SystemResolver::shared())
         .redirect(hosts.redirect_policy())
         .referer(false)
         .build()

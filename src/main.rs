@@ -7,6 +7,7 @@ mod batch_command;
 mod batch_display;
 mod cli;
 mod listen_log;
+mod man;
 mod progress;
 
 use std::io::Write;
@@ -51,8 +52,7 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
         }
         Some(Command::Man) => {
             let mut page = Vec::new();
-            clap_mangen::Man::new(Cli::command())
-                .render(&mut page)
+            man::render(Cli::command(), &mut page)
                 .and_then(|()| std::io::stdout().write_all(&page))
                 .map_err(|source| Error::Io {
                     action: "print the man page to",

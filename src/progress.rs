@@ -17,7 +17,7 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::io::{IsTerminal, Write};
 use std::path::Path;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -77,6 +77,9 @@ struct Inner {
     expected_end_ms: Arc<AtomicU64>,
     /// The last status line printed in [`Mode::Lines`], to print changes only.
     last_status: Mutex<String>,
+    /// Whether the task was seen unfinished: if not, it had succeeded before
+    /// this run, and "succeeded after 0.1s" would be wrong.
+    waited: AtomicBool,
 }
 
 struct Bars {
@@ -96,6 +99,7 @@ impl Display {
             bars: OnceLock::new(),
             expected_end_ms: Arc::new(AtomicU64::new(0)),
             last_status: Mutex::new(String::new()),
+            waited: AtomicBool::new(false),
         }))
     }
 
@@ -214,11 +218,12 @@ impl Display {
     /// The task succeeded: the spinner gives way to one bar a file and a total.
     fn planned(&self, files: &[PlannedFile]) {
         self.end_wait();
-        self.line(&format!(
-            "task succeeded after {}; downloading {}",
-            short(self.0.started.elapsed()),
-            self::files(files.len())
-        ));
+        let when = if self.0.waited.load(Ordering::Relaxed) {
+            format!("task succeeded after {}", short(self.0.started.elapsed()))
+        } else {
+            "the task had already succeeded".to_owned()
+        };
+        self.line(&format!("{when}; downloading {}", self::files(files.len())));
         for file in files {
             self.detail(|| format!("  {} <- {}", file.role, file.source));
         }
@@ -341,6 +346,7 @@ impl Observer for Display {
                 estimate,
                 trace_id,
             } => {
+                self.0.waited.store(true, Ordering::Relaxed);
                 let mut head = format!("task {status}");
                 match (status, queue_position, progress) {
                     (TaskStatus::Queued, Some(position), _) => {
@@ -415,6 +421,7 @@ impl Observer for Display {
             Event::FileDone {
                 path, size, sha256, ..
             } => self.file_done(path, *size, sha256),
+            Event::Request { method, url } => self.detail(|| format!("{method} {url}")),
             Event::ManifestWritten { path } => {
                 self.detail(|| format!("wrote {}", path.display()));
             }

@@ -17,7 +17,9 @@ use fake_tripo::{FakeTripo, FileFault, Scenario};
 fn eventful_task() -> FakeTripo {
     FakeTripo::start(
         Scenario::new("v2_all_outputs")
-            .phase("queued", Duration::from_millis(300))
+            // Long enough that a loaded machine starting the binary late
+            // still finds the task queued.
+            .phase("queued", Duration::from_millis(1000))
             .phase("running", Duration::from_millis(1000))
             .fault("pbr_model.glb", FileFault::refuse(1))
             .fault("base_model.glb", FileFault::cut_at(60_000)),

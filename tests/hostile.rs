@@ -629,7 +629,7 @@ fn hostile_fields_in_the_task_answer_do_not_crash_the_run() {
 // Disk
 
 #[test]
-fn an_out_dir_that_is_a_file_exits_5_naming_it_and_leaves_it_alone() {
+fn an_out_dir_that_is_a_file_is_a_usage_error_naming_it_and_leaves_it_alone() {
     let fake = FakeTripo::start(Scenario::new("v3_model_pbr_same"));
     let root = tempfile::tempdir().expect("tempdir");
     let file = root.path().join("not-a-folder");
@@ -639,10 +639,11 @@ fn an_out_dir_that_is_a_file_exits_5_naming_it_and_leaves_it_alone() {
             .output()
             .expect("runs");
         let stderr = stderr_of(&run);
-        assert_eq!(run.status.code(), Some(5), "{}: {stderr}", out.display());
+        assert_eq!(run.status.code(), Some(2), "{}: {stderr}", out.display());
         assert!(
-            stderr.contains(&out.display().to_string()),
-            "names the path: {stderr}"
+            stderr.contains(&out.display().to_string())
+                && stderr.contains(&format!("{} is a file", file.display())),
+            "names the path and the file in the way: {stderr}"
         );
         assert_eq!(std::fs::read(&file).expect("read"), b"mine");
     }

@@ -32,6 +32,7 @@ use crate::error::{DownloadCause, Error, Result, TraceId};
 use crate::events::{Event, Observer};
 use crate::folder::{Folder, TempFile};
 use crate::link_book::{Lease, LinkBook};
+use crate::net;
 use crate::retry::{self, RetryPolicy};
 
 /// Everything a transfer needs that is shared by all transfers of a run.
@@ -314,6 +315,10 @@ async fn attempt(
     writer: &mut Writer,
     budget: &mut Budget,
 ) -> Outcome {
+    ctx.observer.event(&Event::Request {
+        method: "GET".to_owned(),
+        url: lease.link.redacted(),
+    });
     let mut request = ctx.cdn.get(lease.link.url().clone());
     if arriving.received > 0 {
         request = request.header(RANGE, format!("bytes={}-", arriving.received));
@@ -328,6 +333,7 @@ async fn attempt(
         Ok(Err(e)) => {
             return transient(
                 DownloadCause::Connect {
+                    host: net::host_of(lease.link.url()),
                     source: e.without_url(),
                 },
                 None,

@@ -28,6 +28,11 @@ pub const V2_ALL_OUTPUTS: [(&str, &str); 10] = [
 /// The binary, pointed at the fake's API (`base` picks the dialect), with its
 /// key, and with nothing from the environment that could reach elsewhere.
 pub fn command(fake: &FakeTripo, base: &str) -> Command {
+    pointed_at(base, fake.api_key())
+}
+
+/// The binary with an API base and key, and no proxy from the environment.
+fn pointed_at(base: &str, key: &str) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_fetch-assets"));
     for proxy in [
         "http_proxy",
@@ -40,9 +45,17 @@ pub fn command(fake: &FakeTripo, base: &str) -> Command {
         command.env_remove(proxy);
     }
     command
-        .env("TRIPO_API_KEY", fake.api_key())
+        .env("TRIPO_API_KEY", key)
         .env("TRIPO_API_BASE", base)
         .env_remove("TRIPO_API_VERSION");
+    command
+}
+
+/// The binary with an API base that no fake serves (an address nothing
+/// listens on, a name that does not resolve), to run to completion.
+pub fn offline(base: &str) -> assert_cmd::Command {
+    let mut command = assert_cmd::Command::from_std(pointed_at(base, fake_tripo::DEFAULT_API_KEY));
+    command.timeout(Duration::from_secs(60));
     command
 }
 

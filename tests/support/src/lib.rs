@@ -23,6 +23,7 @@
 mod api;
 mod cdn;
 mod content;
+mod demo;
 mod links;
 mod list;
 mod scenario;
@@ -40,6 +41,7 @@ use std::time::{Duration, Instant};
 use axum::Router;
 use tokio::sync::oneshot;
 
+pub use demo::{DEMO_CUT, DEMO_REFUSED, demo_scenario};
 pub use links::LinkStyle;
 pub use list::{ListShape, MAX_IDS as MAX_LIST_IDS};
 pub use scenario::{
