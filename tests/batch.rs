@@ -252,3 +252,121 @@ fn v2_asks_task_by_task_at_a_bounded_rate() {
         "30 GETs within {spread:?}"
     );
 }
+
+#[test]
+fn a_rerun_fetches_nothing_and_each_folder_is_a_single_task_folder() {
+    let fake = FakeTripo::start(mixed());
+    let root = tempfile::tempdir().expect("tempdir");
+    let ids = [SOON, LATER, FAILS, UNKNOWN];
+    batch(&fake, &fake.v3_base(), root.path(), &ids)
+        .assert()
+        .code(6);
+    let manifest = std::fs::read(root.path().join(SOON).join("manifest.json")).expect("manifest");
+    let file_requests = fake.stats().cdn_requests.len();
+
+    // Again: the complete folders are kept, not a byte fetched.
+    let run = batch(&fake, &fake.v3_base(), root.path(), &ids)
+        .assert()
+        .code(6);
+    let lines = lines(&run.get_output().stdout);
+    for id in [SOON, LATER] {
+        assert_ok_line(line_of(&lines, id), &root.path().join(id), &fake);
+    }
+    assert_eq!(
+        fake.stats().cdn_requests.len(),
+        file_requests,
+        "no file request"
+    );
+    let again = std::fs::read(root.path().join(SOON).join("manifest.json")).expect("manifest");
+    assert_eq!(again, manifest, "the manifest is left as it was");
+
+    // `verify` reads a batch folder, and a single-task run on it is a no-op.
+    fetch_assets(&fake, &fake.v3_base())
+        .arg("verify")
+        .arg(root.path().join(LATER))
+        .assert()
+        .success();
+    fetch_assets(&fake, &fake.v3_base())
+        .arg(LATER)
+        .arg(root.path().join(LATER))
+        .assert()
+        .success()
+        .stderr(predicates::str::contains("already complete"));
+    assert_eq!(fake.stats().cdn_requests.len(), file_requests, "still none");
+}
+
+#[test]
+fn bad_ids_are_usage_errors_before_any_request_and_from_reads_a_list() {
+    let fake = FakeTripo::start(mixed());
+    let root = tempfile::tempdir().expect("tempdir");
+    let list = root.path().join("ids.txt");
+    std::fs::write(
+        &list,
+        format!("# tonight's scene\n{SOON}\n\n  {LATER}  # the chest\n{SOON}\nnot/an id\n"),
+    )
+    .expect("write the list");
+    let out = root.path().join("assets");
+    fetch_assets(&fake, &fake.v3_base())
+        .arg("batch")
+        .arg("--from")
+        .arg(&list)
+        .arg(&out)
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("line 6"));
+    assert!(fake.stats().api_requests.is_empty(), "no request at all");
+    assert!(!out.exists());
+
+    std::fs::write(
+        &list,
+        format!("# tonight's scene\n{SOON}\n\n  {LATER}  # the chest\n{SOON}\n"),
+    )
+    .expect("write the list");
+    let run = fetch_assets(&fake, &fake.v3_base())
+        .arg("batch")
+        .arg("--json")
+        .arg("--from")
+        .arg("-")
+        .arg(&out)
+        .write_stdin(std::fs::read(&list).expect("the list"))
+        .assert()
+        .success();
+    assert_eq!(lines(&run.get_output().stdout).len(), 2, "each id once");
+    assert_complete(&fake, &out.join(SOON));
+    assert_complete(&fake, &out.join(LATER));
+}
+
+#[tokio::test]
+async fn the_library_yields_each_task_as_it_ends() {
+    use futures::StreamExt;
+    let fake = FakeTripo::start(mixed());
+    let client = common::client(&fake, &fake.v3_base(), Default::default());
+    let root = tempfile::tempdir().expect("tempdir");
+    let options = fetch_assets::FetchOptions::default();
+    let refused = client.fetch_many([SOON, "no good"], root.path(), &options);
+    assert!(matches!(refused, Err(fetch_assets::Error::Usage(_))));
+    assert!(fake.stats().api_requests.is_empty());
+
+    let mut batch = client
+        .fetch_many([LATER, FAILS, SOON], root.path(), &options)
+        .expect("a batch");
+    assert_eq!(batch.task_ids(), [LATER, FAILS, SOON]);
+    let mut ended = Vec::new();
+    while let Some(outcome) = batch.next().await {
+        assert_eq!(outcome.dir, root.path().join(&outcome.task_id));
+        ended.push((
+            outcome.task_id.clone(),
+            outcome.result.map(|m| m.files.len()),
+        ));
+    }
+    let order: Vec<&str> = ended.iter().map(|(id, _)| id.as_str()).collect();
+    assert_eq!(order.len(), 3);
+    assert_eq!(order[2], LATER, "the last to succeed ends last: {order:?}");
+    let result = |id: &str| &ended.iter().find(|(i, _)| i == id).expect("ended").1;
+    assert!(matches!(
+        result(FAILS),
+        Err(fetch_assets::Error::TaskEnded { .. })
+    ));
+    assert!(matches!(result(SOON), Ok(2)));
+    assert!(matches!(result(LATER), Ok(2)));
+}
