@@ -370,3 +370,59 @@ async fn the_library_yields_each_task_as_it_ends() {
     assert!(matches!(result(SOON), Ok(2)));
     assert!(matches!(result(LATER), Ok(2)));
 }
+
+#[test]
+fn ctrl_c_mid_batch_exits_130_and_leaves_no_partial_file_under_a_final_name() {
+    const BIG: &str = "f6000000-0000-4000-8000-000000000006";
+    const RUNNING: &str = "a7000000-0000-4000-8000-000000000007";
+    let big = serde_json::json!({"code": 0, "data": {
+        "task_id": BIG, "type": "text_to_model", "status": "success", "input": {},
+        "output": {"model_url": "cdn:big.glb"}, "progress": 100, "create_time": 1_795_887_300,
+    }});
+    let fake = FakeTripo::start(
+        Scenario::new("v3_model_pbr_same")
+            .task_id(SOON)
+            .task(BIG, TaskSpec::from_json(big))
+            .task(
+                RUNNING,
+                TaskSpec::new("v3_model_pbr_same").phase("running", Duration::from_secs(600)),
+            )
+            .file_size("big.glb", 40_000_000)
+            .fault(
+                "big.glb",
+                fake_tripo::FileFault {
+                    throttle: Some(2_000_000),
+                    ..Default::default()
+                },
+            ),
+    );
+    let root = tempfile::tempdir().expect("tempdir");
+    let list = tempfile::NamedTempFile::new().expect("a list");
+    std::fs::write(list.path(), format!("{SOON}\n{BIG}\n{RUNNING}\n")).expect("write");
+    let list_arg = list.path().to_string_lossy().into_owned();
+    let mut run = common::Background::start(&fake, &["batch", "--from", &list_arg], root.path());
+    common::wait_for("the big file in flight", Duration::from_secs(20), || {
+        fake.stats().bytes_sent_for("big.glb") > 500_000
+            && root.path().join(SOON).join("manifest.json").exists()
+    });
+    run.signal("INT");
+    let status = run.exit(Duration::from_secs(10));
+    assert_eq!(status.code(), Some(130), "stderr:\n{}", run.stderr());
+
+    // The task that was done stays done; the one in flight has nothing
+    // under a final name; the one still running has no folder.
+    assert!(sha256sum_accepts(&root.path().join(SOON)));
+    let in_flight = listing(&root.path().join(BIG));
+    assert!(
+        in_flight.iter().all(|name| name.starts_with('.')),
+        "only hidden staging is left: {in_flight:?}"
+    );
+    assert!(!root.path().join(RUNNING).exists());
+    let stderr = run.stderr();
+    for id in [BIG, RUNNING] {
+        assert!(
+            stderr.contains(&format!("{id}: failed (exit code 130)")),
+            "{id} is reported interrupted:\n{stderr}"
+        );
+    }
+}
