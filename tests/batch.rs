@@ -252,3 +252,177 @@ fn v2_asks_task_by_task_at_a_bounded_rate() {
         "30 GETs within {spread:?}"
     );
 }
+
+#[test]
+fn a_rerun_fetches_nothing_and_each_folder_is_a_single_task_folder() {
+    let fake = FakeTripo::start(mixed());
+    let root = tempfile::tempdir().expect("tempdir");
+    let ids = [SOON, LATER, FAILS, UNKNOWN];
+    batch(&fake, &fake.v3_base(), root.path(), &ids)
+        .assert()
+        .code(6);
+    let manifest = std::fs::read(root.path().join(SOON).join("manifest.json")).expect("manifest");
+    let file_requests = fake.stats().cdn_requests.len();
+
+    // Again: the complete folders are kept, not a byte fetched.
+    let run = batch(&fake, &fake.v3_base(), root.path(), &ids)
+        .assert()
+        .code(6);
+    let lines = lines(&run.get_output().stdout);
+    for id in [SOON, LATER] {
+        assert_ok_line(line_of(&lines, id), &root.path().join(id), &fake);
+    }
+    assert_eq!(
+        fake.stats().cdn_requests.len(),
+        file_requests,
+        "no file request"
+    );
+    let again = std::fs::read(root.path().join(SOON).join("manifest.json")).expect("manifest");
+    assert_eq!(again, manifest, "the manifest is left as it was");
+
+    // `verify` reads a batch folder, and a single-task run on it is a no-op.
+    fetch_assets(&fake, &fake.v3_base())
+        .arg("verify")
+        .arg(root.path().join(LATER))
+        .assert()
+        .success();
+    fetch_assets(&fake, &fake.v3_base())
+        .arg(LATER)
+        .arg(root.path().join(LATER))
+        .assert()
+        .success()
+        .stderr(predicates::str::contains("already complete"));
+    assert_eq!(fake.stats().cdn_requests.len(), file_requests, "still none");
+}
+
+#[test]
+fn bad_ids_are_usage_errors_before_any_request_and_from_reads_a_list() {
+    let fake = FakeTripo::start(mixed());
+    let root = tempfile::tempdir().expect("tempdir");
+    let list = root.path().join("ids.txt");
+    std::fs::write(
+        &list,
+        format!("# tonight's scene\n{SOON}\n\n  {LATER}  # the chest\n{SOON}\nnot/an id\n"),
+    )
+    .expect("write the list");
+    let out = root.path().join("assets");
+    fetch_assets(&fake, &fake.v3_base())
+        .arg("batch")
+        .arg("--from")
+        .arg(&list)
+        .arg(&out)
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("line 6"));
+    assert!(fake.stats().api_requests.is_empty(), "no request at all");
+    assert!(!out.exists());
+
+    std::fs::write(
+        &list,
+        format!("# tonight's scene\n{SOON}\n\n  {LATER}  # the chest\n{SOON}\n"),
+    )
+    .expect("write the list");
+    let run = fetch_assets(&fake, &fake.v3_base())
+        .arg("batch")
+        .arg("--json")
+        .arg("--from")
+        .arg("-")
+        .arg(&out)
+        .write_stdin(std::fs::read(&list).expect("the list"))
+        .assert()
+        .success();
+    assert_eq!(lines(&run.get_output().stdout).len(), 2, "each id once");
+    assert_complete(&fake, &out.join(SOON));
+    assert_complete(&fake, &out.join(LATER));
+}
+
+#[tokio::test]
+async fn the_library_yields_each_task_as_it_ends() {
+    use futures::StreamExt;
+    let fake = FakeTripo::start(mixed());
+    let client = common::client(&fake, &fake.v3_base(), Default::default());
+    let root = tempfile::tempdir().expect("tempdir");
+    let options = fetch_assets::FetchOptions::default();
+    let refused = client.fetch_many([SOON, "no good"], root.path(), &options);
+    assert!(matches!(refused, Err(fetch_assets::Error::Usage(_))));
+    assert!(fake.stats().api_requests.is_empty());
+
+    let mut batch = client
+        .fetch_many([LATER, FAILS, SOON], root.path(), &options)
+        .expect("a batch");
+    assert_eq!(batch.task_ids(), [LATER, FAILS, SOON]);
+    let mut ended = Vec::new();
+    while let Some(outcome) = batch.next().await {
+        assert_eq!(outcome.dir, root.path().join(&outcome.task_id));
+        ended.push((
+            outcome.task_id.clone(),
+            outcome.result.map(|m| m.files.len()),
+        ));
+    }
+    let order: Vec<&str> = ended.iter().map(|(id, _)| id.as_str()).collect();
+    assert_eq!(order.len(), 3);
+    assert_eq!(order[2], LATER, "the last to succeed ends last: {order:?}");
+    let result = |id: &str| &ended.iter().find(|(i, _)| i == id).expect("ended").1;
+    assert!(matches!(
+        result(FAILS),
+        Err(fetch_assets::Error::TaskEnded { .. })
+    ));
+    assert!(matches!(result(SOON), Ok(2)));
+    assert!(matches!(result(LATER), Ok(2)));
+}
+
+#[test]
+fn ctrl_c_mid_batch_exits_130_and_leaves_no_partial_file_under_a_final_name() {
+    const BIG: &str = "f6000000-0000-4000-8000-000000000006";
+    const RUNNING: &str = "a7000000-0000-4000-8000-000000000007";
+    let big = serde_json::json!({"code": 0, "data": {
+        "task_id": BIG, "type": "text_to_model", "status": "success", "input": {},
+        "output": {"model_url": "cdn:big.glb"}, "progress": 100, "create_time": 1_795_887_300,
+    }});
+    let fake = FakeTripo::start(
+        Scenario::new("v3_model_pbr_same")
+            .task_id(SOON)
+            .task(BIG, TaskSpec::from_json(big))
+            .task(
+                RUNNING,
+                TaskSpec::new("v3_model_pbr_same").phase("running", Duration::from_secs(600)),
+            )
+            .file_size("big.glb", 40_000_000)
+            .fault(
+                "big.glb",
+                fake_tripo::FileFault {
+                    throttle: Some(2_000_000),
+                    ..Default::default()
+                },
+            ),
+    );
+    let root = tempfile::tempdir().expect("tempdir");
+    let list = tempfile::NamedTempFile::new().expect("a list");
+    std::fs::write(list.path(), format!("{SOON}\n{BIG}\n{RUNNING}\n")).expect("write");
+    let list_arg = list.path().to_string_lossy().into_owned();
+    let mut run = common::Background::start(&fake, &["batch", "--from", &list_arg], root.path());
+    common::wait_for("the big file in flight", Duration::from_secs(20), || {
+        fake.stats().bytes_sent_for("big.glb") > 500_000
+            && root.path().join(SOON).join("manifest.json").exists()
+    });
+    run.signal("INT");
+    let status = run.exit(Duration::from_secs(10));
+    assert_eq!(status.code(), Some(130), "stderr:\n{}", run.stderr());
+
+    // The task that was done stays done; the one in flight has nothing
+    // under a final name; the one still running has no folder.
+    assert!(sha256sum_accepts(&root.path().join(SOON)));
+    let in_flight = listing(&root.path().join(BIG));
+    assert!(
+        in_flight.iter().all(|name| name.starts_with('.')),
+        "only hidden staging is left: {in_flight:?}"
+    );
+    assert!(!root.path().join(RUNNING).exists());
+    let stderr = run.stderr();
+    for id in [BIG, RUNNING] {
+        assert!(
+            stderr.contains(&format!("{id}: failed (exit code 130)")),
+            "{id} is reported interrupted:\n{stderr}"
+        );
+    }
+}
