@@ -1,6 +1,6 @@
 //! The real `fetch-assets`, offline: starts the built-in fake Tripo service
 //! (API and CDN on loopback) with a task that queues, runs and succeeds with
-//! nine files, one refused link and one cut transfer, then runs the real
+//! ten files (a thumbnail too), one refused link and one cut transfer, then runs the real
 //! command against it into DIR (default `./demo-out`), then `verify`. What
 //! appears is exactly what `fetch-assets` shows: a spinner and bars on a
 //! terminal, plain timestamped lines in a log (`NO_COLOR=1`, or stderr not
@@ -34,7 +34,7 @@ fn main() -> ExitCode {
     let (base, key, task) = (fake.v2_base(), fake.api_key(), fake.task_id());
     println!(
         "A fake Tripo service is up on loopback: API {base}, CDN {}.\n\
-         Its task {task} queues, runs, then succeeds with 9 files; the CDN refuses\n\
+         Its task {task} queues, runs, then succeeds with 10 files; the CDN refuses\n\
          the first link of {DEMO_REFUSED} and cuts the first transfer of {} at byte {}.\n",
         fake.cdn_base(),
         DEMO_CUT.0,

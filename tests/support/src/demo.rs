@@ -1,5 +1,5 @@
 //! The lively task the demo and `cargo run -p fake-tripo` serve: it queues,
-//! runs, then succeeds with all nine v2 outputs, sized and paced so the
+//! runs, then succeeds with all ten v2 outputs (a thumbnail too), sized and paced so the
 //! progress bars stay on screen for a few seconds; one link is refused once
 //! (the client renews it) and one transfer is cut (the client resumes it).
 

@@ -18,7 +18,7 @@ fn main() {
 The fake Tripo service is up (offline: API on 127.0.0.1, CDN on 127.0.0.2).
 
 Task {task}: queued for {queued} s, then running for {running} s, then it
-succeeds with 9 files. The CDN refuses the first link of {DEMO_REFUSED}
+succeeds with 10 files. The CDN refuses the first link of {DEMO_REFUSED}
 (fetch-assets renews it) and cuts the first transfer of {} after {} bytes
 (fetch-assets resumes it).
 
