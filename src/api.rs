@@ -158,7 +158,8 @@ pub enum TaskStatus {
 }
 
 impl TaskStatus {
-    fn parse(text: &str) -> TaskStatus {
+    /// Reads a status as either dialect spells it.
+    pub(crate) fn parse(text: &str) -> TaskStatus {
         match text.trim().to_ascii_lowercase().as_str() {
             "queued" => TaskStatus::Queued,
             "running" => TaskStatus::Running,

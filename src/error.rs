@@ -6,6 +6,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::api::TaskStatus;
 use crate::net::{self, NetFault};
 
 /// The API's trace id for a request, shown in messages because it is what
@@ -23,6 +24,8 @@ impl fmt::Display for TraceId {
 }
 
 /// Why a run of fetch-assets ended without a complete, verified folder.
+///
+/// Each message says what happened, then what to do next ([`Error::hint`]).
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -31,9 +34,7 @@ pub enum Error {
     Usage(String),
 
     /// The API refused the key (HTTP 401, or code 1002; v3 also says code 2).
-    #[error(
-        "the API refused the key{trace}: check --api-key or TRIPO_API_KEY (keys start with tsk_); a key works in one region only: a key from the China console needs --api-base https://openapi.tripo3d.com"
-    )]
+    #[error("the API refused the key{trace}{}", then(self.hint()))]
     Auth {
         /// The API's trace id.
         trace: TraceId,
@@ -42,7 +43,8 @@ pub enum Error {
     /// A task request was needed (a delivered task's links died) and no
     /// API key was given.
     #[error(
-        "task {task_id} needs fresh links from the API and no API key was given: pass --api-key or set TRIPO_API_KEY (keys start with tsk_)"
+        "task {task_id} needs fresh links from the API and no API key was given{}",
+        then(self.hint())
     )]
     NoApiKey {
         /// The task.
@@ -50,9 +52,7 @@ pub enum Error {
     },
 
     /// The API does not know the task (HTTP 404, code 2001).
-    #[error(
-        "task {task_id} was not found (code 2001){trace}: the id is wrong, or the API key is not the one that created the task"
-    )]
+    #[error("task {task_id} was not found (code 2001){trace}{}", then(self.hint()))]
     TaskNotFound {
         /// The id that was asked for.
         task_id: String,
@@ -61,7 +61,7 @@ pub enum Error {
     },
 
     /// Any other refusal or failure of the API, after retries where a retry made sense.
-    #[error("the API failed: {what}{trace}{}", hint_suffix(.suggestion))]
+    #[error("the API failed: {what}{trace}{}", then(self.hint()))]
     Api {
         /// What the API answered, in words (HTTP status, code, message).
         what: String,
@@ -86,9 +86,7 @@ pub enum Error {
     },
 
     /// The task succeeded but its answer names no file to download.
-    #[error(
-        "task {task_id} succeeded but its answer lists no output file{trace}: nothing to download; report the task id to Tripo support"
-    )]
+    #[error("task {task_id} succeeded but its answer lists no output file{trace}{}", then(self.hint()))]
     NoOutputs {
         /// The task.
         task_id: String,
@@ -109,8 +107,9 @@ pub enum Error {
 
     /// The task did not finish within `--timeout`.
     #[error(
-        "gave up after {:.1} s waiting for task {task_id} (last seen: {last_seen}); the task goes on: run again later, or raise --timeout",
-        .waited.as_secs_f64()
+        "gave up after {:.1} s waiting for task {task_id} (last seen: {last_seen}){}",
+        .waited.as_secs_f64(),
+        then_also(self.hint())
     )]
     Timeout {
         /// The task.
@@ -122,12 +121,20 @@ pub enum Error {
     },
 
     /// The task reached a final status other than success.
-    #[error("task {task_id} ended as {status}{}{}{trace}", code_suffix(.error_code), message_suffix(.message))]
+    #[error(
+        "task {task_id} ended as {status}{}{}{}{trace}",
+        if *.while_downloading { " while its files were downloading" } else { "" },
+        code_suffix(.error_code),
+        message_suffix(.message)
+    )]
     TaskEnded {
         /// The task.
         task_id: String,
         /// The final status (failed, banned, expired, cancelled, unknown).
-        status: String,
+        status: TaskStatus,
+        /// True when the task was seen to end while its files were
+        /// downloading (on a link refresh), not while waiting.
+        while_downloading: bool,
         /// The API's `error_code`, when present.
         error_code: Option<i64>,
         /// The API's `error_msg`/`error_message`, when present.
@@ -137,7 +144,7 @@ pub enum Error {
     },
 
     /// A file could not be downloaded after its retries and link refreshes.
-    #[error("could not download {file}: {cause}{trace} (after {tried}); run again to retry")]
+    #[error("could not download {file}: {cause}{trace} (after {tried}){}", then_also(self.hint()))]
     Download {
         /// The file it was for (its final name or role).
         file: String,
@@ -162,10 +169,21 @@ pub enum Error {
         source: std::io::Error,
     },
 
+    /// A `manifest.json` that is not one this version of fetch-assets wrote.
+    #[error("could not read {}: {source}{}", .path.display(), then_also(self.hint()))]
+    ManifestInvalid {
+        /// The manifest.
+        path: PathBuf,
+        /// What is wrong with it.
+        #[source]
+        source: ManifestProblem,
+    },
+
     /// OUT_DIR holds the result of another task.
     #[error(
-        "{} holds the files of task {found}, not {wanted}: choose another folder, or pass --force to replace them",
-        .dir.display()
+        "{} holds the files of task {found}, not {wanted}{}",
+        .dir.display(),
+        then(self.hint())
     )]
     OtherTask {
         /// The folder.
@@ -179,8 +197,9 @@ pub enum Error {
     /// OUT_DIR holds files under the names this run would write, and no
     /// fetch-assets manifest there lists them: they are someone else's.
     #[error(
-        "{} already holds {files}, which no fetch-assets run wrote there: move them away, choose another folder, or pass --force to replace them",
-        .dir.display()
+        "{} already holds {files}, which no fetch-assets run wrote there{}",
+        .dir.display(),
+        then(self.hint())
     )]
     NotOurs {
         /// The folder.
@@ -190,11 +209,11 @@ pub enum Error {
     },
 
     /// The run was interrupted (Ctrl-C or SIGTERM).
-    #[error("interrupted: no partial file was left behind")]
+    #[error("interrupted{}", then(self.hint()))]
     Interrupted,
 
     /// Something that should not happen: a bug.
-    #[error("internal error: {0} (this is a bug; please report it)")]
+    #[error("internal error: {bug} ({})", self.hint().unwrap_or_default(), bug = .0)]
     Internal(String),
 }
 
@@ -205,11 +224,35 @@ fn count_tries(n: u32) -> String {
     }
 }
 
-fn hint_suffix(suggestion: &Option<String>) -> String {
-    suggestion
-        .as_deref()
-        .map(|s| format!(": {s}"))
-        .unwrap_or_default()
+/// What is wrong with a `manifest.json`.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ManifestProblem {
+    /// It does not parse as a manifest.
+    #[error("not a fetch-assets manifest ({0})")]
+    NotAManifest(#[source] serde_json::Error),
+    /// A schema version this version does not read.
+    #[error("schema version {0} is not one this version reads")]
+    UnknownSchema(u32),
+    /// It is not a regular file: a symlink, a FIFO or a device is never read.
+    #[error("not a regular file (a symlink, a FIFO or a device is never read)")]
+    NotRegular,
+    /// It is larger than any manifest.
+    #[error("larger than {} MiB, which no fetch-assets manifest is", .limit >> 20)]
+    TooLarge {
+        /// The most bytes a manifest may have.
+        limit: u64,
+    },
+}
+
+/// `: hint`, or nothing.
+fn then(hint: Option<&str>) -> String {
+    hint.map(|h| format!(": {h}")).unwrap_or_default()
+}
+
+/// `; hint`, or nothing.
+fn then_also(hint: Option<&str>) -> String {
+    hint.map(|h| format!("; {h}")).unwrap_or_default()
 }
 
 /// The task's error code, with what v3's codes for v2's `banned` and
@@ -238,7 +281,8 @@ impl Error {
             Error::Usage(_)
             | Error::RoleNotAvailable { .. }
             | Error::OtherTask { .. }
-            | Error::NotOurs { .. } => 2,
+            | Error::NotOurs { .. }
+            | Error::ManifestInvalid { .. } => 2,
             Error::Auth { .. }
             | Error::NoApiKey { .. }
             | Error::TaskNotFound { .. }
@@ -251,6 +295,38 @@ impl Error {
             Error::Interrupted => 130,
             Error::Internal(_) => 1,
         }
+    }
+
+    /// What to do next, in words (also the end of the message), when there
+    /// is something to say.
+    pub fn hint(&self) -> Option<&str> {
+        Some(match self {
+            Error::Auth { .. } => {
+                "check --api-key or TRIPO_API_KEY (keys start with tsk_); a key works in one region only: a key from the China console needs --api-base https://openapi.tripo3d.com"
+            }
+            Error::NoApiKey { .. } => "pass --api-key or set TRIPO_API_KEY (keys start with tsk_)",
+            Error::TaskNotFound { .. } => {
+                "the id is wrong, or the API key is not the one that created the task"
+            }
+            Error::Api { suggestion, .. } => return suggestion.as_deref(),
+            Error::NoOutputs { .. } => "nothing to download; report the task id to Tripo support",
+            Error::Timeout { .. } => "the task goes on: run again later, or raise --timeout",
+            Error::Download { .. } => "run again to retry",
+            Error::ManifestInvalid { .. } => {
+                "it is not the manifest of a complete fetch-assets run: choose another folder, or pass --force to replace it"
+            }
+            Error::OtherTask { .. } => "choose another folder, or pass --force to replace them",
+            Error::NotOurs { .. } => {
+                "move them away, choose another folder, or pass --force to replace them"
+            }
+            Error::Interrupted => "no partial file was left behind",
+            Error::Internal(_) => "this is a bug; please report it",
+            Error::Usage(_)
+            | Error::Unreachable { .. }
+            | Error::RoleNotAvailable { .. }
+            | Error::TaskEnded { .. }
+            | Error::Io { .. } => return None,
+        })
     }
 
     pub(crate) fn io(

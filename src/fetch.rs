@@ -379,7 +379,8 @@ fn known(task: Task) -> Result<Task> {
 pub(crate) fn ended(task_id: &str, task: Task) -> Error {
     Error::TaskEnded {
         task_id: task_id.to_owned(),
-        status: task.status.to_string(),
+        status: task.status,
+        while_downloading: false,
         error_code: task.error_code,
         message: task.error_message,
         trace: TraceId(task.trace_id),
@@ -474,9 +475,7 @@ fn previous_run(folder: &Folder, task_id: &str, force: bool) -> Result<Option<Ma
             found: previous.task_id,
             wanted: task_id.to_owned(),
         }),
-        Err(error) => Err(Error::Usage(format!(
-            "{error}; it is not the manifest of a complete fetch-assets run: choose another folder, or pass --force to replace it"
-        ))),
+        Err(error) => Err(error),
     }
 }
 

@@ -126,7 +126,7 @@ pub use api::{ApiKey, ApiVersion, DEFAULT_API_BASE, Task, TaskStatus};
 pub use assets::{Asset, Role, RoleSelector, View, extension, file_name, media_type, plan};
 pub use batch::{Batch, DEFAULT_BATCH_CONCURRENCY, TaskOutcome};
 pub use concurrency::TransferLimit;
-pub use error::{DownloadCause, Error, Result, TraceId, Tried};
+pub use error::{DownloadCause, Error, ManifestProblem, Result, TraceId, Tried};
 pub use events::{Event, Observer, PlannedFile};
 pub use fetch::check_task_id;
 pub use manifest::{
@@ -247,8 +247,8 @@ impl Client {
 /// Builds a [`Client`].
 #[derive(Debug, Default)]
 pub struct ClientBuilder {
-    key: Option<ApiKey>,
-    key_error: Option<String>,
+    /// The key, or why it cannot be one.
+    key: Option<Result<ApiKey>>,
     key_optional: bool,
     base: Option<String>,
     version: Option<ApiVersion>,
@@ -259,10 +259,7 @@ pub struct ClientBuilder {
 impl ClientBuilder {
     /// The API key (`tsk_…`). Required.
     pub fn api_key(mut self, key: impl Into<String>) -> Self {
-        match ApiKey::new(key) {
-            Ok(key) => self.key = Some(key),
-            Err(error) => self.key_error = Some(error.to_string()),
-        }
+        self.key = Some(ApiKey::new(key));
         self
     }
 
@@ -306,14 +303,15 @@ impl ClientBuilder {
 
     /// Builds the client.
     pub fn build(self) -> Result<Client> {
-        if let Some(error) = self.key_error {
-            return Err(Error::Usage(error));
-        }
-        if self.key.is_none() && !self.key_optional {
-            return Err(Error::Usage(
-                "no API key: pass --api-key or set TRIPO_API_KEY (keys start with tsk_)".into(),
-            ));
-        }
+        let key = match self.key {
+            Some(key) => Some(key?),
+            None if self.key_optional => None,
+            None => {
+                return Err(Error::Usage(
+                    "no API key: pass --api-key or set TRIPO_API_KEY (keys start with tsk_)".into(),
+                ));
+            }
+        };
         let base_text = self.base.unwrap_or_else(|| DEFAULT_API_BASE.to_owned());
         let base = reqwest::Url::parse(&base_text)
             .ok()
@@ -331,7 +329,7 @@ impl ClientBuilder {
         };
         let retry = self.retry.unwrap_or_default();
         Ok(Client {
-            api: api::ApiClient::new(http.clone(), base, self.version, self.key, retry),
+            api: api::ApiClient::new(http.clone(), base, self.version, key, retry),
             http,
             retry,
             hosts,

@@ -89,7 +89,8 @@ impl LinkBook {
         if task.status != TaskStatus::Success {
             return Err(Error::TaskEnded {
                 task_id: self.task_id.clone(),
-                status: format!("{} while its files were downloading", task.status),
+                status: task.status.clone(),
+                while_downloading: true,
                 error_code: task.error_code,
                 message: task.error_message.clone(),
                 trace: TraceId(task.trace_id.clone()),

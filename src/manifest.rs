@@ -8,7 +8,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, ManifestProblem, Result};
 use crate::folder::{Folder, OpenError};
 
 /// The manifest's file name in the output folder.
@@ -81,12 +81,9 @@ impl Manifest {
     /// symlink followed, no FIFO waited on), and at most 1 MiB of it.
     pub(crate) fn read_in(folder: &Folder) -> Result<Manifest> {
         let path = folder.shown(MANIFEST_FILE);
-        let invalid = |why: String| {
-            Error::io(
-                "read",
-                &path,
-                std::io::Error::new(std::io::ErrorKind::InvalidData, why),
-            )
+        let invalid = |source: ManifestProblem| Error::ManifestInvalid {
+            path: path.clone(),
+            source,
         };
         let file = match folder.open_regular(MANIFEST_FILE) {
             Ok(file) => file,
@@ -98,9 +95,7 @@ impl Manifest {
                 ));
             }
             Err(OpenError::NotRegular | OpenError::UnsafeName) => {
-                return Err(invalid(
-                    "not a regular file (a symlink, a FIFO or a device is never read)".into(),
-                ));
+                return Err(invalid(ManifestProblem::NotRegular));
             }
             Err(OpenError::Io(e)) => return Err(Error::io("read", &path, e)),
         };
@@ -109,17 +104,15 @@ impl Manifest {
             .read_to_end(&mut text)
             .map_err(|e| Error::io("read", &path, e))?;
         if text.len() as u64 > MAX_MANIFEST_BYTES {
-            return Err(invalid(format!(
-                "larger than {} MiB, which no fetch-assets manifest is",
-                MAX_MANIFEST_BYTES >> 20
-            )));
+            return Err(invalid(ManifestProblem::TooLarge {
+                limit: MAX_MANIFEST_BYTES,
+            }));
         }
-        let manifest: Manifest = serde_json::from_slice(&text)
-            .map_err(|e| invalid(format!("not a fetch-assets manifest ({e})")))?;
+        let manifest: Manifest =
+            serde_json::from_slice(&text).map_err(|e| invalid(ManifestProblem::NotAManifest(e)))?;
         if manifest.schema_version != SCHEMA_VERSION {
-            return Err(invalid(format!(
-                "schema version {} is not one this version reads",
-                manifest.schema_version
+            return Err(invalid(ManifestProblem::UnknownSchema(
+                manifest.schema_version,
             )));
         }
         Ok(manifest)

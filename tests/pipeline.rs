@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use common::{fetch_assets, fetch_into, listing, manifest, manifest_paths, sha256sum_accepts};
 use fake_tripo::{FakeTripo, Scenario};
-use fetch_assets::{Client, Error, Event, FetchOptions, FileCheck, RoleSelector};
+use fetch_assets::{Client, Error, Event, FetchOptions, FileCheck, RoleSelector, TaskStatus};
 use predicates::prelude::PredicateBooleanExt;
 use predicates::str::contains;
 
@@ -296,7 +296,7 @@ async fn library_errors_are_typed() {
         .await
         .expect_err("a banned task");
     assert!(
-        matches!(&error, Error::TaskEnded { status, .. } if status == "banned"),
+        matches!(&error, Error::TaskEnded { status, .. } if *status == TaskStatus::Banned),
         "{error:?}"
     );
     assert_eq!(error.exit_code(), 6);

@@ -267,7 +267,9 @@ fn failure(entry: Entry) -> Error {
         task_id: entry.task_id,
         status: entry
             .status
-            .unwrap_or_else(|| TaskStatus::Failed.to_string()),
+            .as_deref()
+            .map_or(TaskStatus::Failed, TaskStatus::parse),
+        while_downloading: false,
         error_code: entry.error_code,
         message: entry.error_message,
         trace: TraceId::default(),
