@@ -6,8 +6,8 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use crate::api::TaskStatus;
 use crate::net::{self, NetFault};
+use crate::task::TaskStatus;
 
 /// The API's trace id for a request, shown in messages because it is what
 /// Tripo support asks for.

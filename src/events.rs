@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::api::TaskStatus;
+use crate::task::TaskStatus;
 
 /// One thing that happened during a fetch.
 #[derive(Debug, Clone)]

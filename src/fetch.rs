@@ -10,7 +10,7 @@ use std::time::{Instant, SystemTime};
 
 use futures::{StreamExt, TryStreamExt, stream};
 
-use crate::api::{ApiClient, Task, TaskStatus};
+use crate::api::ApiClient;
 use crate::assets::{self, Asset, Role, RoleSelector};
 use crate::error::{DownloadCause, Error, Result, TraceId, Tried};
 use crate::events::{Event, Observer, PlannedFile};
@@ -20,6 +20,7 @@ use crate::link_book::LinkBook;
 use crate::lock;
 use crate::manifest::{self, FileCheck, FileEntry, Manifest};
 use crate::poll::PollSchedule;
+use crate::task::{Task, TaskStatus};
 use crate::transfer::{self, Downloaded, Space, TransferContext};
 use crate::{Client, FetchOptions, events};
 

@@ -5,12 +5,13 @@
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
-use crate::api::{ApiClient, Task, TaskStatus};
+use crate::api::ApiClient;
 use crate::assets::{self, Role};
 use crate::error::{Error, Result, TraceId};
 use crate::events::{Event, Observer};
 use crate::hosts::HostRules;
 use crate::link::{self, SignedLink};
+use crate::task::{Task, TaskStatus};
 
 /// A link, and which generation of task answer it came from.
 #[derive(Debug, Clone)]

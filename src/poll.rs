@@ -36,7 +36,7 @@
 
 use std::time::{Duration, SystemTime};
 
-use crate::api::{Task, TaskStatus};
+use crate::task::{Task, TaskStatus};
 
 /// The shortest wait between polls: a few requests a second at most.
 const MIN_GAP: Duration = Duration::from_millis(250);

@@ -17,8 +17,8 @@ use http::HeaderMap;
 use serde_json::Value;
 use sha2::Sha256;
 
-use crate::api::{self, Task};
 use crate::error::{Error, Result, TraceId};
+use crate::task::{self, Task};
 
 /// The largest delivery accepted: a task event is a few kilobytes.
 pub const MAX_DELIVERY_BYTES: usize = 1 << 20;
@@ -203,7 +203,7 @@ pub fn verify(
     let id = text("id");
     let task = match event.get("data").and_then(Value::as_object) {
         Some(data) if event_type.starts_with("task.") => Some(
-            api::parse_task(data, now, TraceId::default())
+            task::parse_task(data, now, TraceId::default())
                 .filter(|task| !task.task_id.is_empty())
                 .ok_or_else(|| {
                     Rejection::NotAnEvent("\"data\" is not a task with a task_id and status".into())
@@ -487,7 +487,7 @@ mod tests {
         assert_eq!(event.signed_at, t);
         let task = event.task.expect("a task");
         assert_eq!(task.task_id, "t1");
-        assert_eq!(task.status, api::TaskStatus::Success);
+        assert_eq!(task.status, task::TaskStatus::Success);
         assert!(task.output.contains_key("model_url"));
     }
 

@@ -148,7 +148,7 @@ async fn drive(
         drop(found_tx);
     };
     let mut waiting = std::pin::pin!(waiting.fuse());
-    let mut succeeded: VecDeque<crate::api::Task> = VecDeque::new();
+    let mut succeeded: VecDeque<crate::task::Task> = VecDeque::new();
     let mut running: JoinSet<(String, Result<Manifest>)> = JoinSet::new();
     let mut all_found = false;
     loop {

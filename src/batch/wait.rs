@@ -25,11 +25,12 @@ use futures::{StreamExt, stream};
 use tokio::sync::mpsc::UnboundedSender;
 use tokio::time::Instant;
 
-use crate::api::{ApiClient, ApiVersion, Listed, MAX_LIST_IDS, Task, TaskStatus};
+use crate::api::{ApiClient, ApiVersion, Listed, MAX_LIST_IDS};
 use crate::error::{Error, Result};
 use crate::events::{Event, Observer};
 use crate::fetch;
 use crate::poll::PollSchedule;
+use crate::task::{Task, TaskStatus};
 
 /// The shortest time between two rounds of requests.
 const MIN_ROUND_GAP: Duration = Duration::from_millis(250);

@@ -1,0 +1,126 @@
+//! How a fetch behaves: the knobs of [`crate::Client::fetch`].
+
+use std::num::NonZeroUsize;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::assets::RoleSelector;
+use crate::concurrency::TransferLimit;
+use crate::events::Observer;
+
+/// How a fetch behaves. Start from `FetchOptions::default()`.
+#[derive(Clone)]
+#[non_exhaustive]
+pub struct FetchOptions {
+    /// How long to wait for the task to finish. Default: 30 minutes.
+    pub timeout: Duration,
+    /// Only these outputs (empty: all of them).
+    pub only: Vec<RoleSelector>,
+    /// Download everything again, even files an earlier run completed.
+    pub force: bool,
+    /// At most this many transfers at once. Default: all of them.
+    pub concurrency: Option<NonZeroUsize>,
+    /// A bound on transfers shared with other fetches (on top of
+    /// `concurrency`). Default: none.
+    pub shared_limit: Option<TransferLimit>,
+    /// A transfer that receives no byte for this long is abandoned and
+    /// resumed. Default: 30 seconds.
+    pub stall_timeout: Duration,
+    /// Check each file's content against its type before keeping it (an
+    /// error page where a model should be, a damaged GLB). Default: true.
+    pub content_check: bool,
+    /// The most bytes one file may bring when the CDN announces no length;
+    /// a file that announces its length may bring exactly that. Default:
+    /// 4 GiB.
+    pub max_size: u64,
+    /// Receives the pipeline's events.
+    pub observer: Option<Arc<dyn Observer>>,
+}
+
+impl Default for FetchOptions {
+    fn default() -> Self {
+        FetchOptions {
+            timeout: Duration::from_secs(30 * 60),
+            only: Vec::new(),
+            force: false,
+            concurrency: None,
+            shared_limit: None,
+            stall_timeout: Duration::from_secs(30),
+            content_check: true,
+            max_size: 4 << 30,
+            observer: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for FetchOptions {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FetchOptions")
+            .field("timeout", &self.timeout)
+            .field("only", &self.only)
+            .field("force", &self.force)
+            .field("concurrency", &self.concurrency)
+            .field("shared_limit", &self.shared_limit)
+            .field("stall_timeout", &self.stall_timeout)
+            .field("content_check", &self.content_check)
+            .field("max_size", &self.max_size)
+            .field("observer", &self.observer.as_ref().map(|_| "…"))
+            .finish()
+    }
+}
+
+impl FetchOptions {
+    /// Sets [`FetchOptions::timeout`].
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
+        self
+    }
+
+    /// Sets [`FetchOptions::only`].
+    pub fn only(mut self, only: impl IntoIterator<Item = RoleSelector>) -> Self {
+        self.only = only.into_iter().collect();
+        self
+    }
+
+    /// Sets [`FetchOptions::force`].
+    pub fn force(mut self, force: bool) -> Self {
+        self.force = force;
+        self
+    }
+
+    /// Sets [`FetchOptions::concurrency`].
+    pub fn concurrency(mut self, concurrency: NonZeroUsize) -> Self {
+        self.concurrency = Some(concurrency);
+        self
+    }
+
+    /// Sets [`FetchOptions::shared_limit`].
+    pub fn shared_limit(mut self, limit: TransferLimit) -> Self {
+        self.shared_limit = Some(limit);
+        self
+    }
+
+    /// Sets [`FetchOptions::max_size`].
+    pub fn max_size(mut self, max_size: u64) -> Self {
+        self.max_size = max_size;
+        self
+    }
+
+    /// Sets [`FetchOptions::stall_timeout`].
+    pub fn stall_timeout(mut self, stall_timeout: Duration) -> Self {
+        self.stall_timeout = stall_timeout;
+        self
+    }
+
+    /// Sets [`FetchOptions::content_check`].
+    pub fn content_check(mut self, content_check: bool) -> Self {
+        self.content_check = content_check;
+        self
+    }
+
+    /// Sets [`FetchOptions::observer`].
+    pub fn observer(mut self, observer: impl Observer + 'static) -> Self {
+        self.observer = Some(Arc::new(observer));
+        self
+    }
+}
