@@ -21,12 +21,12 @@ use crate::task::Task;
 /// so connections are reused.
 #[derive(Debug, Clone)]
 pub struct Client {
-    pub(crate) api: api::ApiClient,
+    api: api::ApiClient,
     /// For the CDN (and, with the key added per request, for the API).
-    pub(crate) http: reqwest::Client,
-    pub(crate) retry: RetryPolicy,
+    http: reqwest::Client,
+    retry: RetryPolicy,
     /// Where output links may point, given where the API is.
-    pub(crate) hosts: hosts::HostRules,
+    hosts: hosts::HostRules,
     /// True when the key goes to the API over plain http to another machine.
     key_in_clear_text: bool,
 }
@@ -53,7 +53,14 @@ impl Client {
         dir: impl AsRef<Path>,
         options: &FetchOptions,
     ) -> Result<Manifest> {
-        fetch::fetch(self, task_id, fetch::Start::Wait, dir.as_ref(), options).await
+        fetch::fetch(
+            self.parts(),
+            task_id,
+            fetch::Start::Wait,
+            dir.as_ref(),
+            options,
+        )
+        .await
     }
 
     /// Like [`Client::fetch`], for a task already in hand (from a webhook
@@ -68,7 +75,22 @@ impl Client {
     ) -> Result<Manifest> {
         let task_id = task.task_id.clone();
         let start = fetch::Start::Known(Box::new(task));
-        fetch::fetch(self, &task_id, start, dir.as_ref(), options).await
+        fetch::fetch(self.parts(), &task_id, start, dir.as_ref(), options).await
+    }
+
+    /// The task API, for code that asks for tasks itself (`batch`).
+    pub(crate) fn api(&self) -> &api::ApiClient {
+        &self.api
+    }
+
+    /// What the pipeline needs of this client.
+    fn parts(&self) -> fetch::Parts<'_> {
+        fetch::Parts {
+            api: &self.api,
+            cdn: &self.http,
+            policy: self.retry,
+            hosts: self.hosts,
+        }
     }
 
     /// Fetches many tasks, each into `out_root/<task_id>/` exactly as

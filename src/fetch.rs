@@ -15,14 +15,16 @@ use crate::assets::{self, Asset, Role, RoleSelector};
 use crate::error::{DownloadCause, Error, Result, TraceId, Tried};
 use crate::events::{Event, Observer, PlannedFile};
 use crate::folder::Folder;
+use crate::hosts::HostRules;
 use crate::link;
 use crate::link_book::LinkBook;
 use crate::lock;
 use crate::manifest::{self, FileCheck, FileEntry, Manifest};
 use crate::poll::PollSchedule;
+use crate::retry::RetryPolicy;
 use crate::task::{Task, TaskStatus};
 use crate::transfer::{self, Downloaded, Space, TransferContext};
-use crate::{Client, FetchOptions, events};
+use crate::{FetchOptions, events};
 
 /// How many fresh links one file may ask for in a row without receiving a
 /// new byte before its run gives up: a CDN that always refuses ends the run,
@@ -37,8 +39,20 @@ pub(crate) enum Start {
     Known(Box<Task>),
 }
 
+/// What the pipeline needs from the client that runs it.
+pub(crate) struct Parts<'a> {
+    /// The API, for the task and for fresh links.
+    pub api: &'a ApiClient,
+    /// The HTTP client for the CDN: it never carries the key.
+    pub cdn: &'a reqwest::Client,
+    /// How transient faults are retried.
+    pub policy: RetryPolicy,
+    /// Where output links may point.
+    pub hosts: HostRules,
+}
+
 pub(crate) async fn fetch(
-    client: &Client,
+    client: Parts<'_>,
     task_id: &str,
     start: Start,
     dir: &Path,
@@ -47,7 +61,7 @@ pub(crate) async fn fetch(
     check_task_id(task_id)?;
     check_folder(dir)?;
     let options_force = options.force;
-    let api = &client.api;
+    let api = client.api;
     let observer = options.observer.clone().unwrap_or_else(events::ignore);
     // A folder that exists is locked (and its manifest read) before waiting,
     // so a folder holding another task is refused at once. A missing one is
@@ -118,7 +132,7 @@ pub(crate) async fn fetch(
     });
 
     let context = TransferContext {
-        cdn: client.http.clone(),
+        cdn: client.cdn.clone(),
         folder: folder.clone(),
         links: Arc::new(LinkBook::new(
             api.clone(),
@@ -127,7 +141,7 @@ pub(crate) async fn fetch(
             client.hosts,
             observer.clone(),
         )),
-        policy: client.retry,
+        policy: client.policy,
         stall_timeout: options.stall_timeout,
         max_size: options.max_size,
         space: Space::new(folder.clone()),

@@ -144,7 +144,7 @@ async fn drive(
 
     let (found_tx, mut found) = mpsc::unbounded_channel();
     let waiting = async {
-        wait::wait_all(&client.api, &ids, options.timeout, &observers, &found_tx).await;
+        wait::wait_all(client.api(), &ids, options.timeout, &observers, &found_tx).await;
         drop(found_tx);
     };
     let mut waiting = std::pin::pin!(waiting.fuse());
