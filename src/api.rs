@@ -193,16 +193,19 @@ impl ApiClient {
         }
     }
 
-    /// Where the task lives in this dialect.
-    pub(crate) fn task_url(&self, task_id: &str) -> Url {
+    /// Where the task lives in this dialect. The base is an http(s) URL and
+    /// the id was checked to be URL-safe, so this cannot fail unless there is
+    /// a bug; if it does, it says so rather than ask somewhere else.
+    pub(crate) fn task_url(&self, task_id: &str) -> Result<Url> {
         let base = self.base.as_str().trim_end_matches('/');
         let text = match self.version {
             ApiVersion::V2 => format!("{base}/task/{task_id}"),
             ApiVersion::V3 if base.ends_with("/v3") => format!("{base}/tasks/{task_id}"),
             ApiVersion::V3 => format!("{base}/v3/tasks/{task_id}"),
         };
-        // The base is a valid URL and the id was checked to be URL-safe.
-        Url::parse(&text).unwrap_or_else(|_| self.base.clone())
+        Url::parse(&text).map_err(|e| {
+            Error::Internal(format!("the task URL for '{task_id}' does not parse: {e}"))
+        })
     }
 
     /// The dialect this client speaks.
@@ -210,15 +213,17 @@ impl ApiClient {
         self.version
     }
 
-    /// Where several tasks are asked for at once (v3 only).
-    fn list_url(&self) -> Url {
+    /// Where several tasks are asked for at once (v3 only); like
+    /// [`ApiClient::task_url`], a failure here is a bug.
+    fn list_url(&self) -> Result<Url> {
         let base = self.base.as_str().trim_end_matches('/');
         let text = if base.ends_with("/v3") {
             format!("{base}/tasks/list")
         } else {
             format!("{base}/v3/tasks/list")
         };
-        Url::parse(&text).unwrap_or_else(|_| self.base.clone())
+        Url::parse(&text)
+            .map_err(|e| Error::Internal(format!("the task list URL does not parse: {e}")))
     }
 
     /// Fetches the task, retrying transient faults as the policy says.
@@ -315,9 +320,8 @@ impl ApiClient {
                 task_id: task_id.to_owned(),
             }));
         };
-        let reply = self
-            .exchange(self.http.get(self.task_url(task_id)), key, observer)
-            .await?;
+        let url = self.task_url(task_id).map_err(Failure::Final)?;
+        let reply = self.exchange(self.http.get(url), key, observer).await?;
         if !reply.is_success() {
             return Err(reply.refusal(Some(task_id)));
         }
@@ -357,7 +361,7 @@ impl ApiClient {
         let body = serde_json::json!({ "task_ids": ids }).to_string();
         let request = self
             .http
-            .post(self.list_url())
+            .post(self.list_url().map_err(Failure::Final)?)
             .header(reqwest::header::CONTENT_TYPE, "application/json")
             .body(body);
         let reply = self.exchange(request, key, observer).await?;
@@ -741,7 +745,10 @@ mod tests {
         ];
         for (base, version, expected) in cases {
             assert_eq!(
-                client(base, version).task_url("t1").as_str(),
+                client(base, version)
+                    .task_url("t1")
+                    .expect("a URL")
+                    .as_str(),
                 expected,
                 "{base}"
             );
@@ -753,12 +760,14 @@ mod tests {
         assert_eq!(
             client("https://openapi.tripo3d.ai", None)
                 .list_url()
+                .expect("a URL")
                 .as_str(),
             "https://openapi.tripo3d.ai/v3/tasks/list"
         );
         assert_eq!(
             client("https://gw.example/tripo/v3/", None)
                 .list_url()
+                .expect("a URL")
                 .as_str(),
             "https://gw.example/tripo/v3/tasks/list"
         );

@@ -84,15 +84,21 @@ async fn fetch(args: FetchArgs) -> Result<ExitCode, Error> {
     display.finish(manifest.as_ref().ok(), &out_dir);
     let manifest = manifest?;
     if args_options.json {
+        let json = manifest.to_json()?;
         let mut stdout = std::io::stdout().lock();
-        stdout
-            .write_all(manifest.to_json().as_bytes())
+        match stdout
+            .write_all(json.as_bytes())
             .and_then(|()| stdout.flush())
-            .map_err(|source| Error::Io {
+        {
+            // Whoever reads stdout stopped reading (`| head`): the files are
+            // complete and verified all the same, so this is no failed download.
+            Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => {}
+            written => written.map_err(|source| Error::Io {
                 action: "print the manifest to",
                 path: "stdout".into(),
                 source,
-            })?;
+            })?,
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

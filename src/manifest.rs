@@ -119,10 +119,11 @@ impl Manifest {
     }
 
     /// The manifest as its JSON document (what `--json` prints).
-    pub fn to_json(&self) -> String {
-        let mut text = serde_json::to_string_pretty(self).unwrap_or_else(|_| "{}".into());
+    pub fn to_json(&self) -> Result<String> {
+        let mut text = serde_json::to_string_pretty(self)
+            .map_err(|e| Error::Internal(format!("the manifest does not serialise: {e}")))?;
         text.push('\n');
-        text
+        Ok(text)
     }
 
     /// The `SHA256SUMS` text: `<hex>  <path>` lines, in the manifest's order.
@@ -137,7 +138,7 @@ impl Manifest {
     /// makes the renames durable.
     pub(crate) fn write(&self, folder: &Arc<Folder>) -> Result<()> {
         write_atomically(folder, SUMS_FILE, self.sums().as_bytes())?;
-        write_atomically(folder, MANIFEST_FILE, self.to_json().as_bytes())?;
+        write_atomically(folder, MANIFEST_FILE, self.to_json()?.as_bytes())?;
         folder
             .sync()
             .map_err(|e| Error::io("make the new files durable in", folder.path(), e))

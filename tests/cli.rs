@@ -337,6 +337,26 @@ fn json_prints_the_manifest_and_only_it() {
 }
 
 #[test]
+fn json_into_a_closed_pipe_is_not_a_failed_download() {
+    let fake = FakeTripo::start(Scenario::new("v3_model_pbr_same"));
+    let out = tempfile::tempdir().expect("tempdir");
+    let mut child = common::command(&fake, &fake.v3_base())
+        .args(["--json", "--quiet", fake.task_id()])
+        .arg(out.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("runs");
+    // The reader goes away before the manifest is printed (`| head -c0`).
+    drop(child.stdout.take());
+    let run = child.wait_with_output().expect("ends");
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(0), "{stderr}");
+    assert!(stderr.is_empty(), "{stderr}");
+    assert_eq!(manifest(out.path())["task_id"], fake.task_id());
+}
+
+#[test]
 fn completions_and_the_man_page_come_from_the_binary() {
     let binary = || assert_cmd::Command::cargo_bin("fetch-assets").expect("binary");
     for shell in ["bash", "zsh", "fish"] {
