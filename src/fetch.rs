@@ -6,7 +6,7 @@
 
 use std::path::Path;
 use std::sync::Arc;
-use std::time::{Instant, SystemTime};
+use std::time::Instant;
 
 use futures::{StreamExt, TryStreamExt, stream};
 
@@ -224,7 +224,7 @@ async fn commit(
         task_id: task_id.to_owned(),
         task_type: task.task_type.clone(),
         create_time: task.create_time,
-        fetched_at: humantime::format_rfc3339_seconds(SystemTime::now()).to_string(),
+        fetched_at: fetched_at(),
         generator: concat!("fetch-assets ", env!("CARGO_PKG_VERSION")).to_owned(),
         files,
     };
@@ -313,6 +313,13 @@ fn check_folder(dir: &Path) -> Result<()> {
         }
     }
     Ok(())
+}
+
+/// Now, in RFC 3339 UTC to the second, as the manifest records it.
+fn fetched_at() -> String {
+    jiff::Timestamp::now()
+        .strftime("%Y-%m-%dT%H:%M:%SZ")
+        .to_string()
 }
 
 /// Checks a task id as every command does before any request: ids go into

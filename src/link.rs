@@ -157,27 +157,11 @@ fn cloudfront_policy_expiry(policy: &str) -> Option<SystemTime> {
     }
 }
 
-/// S3's basic ISO 8601 form, `20261128T175230Z`.
+/// S3's basic ISO 8601 form, `20261128T175230Z`, always UTC.
 fn amz_date(text: &str) -> Option<SystemTime> {
-    let t = text.trim();
-    let ok = t.len() == 16
-        && t.as_bytes()[8] == b'T'
-        && t.ends_with('Z')
-        && t[..8].bytes().all(|b| b.is_ascii_digit())
-        && t[9..15].bytes().all(|b| b.is_ascii_digit());
-    if !ok {
-        return None;
-    }
-    let rfc3339 = format!(
-        "{}-{}-{}T{}:{}:{}Z",
-        &t[0..4],
-        &t[4..6],
-        &t[6..8],
-        &t[9..11],
-        &t[11..13],
-        &t[13..15]
-    );
-    humantime::parse_rfc3339(&rfc3339).ok()
+    let civil = jiff::civil::DateTime::strptime("%Y%m%dT%H%M%SZ", text.trim()).ok()?;
+    let at = jiff::tz::Offset::UTC.to_timestamp(civil).ok()?;
+    SystemTime::try_from(at).ok()
 }
 
 #[cfg(test)]

@@ -3,7 +3,7 @@
 //! this file and `api.rs` knows which dialect answered.
 
 use std::fmt;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime};
 
 use serde_json::{Map, Value};
 
@@ -161,27 +161,10 @@ pub(crate) fn as_f64(value: &Value) -> Option<f64> {
 
 /// RFC 3339 to unix seconds, with `Z` or a numeric offset.
 fn rfc3339_seconds(text: &str) -> Option<i64> {
-    let text = text.trim();
-    let (local, offset_seconds) = match text
-        .len()
-        .checked_sub(6)
-        .filter(|i| text.is_char_boundary(*i))
-        .map(|i| text.split_at(i))
-    {
-        Some((local, offset))
-            if (offset.starts_with('+') || offset.starts_with('-'))
-                && offset.as_bytes()[3] == b':' =>
-        {
-            let hours: i64 = offset[1..3].parse().ok()?;
-            let minutes: i64 = offset[4..6].parse().ok()?;
-            let sign = if offset.starts_with('-') { -1 } else { 1 };
-            (local, sign * (hours * 3600 + minutes * 60))
-        }
-        _ => (text, 0),
-    };
-    let at = humantime::parse_rfc3339_weak(local.trim_end_matches('Z')).ok()?;
-    let seconds = at.duration_since(UNIX_EPOCH).ok()?.as_secs() as i64;
-    Some(seconds - offset_seconds)
+    text.trim()
+        .parse::<jiff::Timestamp>()
+        .ok()
+        .map(jiff::Timestamp::as_second)
 }
 
 #[cfg(test)]
