@@ -89,14 +89,7 @@ fn run(binary: &Path, args: &[String], base: &str, key: &str) -> bool {
         .env_remove("TRIPO_API_VERSION")
         .stdin(Stdio::null());
     // The fake is on loopback: a proxy from the environment must not get in between.
-    for proxy in [
-        "http_proxy",
-        "https_proxy",
-        "HTTP_PROXY",
-        "HTTPS_PROXY",
-        "ALL_PROXY",
-        "all_proxy",
-    ] {
+    for proxy in fake_tripo::PROXY_VARIABLES {
         command.env_remove(proxy);
     }
     match command.status() {

@@ -245,14 +245,7 @@ fn under_pty(fake: &FakeTripo, dir: &Path, extra_env: &[(&str, &str)]) -> Option
         .stdin(Stdio::null())
         .stdout(capture.reopen().expect("the capture file"))
         .stderr(Stdio::inherit());
-    for proxy in [
-        "http_proxy",
-        "https_proxy",
-        "HTTP_PROXY",
-        "HTTPS_PROXY",
-        "ALL_PROXY",
-        "all_proxy",
-    ] {
+    for proxy in fake_tripo::PROXY_VARIABLES {
         script.env_remove(proxy);
     }
     script.envs(extra_env.iter().copied());

@@ -17,14 +17,7 @@ pub fn binary() -> String {
 }
 
 /// Environment variables that could send loopback requests elsewhere.
-const PROXIES: [&str; 6] = [
-    "http_proxy",
-    "https_proxy",
-    "HTTP_PROXY",
-    "HTTPS_PROXY",
-    "ALL_PROXY",
-    "all_proxy",
-];
+const PROXIES: [&str; 6] = fake_tripo::PROXY_VARIABLES;
 
 /// What one run of a program measured.
 #[derive(Clone, Debug)]

@@ -34,14 +34,7 @@ pub fn command(fake: &FakeTripo, base: &str) -> Command {
 /// The binary with an API base and key, and no proxy from the environment.
 fn pointed_at(base: &str, key: &str) -> Command {
     let mut command = Command::new(env!("CARGO_BIN_EXE_fetch-assets"));
-    for proxy in [
-        "http_proxy",
-        "https_proxy",
-        "HTTP_PROXY",
-        "HTTPS_PROXY",
-        "ALL_PROXY",
-        "all_proxy",
-    ] {
+    for proxy in fake_tripo::PROXY_VARIABLES {
         command.env_remove(proxy);
     }
     command

@@ -52,6 +52,17 @@ pub use stats::{ApiRequest, CdnRequest, DeliverySent, Stats};
 pub use tasks::TaskSpec;
 pub use webhook::{Delivery, WebhookAnswer};
 
+/// Environment variables naming a proxy: a program pointed at the fake must
+/// run without them, or a proxy could carry its loopback requests elsewhere.
+pub const PROXY_VARIABLES: [&str; 6] = [
+    "http_proxy",
+    "https_proxy",
+    "HTTP_PROXY",
+    "HTTPS_PROXY",
+    "ALL_PROXY",
+    "all_proxy",
+];
+
 use state::Shared;
 
 /// A running fake; dropping it stops it.
