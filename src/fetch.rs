@@ -12,6 +12,7 @@ use futures::{StreamExt, TryStreamExt, stream};
 
 use crate::api::ApiClient;
 use crate::assets::{self, Asset, Role, RoleSelector};
+use crate::commit;
 use crate::error::{DownloadCause, Error, Result, TraceId, Tried};
 use crate::events::{Event, Observer, PlannedFile};
 use crate::folder::Folder;
@@ -22,6 +23,7 @@ use crate::lock;
 use crate::manifest::{self, FileCheck, FileEntry, Manifest};
 use crate::poll::PollSchedule;
 use crate::retry::RetryPolicy;
+use crate::staging;
 use crate::task::{Task, TaskStatus};
 use crate::transfer::{self, Downloaded, Space, TransferContext};
 use crate::{FetchOptions, events};
@@ -98,7 +100,7 @@ pub(crate) async fn fetch(
     }
     // Locked while `folder` lives: a second run into this folder waits, then
     // finds it complete. Every file operation from here on goes through it.
-    let (folder, previous) = match held {
+    let (folder, previous, unfinished) = match held {
         Some(held) => held,
         None => {
             std::fs::create_dir_all(dir).map_err(|e| Error::io("create the folder", dir, e))?;
@@ -116,8 +118,10 @@ pub(crate) async fn fetch(
             files: kept.iter().map(|e| e.path.clone()).collect(),
         });
     }
-    if let (true, Some(previous)) = (to_fetch.is_empty(), &previous) {
-        // Complete already: leave the folder, its manifest included, as it is.
+    if let (true, false, Some(previous)) = (to_fetch.is_empty(), unfinished, &previous) {
+        // Complete already: leave the folder, its manifest included, as it
+        // is, less what an interrupted run kept beside it.
+        staging::remove(&folder)?;
         return Ok(previous.clone());
     }
     if !options.force {
@@ -170,7 +174,7 @@ pub(crate) async fn fetch(
         let names = downloaded.iter().map(|file| file.file_name.clone());
         refuse_files_not_ours(&folder, names, previous.as_ref())?;
     }
-    let manifest = commit(
+    let manifest = commit_all(
         &folder,
         task_id,
         &task,
@@ -186,10 +190,10 @@ pub(crate) async fn fetch(
     Ok(manifest)
 }
 
-/// Renames the downloaded files into place, then writes the manifest of
-/// everything the folder now holds for the task: kept, downloaded, and what
+/// Commits the downloaded files (see [`commit`]) with the manifest of
+/// everything the folder then holds for the task: kept, downloaded, and what
 /// an earlier run (say, with another `--only`) left that still verifies.
-async fn commit(
+async fn commit_all(
     folder: &Arc<Folder>,
     task_id: &str,
     task: &Task,
@@ -199,18 +203,7 @@ async fn commit(
     observer: &Arc<dyn Observer>,
 ) -> Result<Manifest> {
     let mut files = kept;
-    for file in downloaded {
-        let entry = entry_for(&file);
-        let name = file.asset.role.stem();
-        file.commit(folder)?;
-        observer.event(&Event::FileDone {
-            file: name.into(),
-            path: entry.path.clone(),
-            size: entry.size,
-            sha256: entry.sha256.clone(),
-        });
-        files.push(entry);
-    }
+    files.extend(downloaded.iter().map(entry_for));
     let still_complete = blocking({
         let (folder, previous, files) = (folder.clone(), previous.cloned(), files.clone());
         move || others_still_complete(&folder, previous.as_ref(), &files)
@@ -228,7 +221,11 @@ async fn commit(
         generator: concat!("fetch-assets ", env!("CARGO_PKG_VERSION")).to_owned(),
         files,
     };
-    manifest.write(folder)?;
+    blocking({
+        let (folder, manifest, observer) = (folder.clone(), manifest.clone(), observer.clone());
+        move || commit::commit(&folder, &manifest, downloaded, &observer)
+    })
+    .await??;
     Ok(manifest)
 }
 
@@ -277,16 +274,60 @@ fn refuse_files_not_ours(
 
 /// Takes the folder's lock, held to the end of the run (a second run into
 /// the folder waits, then finds it complete), then reads what an earlier
-/// run left there.
+/// run left there: its manifest, and whether its commit is unfinished.
 async fn lock_and_read(
     dir: &Path,
     task_id: &str,
     force: bool,
     observer: &Arc<dyn Observer>,
-) -> Result<(Arc<Folder>, Option<Manifest>)> {
+) -> Result<(Arc<Folder>, Option<Manifest>, bool)> {
     let folder = lock::acquire(dir, observer).await?;
-    let previous = previous_run(&folder, task_id, force)?;
-    Ok((folder, previous))
+    staging::check_ours(&folder, force)?;
+    match staging::unfinished_commit(&folder)? {
+        Some(commit) => {
+            let previous = finishing(&folder, commit, task_id, force)?;
+            Ok((folder, previous, true))
+        }
+        None => {
+            let previous = previous_run(&folder, task_id, force)?;
+            Ok((folder, previous, false))
+        }
+    }
+}
+
+/// The manifest an unfinished commit was making, taken as the earlier
+/// run's: its files are where the next run starts from. The entries of the
+/// manifest it replaced (still in place, or moved aside) that it does not
+/// list are added, so their files count as ours; like every entry, they are
+/// kept only if they verify. One for another task is treated as such a
+/// manifest is (see [`previous_run`]).
+fn finishing(
+    folder: &Folder,
+    commit: Manifest,
+    task_id: &str,
+    force: bool,
+) -> Result<Option<Manifest>> {
+    if commit.task_id != task_id {
+        if force {
+            return Ok(None);
+        }
+        return Err(Error::OtherTask {
+            dir: folder.path().to_owned(),
+            found: commit.task_id,
+            wanted: task_id.to_owned(),
+        });
+    }
+    let replaced = Manifest::read_in(folder)
+        .ok()
+        .or_else(|| staging::moved_aside_manifest(folder))
+        .filter(|old| old.task_id == task_id);
+    let mut merged = commit;
+    for old in replaced.into_iter().flat_map(|m| m.files) {
+        if !merged.files.iter().any(|f| f.path == old.path) {
+            merged.files.push(old);
+        }
+    }
+    Ok(Some(merged))
 }
 
 /// The folder must be one, or not exist yet: a file in the way (at the

@@ -23,7 +23,7 @@
 
 use std::ffi::OsStr;
 use std::fs::File;
-use std::io;
+use std::io::{self, Write};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -166,6 +166,106 @@ impl Folder {
                 Err(other) => return Err(other.into()),
             }
         }
+    }
+
+    /// Opens the folder `name` directly inside this one (made first when
+    /// `create`): `Ok(None)` when it is missing and not to be made. No
+    /// symlink is followed: anything but a folder under the name is
+    /// [`OpenError::NotRegular`].
+    pub(crate) fn sub_folder(&self, name: &str, create: bool) -> Result<Option<Folder>, OpenError> {
+        if !is_plain_name(name) {
+            return Err(OpenError::UnsafeName);
+        }
+        if create {
+            match rustix::fs::mkdirat(&self.handle, name, Mode::from_raw_mode(0o777)) {
+                Ok(()) | Err(rustix::io::Errno::EXIST) => {}
+                Err(other) => return Err(OpenError::Io(other.into())),
+            }
+        }
+        match rustix::fs::openat(
+            &self.handle,
+            name,
+            OFlags::RDONLY | OFlags::DIRECTORY | OFlags::NOFOLLOW | OFlags::CLOEXEC,
+            Mode::empty(),
+        ) {
+            Ok(fd) => Ok(Some(Folder {
+                handle: File::from(fd),
+                path: self.path.join(name),
+            })),
+            Err(rustix::io::Errno::NOENT) => Ok(None),
+            Err(rustix::io::Errno::LOOP | rustix::io::Errno::NOTDIR | rustix::io::Errno::MLINK) => {
+                Err(OpenError::NotRegular)
+            }
+            Err(other) => Err(OpenError::Io(other.into())),
+        }
+    }
+
+    /// Removes the folder `name` directly inside this one, and the files in
+    /// it (a folder of ours holds only files). Nothing there is fine.
+    pub(crate) fn remove_sub_folder(&self, name: &str) -> io::Result<()> {
+        let sub = match self.sub_folder(name, false) {
+            Ok(Some(sub)) => sub,
+            Ok(None) => return Ok(()),
+            Err(OpenError::Io(e)) => return Err(e),
+            Err(_) => return Err(io::Error::other(format!("{name} is not a folder"))),
+        };
+        for name in sub.names()? {
+            sub.remove(&name)?;
+        }
+        match rustix::fs::unlinkat(&self.handle, name, AtFlags::REMOVEDIR) {
+            Ok(()) | Err(rustix::io::Errno::NOENT) => Ok(()),
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    /// The names directly in the folder (`.` and `..` left out).
+    pub(crate) fn names(&self) -> io::Result<Vec<String>> {
+        let mut names = Vec::new();
+        for entry in rustix::fs::Dir::read_from(&self.handle)? {
+            let entry = entry?;
+            let name = OsStr::from_bytes(entry.file_name().to_bytes());
+            if let Some(name) = name.to_str().filter(|n| is_plain_name(n)) {
+                names.push(name.to_owned());
+            }
+        }
+        Ok(names)
+    }
+
+    /// Removes the file (or symlink) `name`; nothing there is fine.
+    pub(crate) fn remove(&self, name: &str) -> io::Result<()> {
+        if !is_plain_name(name) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("'{}' is not a plain file name", name.escape_default()),
+            ));
+        }
+        match rustix::fs::unlinkat(&self.handle, name, AtFlags::empty()) {
+            Ok(()) | Err(rustix::io::Errno::NOENT) => Ok(()),
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    /// Moves `name` from this folder to `to_name` in folder `to` (on the
+    /// same file system: one atomic rename), replacing what stood there.
+    pub(crate) fn move_to(&self, name: &str, to: &Folder, to_name: &str) -> io::Result<()> {
+        if !is_plain_name(name) || !is_plain_name(to_name) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                "not a plain file name",
+            ));
+        }
+        rustix::fs::renameat(&self.handle, name, &to.handle, to_name)?;
+        Ok(())
+    }
+
+    /// Writes `content` under `name` atomically: a synced temporary file,
+    /// renamed over the name. (The caller syncs the folder to make the
+    /// rename durable.)
+    pub(crate) fn write_atomically(self: &Arc<Self>, name: &str, content: &[u8]) -> io::Result<()> {
+        let (mut file, temp) = self.create_temp()?;
+        file.write_all(content)?;
+        file.sync_all()?;
+        temp.put_in_place(name)
     }
 
     /// The bytes free for this user on the folder's file system.

@@ -1,7 +1,7 @@
 //! `manifest.json` and `SHA256SUMS`: the record of a complete folder, how
 //! they are written (atomically, last), read, and checked against the files.
 
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -80,12 +80,18 @@ impl Manifest {
     /// Reads `manifest.json` from an open folder: only a regular file (no
     /// symlink followed, no FIFO waited on), and at most 1 MiB of it.
     pub(crate) fn read_in(folder: &Folder) -> Result<Manifest> {
-        let path = folder.shown(MANIFEST_FILE);
+        Manifest::read_file(folder, MANIFEST_FILE)
+    }
+
+    /// Reads a manifest kept under another name (a commit's `commit.json`),
+    /// with the same care as [`Manifest::read_in`].
+    pub(crate) fn read_file(folder: &Folder, name: &str) -> Result<Manifest> {
+        let path = folder.shown(name);
         let invalid = |source: ManifestProblem| Error::ManifestInvalid {
             path: path.clone(),
             source,
         };
-        let file = match folder.open_regular(MANIFEST_FILE) {
+        let file = match folder.open_regular(name) {
             Ok(file) => file,
             Err(OpenError::Missing) => {
                 return Err(Error::io(
@@ -135,26 +141,31 @@ impl Manifest {
     }
 
     /// Writes `SHA256SUMS`, then `manifest.json`, each atomically, then
-    /// makes the renames durable.
+    /// makes the renames durable (the commit does the same, in its steps).
+    #[cfg(test)]
     pub(crate) fn write(&self, folder: &Arc<Folder>) -> Result<()> {
-        write_atomically(folder, SUMS_FILE, self.sums().as_bytes())?;
-        write_atomically(folder, MANIFEST_FILE, self.to_json()?.as_bytes())?;
+        self.write_sums(folder)?;
+        self.write_manifest(folder)?;
         folder
             .sync()
             .map_err(|e| Error::io("make the new files durable in", folder.path(), e))
     }
+
+    /// Writes `SHA256SUMS` atomically (the caller syncs the folder).
+    pub(crate) fn write_sums(&self, folder: &Arc<Folder>) -> Result<()> {
+        write_atomically(folder, SUMS_FILE, self.sums().as_bytes())
+    }
+
+    /// Writes `manifest.json` atomically (the caller syncs the folder).
+    pub(crate) fn write_manifest(&self, folder: &Arc<Folder>) -> Result<()> {
+        write_atomically(folder, MANIFEST_FILE, self.to_json()?.as_bytes())
+    }
 }
 
 fn write_atomically(folder: &Arc<Folder>, name: &str, content: &[u8]) -> Result<()> {
-    let target = folder.shown(name);
-    let (mut file, temp) = folder
-        .create_temp()
-        .map_err(|e| Error::io("create a temporary file in", folder.path(), e))?;
-    file.write_all(content)
-        .and_then(|()| file.sync_all())
-        .map_err(|e| Error::io("write", &target, e))?;
-    temp.put_in_place(name)
-        .map_err(|e| Error::io("write", &target, e))
+    folder
+        .write_atomically(name, content)
+        .map_err(|e| Error::io("write", folder.shown(name), e))
 }
 
 /// How one file compares with its manifest entry.

@@ -348,3 +348,38 @@ fn a_folder_renamed_while_a_run_waits_for_it_gets_no_files_of_the_other() {
     }
     common::assert_same_bytes(&fake, &out, &[("model.glb", "model.glb")]);
 }
+
+#[test]
+fn a_file_or_symlink_named_like_the_staging_folder_is_not_ours() {
+    let fake = FakeTripo::start(Scenario::new("v3_model_pbr_same"));
+    let outside = tempfile::tempdir().expect("tempdir");
+    for kind in ["file", "symlink"] {
+        let out = tempfile::tempdir().expect("tempdir");
+        let staging = out.path().join(".fetch-assets");
+        match kind {
+            "file" => std::fs::write(&staging, b"mine").expect("write"),
+            _ => std::os::unix::fs::symlink(outside.path(), &staging).expect("symlink"),
+        }
+        let run = fetch_into(&fake, &fake.v3_base(), out.path())
+            .output()
+            .expect("runs");
+        assert_eq!(run.status.code(), Some(2), "{kind}: {}", stderr_of(&run));
+        assert!(stderr_of(&run).contains(".fetch-assets"), "{kind}");
+        assert_eq!(listing(out.path()), [".fetch-assets"], "{kind}: untouched");
+        assert!(
+            std::fs::read_dir(outside.path())
+                .expect("dir")
+                .next()
+                .is_none(),
+            "{kind}: nothing written through the symlink"
+        );
+
+        // --force replaces it (the link itself, never what it points to).
+        fetch_into(&fake, &fake.v3_base(), out.path())
+            .arg("--force")
+            .assert()
+            .success();
+        assert!(sha256sum_accepts(out.path()), "{kind}");
+        assert!(!listing(out.path()).contains(&".fetch-assets".to_owned()));
+    }
+}

@@ -1,0 +1,98 @@
+//! `OUT_DIR/.fetch-assets/`: the one place a run keeps what is not (yet)
+//! under a final name. The commit stages there (`commit.json`, the earlier
+//! `manifest.json` and `SHA256SUMS` moved aside: see [`crate::commit`]); a
+//! run that fails or is interrupted leaves there what it received, for the
+//! next run to carry on from. A run that succeeds removes it.
+//!
+//! The folder is opened through the output folder's handle, never followed
+//! through a symlink; anything but a folder under its name is someone
+//! else's, and stops the run (exit 2) unless `--force`.
+
+use std::sync::Arc;
+
+use crate::error::{Error, Result};
+use crate::folder::{Folder, OpenError};
+use crate::manifest::{self, Manifest};
+
+/// The staging folder's name in the output folder.
+pub(crate) const STAGING_DIR: &str = ".fetch-assets";
+/// The manifest a commit is making, written before anything moves: while
+/// it stands, the commit is unfinished and the next run finishes it.
+pub(crate) const COMMIT_FILE: &str = "commit.json";
+
+/// The staging folder, if there is one.
+pub(crate) fn open(folder: &Folder) -> Result<Option<Arc<Folder>>> {
+    opened(folder, false)
+}
+
+/// The staging folder, made if missing (and its entry made durable).
+pub(crate) fn create(folder: &Folder) -> Result<Arc<Folder>> {
+    let staging = opened(folder, true)?.ok_or_else(|| {
+        Error::io(
+            "make",
+            folder.shown(STAGING_DIR),
+            std::io::ErrorKind::NotFound.into(),
+        )
+    })?;
+    folder
+        .sync()
+        .map_err(|e| Error::io("make durable", folder.shown(STAGING_DIR), e))?;
+    Ok(staging)
+}
+
+fn opened(folder: &Folder, create: bool) -> Result<Option<Arc<Folder>>> {
+    match folder.sub_folder(STAGING_DIR, create) {
+        Ok(staging) => Ok(staging.map(Arc::new)),
+        Err(OpenError::Io(e)) => Err(Error::io("open", folder.shown(STAGING_DIR), e)),
+        Err(_) => Err(not_ours(folder)),
+    }
+}
+
+/// Removes the staging folder and all it holds: the run is complete.
+pub(crate) fn remove(folder: &Folder) -> Result<()> {
+    folder
+        .remove_sub_folder(STAGING_DIR)
+        .map_err(|e| Error::io("remove", folder.shown(STAGING_DIR), e))
+}
+
+/// Stops the run when something other than a folder stands under the
+/// staging folder's name (a file, a symlink): it is not ours. With
+/// `--force` it is removed (a symlink itself, never what it points to).
+pub(crate) fn check_ours(folder: &Folder, force: bool) -> Result<()> {
+    let kind = folder
+        .kind_of(STAGING_DIR)
+        .map_err(|e| Error::io("look at", folder.shown(STAGING_DIR), e))?;
+    match kind {
+        None | Some(rustix::fs::FileType::Directory) => Ok(()),
+        Some(_) if force => folder
+            .remove(STAGING_DIR)
+            .map_err(|e| Error::io("remove", folder.shown(STAGING_DIR), e)),
+        Some(_) => Err(not_ours(folder)),
+    }
+}
+
+fn not_ours(folder: &Folder) -> Error {
+    Error::NotOurs {
+        dir: folder.path().to_owned(),
+        files: STAGING_DIR.to_owned(),
+    }
+}
+
+/// The manifest an unfinished commit was making (`commit.json`), if one
+/// stands in the staging folder.
+pub(crate) fn unfinished_commit(folder: &Folder) -> Result<Option<Manifest>> {
+    let Some(staging) = open(folder)? else {
+        return Ok(None);
+    };
+    match staging.kind_of(COMMIT_FILE) {
+        Ok(None) => Ok(None),
+        Ok(Some(_)) => Manifest::read_file(&staging, COMMIT_FILE).map(Some),
+        Err(e) => Err(Error::io("look at", staging.shown(COMMIT_FILE), e)),
+    }
+}
+
+/// The earlier run's manifest as a commit moved it aside, if it did.
+pub(crate) fn moved_aside_manifest(folder: &Folder) -> Option<Manifest> {
+    let staging = open(folder).ok()??;
+    Manifest::read_file(&staging, manifest::MANIFEST_FILE).ok()
+}
