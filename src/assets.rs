@@ -8,9 +8,10 @@ use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
 
-use reqwest::Url;
 use serde_json::{Map, Value};
 
+use crate::hosts::HostRules;
+use crate::link::SecretUrl;
 use crate::open_outputs::{self, FieldPath, Found, Step};
 
 /// One of the four multiview images, in the fixed order the API gives them.
@@ -243,17 +244,27 @@ pub struct Asset {
     pub role: Role,
     /// Other roles that carried the same link (fetched once, listed in the manifest).
     pub aliases: Vec<Role>,
-    /// The link as the API gave it (secret query included).
-    pub link: String,
-    /// Why the value is not a link at all (a number under a `*_url` key,
-    /// say): the run refuses such an output unless `--only` leaves it out.
-    pub not_a_link: Option<String>,
+    /// The link, read once by the planner; or why the value the API gave
+    /// is not a link we follow (a number under a `*_url` key, an `ftp:`
+    /// link): the run refuses such an output unless `--only` leaves it out.
+    pub link: Result<SecretUrl, String>,
 }
 
 impl Asset {
     /// The file's role, then its aliases.
     pub fn roles(&self) -> impl Iterator<Item = &Role> {
         std::iter::once(&self.role).chain(&self.aliases)
+    }
+
+    /// The link, if a request may follow it: an http(s) link that `hosts`
+    /// allows. The one check every link passes before any byte is sent,
+    /// for the plan and for every renewed link alike; the error says why not.
+    pub(crate) fn usable_link(&self, hosts: HostRules) -> Result<&SecretUrl, String> {
+        let link = self.link.as_ref().map_err(String::clone)?;
+        match hosts.refusal(&link.without_secrets()) {
+            Some(refusal) => Err(refusal),
+            None => Ok(link),
+        }
     }
 }
 
@@ -265,8 +276,9 @@ const MULTIVIEW_OBJECTS: [&str; 2] = ["generate_multiview_image", "edit_multivie
 /// the table's roles, then every other link in `output` (at any depth) as an
 /// open-ended output, in path order. Empty strings, `null`, and values that
 /// are not links (except under `*_url` keys) are ignored; two roles whose
-/// links differ only in their query are one file. A value under a `*_url`
-/// key that is not a link is planned as it is, for the run to refuse.
+/// links differ only in their query are one file. A table role's value, or
+/// a value under a `*_url` key, that is not a link is planned as it is, for
+/// the run to refuse.
 pub fn plan(output: &Map<String, Value>) -> Vec<Asset> {
     let mut assets: Vec<Asset> = Vec::new();
     for (role, found) in every_output(output) {
@@ -277,22 +289,20 @@ pub fn plan(output: &Map<String, Value>) -> Vec<Asset> {
                 assets.push(Asset {
                     role,
                     aliases: Vec::new(),
-                    link: String::new(),
-                    not_a_link: Some(why),
+                    link: Err(why),
                 });
                 continue;
             }
         };
         let same_file = assets
             .iter_mut()
-            .find(|a| a.not_a_link.is_none() && without_query(&a.link) == without_query(&link));
+            .find(|a| a.link.as_ref().is_ok_and(|known| known.same_file(&link)));
         match same_file {
             Some(asset) => asset.aliases.push(role),
             None => assets.push(Asset {
                 role,
                 aliases: Vec::new(),
-                link,
-                not_a_link: None,
+                link: Ok(link),
             }),
         }
     }
@@ -317,7 +327,8 @@ fn every_output(output: &Map<String, Value>) -> Vec<(Role, Found)> {
     for role in Role::ALL {
         if let Some((path, link)) = link_for(output, &role) {
             taken.push(path);
-            found.push((role, Found::Link(link.to_owned())));
+            let link = SecretUrl::parse(link).map_or_else(Found::NotALink, Found::Link);
+            found.push((role, link));
         }
     }
     let stems: Vec<String> = Role::ALL.iter().map(Role::stem).collect();
@@ -364,10 +375,6 @@ fn link_for<'a>(output: &'a Map<String, Value>, role: &Role) -> Option<(FieldPat
     })
 }
 
-fn without_query(link: &str) -> &str {
-    link.split(['?', '#']).next().unwrap_or(link)
-}
-
 /// Known file types: extension and media type, one table for both directions.
 const MEDIA_TYPES: &[(&str, &str)] = &[
     ("glb", "model/gltf-binary"),
@@ -390,15 +397,16 @@ const MEDIA_TYPES: &[(&str, &str)] = &[
 /// segment when that is 1 to 8 ASCII letters or digits, else from the
 /// response's Content-Type, else `bin`. Nothing else the server sends can
 /// choose a name, so no server can write outside the folder.
-pub fn extension(link: &Url, content_type: Option<&str>) -> String {
+pub fn extension(link: &SecretUrl, content_type: Option<&str>) -> String {
     extension_from_link(link)
         .or_else(|| content_type.and_then(extension_from_media_type))
         .unwrap_or_else(|| "bin".to_owned())
 }
 
 /// The extension of the link's last path segment, when the contract accepts it.
-pub fn extension_from_link(link: &Url) -> Option<String> {
-    let last = link.path_segments()?.next_back()?;
+pub fn extension_from_link(link: &SecretUrl) -> Option<String> {
+    let shown = link.without_secrets();
+    let last = shown.path_segments()?.next_back()?;
     let (_, ext) = last.rsplit_once('.')?;
     let acceptable = (1..=8).contains(&ext.len()) && ext.bytes().all(|b| b.is_ascii_alphanumeric());
     acceptable.then(|| ext.to_ascii_lowercase())
@@ -552,7 +560,7 @@ mod tests {
             ("image_0", Some("image_urls[0]"))
         );
         assert_eq!(
-            assets[3].not_a_link.as_deref(),
+            assets[3].link.as_ref().err().map(String::as_str),
             Some("the value is 42, not a link")
         );
         assert!(
@@ -573,8 +581,38 @@ mod tests {
         let names: Vec<&str> = assets.iter().map(|a| a.role.name()).collect();
         assert_eq!(names, ["model", "model_2"]);
         assert_eq!(assets[0].aliases, [Role::PbrModel]);
-        assert_eq!(assets[1].link, "https://c/b.glb");
+        assert_eq!(assets[1].link, SecretUrl::parse("https://c/b.glb"));
         assert_eq!(assets[1].role.field(), Some("model_url"));
+    }
+
+    #[test]
+    fn a_plan_shows_its_links_without_their_queries() {
+        let planned = plan(&output(json!({
+            "model_url": "https://c/m.glb?Expires=1&Signature=sig-a&Key-Pair-Id=K",
+            "pbr_model_url": "https://c/m.glb?Expires=1&Signature=sig-b",
+            "thumbnail_url": "https://u:pw@c/t.png?token=tok-c#frag",
+            "splat_url": "ftp://c/s.ply?token=tok-d",
+        })));
+        assert_eq!(planned.len(), 3, "{planned:?}");
+        for shown in [format!("{planned:?}"), format!("{planned:#?}")] {
+            for secret in [
+                "sig-",
+                "tok-",
+                "Signature",
+                "Expires",
+                "Key-Pair",
+                "pw",
+                "frag",
+            ] {
+                assert!(!shown.contains(secret), "{secret} in {shown}");
+            }
+            assert!(shown.contains("https://c/m.glb") && shown.contains("https://c/t.png"));
+        }
+        let shown: Vec<String> = planned
+            .iter()
+            .filter_map(|a| a.link.as_ref().ok().map(ToString::to_string))
+            .collect();
+        assert_eq!(shown, ["https://c/m.glb", "https://c/t.png"]);
     }
 
     #[test]
@@ -598,7 +636,7 @@ mod tests {
 
     #[test]
     fn extension_from_link_path_or_content_type() {
-        let link = |s: &str| Url::parse(s).expect("test link");
+        let link = |s: &str| SecretUrl::parse(s).expect("test link");
         assert_eq!(
             extension(&link("https://c/a/MODEL.GLB?x=y.png"), None),
             "glb"

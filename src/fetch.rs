@@ -17,7 +17,6 @@ use crate::error::{DownloadCause, Error, Result, TraceId, Tried};
 use crate::events::{Event, Observer, PlannedFile};
 use crate::folder::Folder;
 use crate::hosts::HostRules;
-use crate::link;
 use crate::link_book::LinkBook;
 use crate::lock;
 use crate::manifest::{self, FileCheck, FileEntry, Manifest};
@@ -80,12 +79,7 @@ pub(crate) async fn fetch(
     };
     let planned = select(assets::plan(&task.output), &options.only, &task)?;
     for asset in &planned {
-        let refusal = match (&asset.not_a_link, link::parse(&asset.link)) {
-            (Some(why), _) => Some(why.clone()),
-            (None, Ok(url)) => client.hosts.refusal(&url),
-            (None, Err(reason)) => Some(reason),
-        };
-        if let Some(reason) = refusal {
+        if let Err(reason) = asset.usable_link(client.hosts) {
             let role = match asset.role.field() {
                 Some(field) => format!("{} (field {field})", asset.role),
                 None => asset.role.to_string(),
@@ -126,7 +120,7 @@ pub(crate) async fn fetch(
     }
     if !options.force {
         let names = to_fetch.iter().filter_map(|asset| {
-            assets::extension_from_link(&link::parse(&asset.link).ok()?)
+            assets::extension_from_link(asset.link.as_ref().ok()?)
                 .map(|ext| assets::file_name(&asset.role, &ext))
         });
         refuse_files_not_ours(&folder, names, previous.as_ref())?;
@@ -506,7 +500,6 @@ fn select(planned: Vec<Asset>, only: &[RoleSelector], task: &Task) -> Result<Vec
                 role,
                 aliases: roles.collect(),
                 link: asset.link.clone(),
-                not_a_link: asset.not_a_link.clone(),
             })
         })
         .collect();
@@ -638,8 +631,10 @@ fn entry_for(file: &Downloaded) -> FileEntry {
 }
 
 fn planned_file(asset: &Asset) -> PlannedFile {
-    let source = link::parse(&asset.link)
-        .map(|url| link::redact(&url))
+    let source = asset
+        .link
+        .as_ref()
+        .map(ToString::to_string)
         .unwrap_or_default();
     PlannedFile {
         role: asset.role.to_string(),

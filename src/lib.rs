@@ -114,6 +114,8 @@ mod net;
 mod open_outputs;
 mod options;
 mod poll;
+#[cfg(test)]
+mod properties;
 mod retry;
 mod staging;
 mod task;

@@ -1,12 +1,15 @@
-//! Signed download links: when they die, and how to show them without
-//! giving them away.
+//! Signed download links: how they are kept secret, and when they die.
 //!
-//! A signed link is a bearer secret until it expires, so it is never shown
-//! with its query: [`redact`] is what goes into messages, logs and the
-//! manifest. Its expiry is read from the signature where the signing style
-//! is known (api-notes.md, "The output links"), so a transfer can ask for a
-//! fresh link before the CDN refuses the old one.
+//! A signed link is a bearer secret until it expires, so it lives in a
+//! [`SecretUrl`]: its `Debug` and `Display` show it without its query, user
+//! info or fragment (what goes into messages, events and the manifest), and
+//! only the code that builds a request asks for the whole of it. Every link
+//! of a task answer is read once, by the planner, through
+//! [`SecretUrl::parse`]. Its expiry is read from the signature where the
+//! signing style is known (api-notes.md, "The output links"), so a transfer
+//! can ask for a fresh link before the CDN refuses the old one.
 
+use std::fmt;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use base64::Engine as _;
@@ -21,10 +24,94 @@ pub const ASSUMED_LIFETIME: Duration = Duration::from_secs(5 * 60);
 /// a transfer starts or resumes on it.
 const MAX_MARGIN: Duration = Duration::from_secs(10);
 
+/// A link from a task answer: an `http` or `https` URL with a host, whose
+/// query (and user info) may be a secret. `Debug` and `Display` show it
+/// redacted (`https://cdn.example/path/model.glb`); the whole of it is
+/// handed out only to build a request.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SecretUrl(Url);
+
+impl SecretUrl {
+    /// Reads a link from a task answer: the one check every link passes.
+    /// Only `http` and `https` are followed: anything else could read local
+    /// files or reach other services. The reason never quotes the text.
+    pub(crate) fn parse(text: &str) -> Result<SecretUrl, String> {
+        let url = Url::parse(text).map_err(|e| format!("the link is not a valid URL ({e})"))?;
+        match url.scheme() {
+            "http" | "https" if url.host().is_some() => Ok(SecretUrl(url)),
+            "http" | "https" => Err("the link has no host".into()),
+            other => Err(format!(
+                "the link's scheme is '{other}'; only http and https links are followed"
+            )),
+        }
+    }
+
+    /// The whole link, secret query included: only to build the request
+    /// that fetches it, never to show.
+    pub(crate) fn expose(&self) -> &Url {
+        &self.0
+    }
+
+    /// The link as it may be shown or checked: scheme, host, port and path;
+    /// no user info, no query, no fragment.
+    pub(crate) fn without_secrets(&self) -> Url {
+        without_secrets(&self.0)
+    }
+
+    /// True when the two links name the same file: equal but for their
+    /// query and fragment (two roles handed the same file, signed twice).
+    pub(crate) fn same_file(&self, other: &SecretUrl) -> bool {
+        let bare = |url: &Url| {
+            let mut bare = url.clone();
+            bare.set_query(None);
+            bare.set_fragment(None);
+            bare
+        };
+        bare(&self.0) == bare(&other.0)
+    }
+}
+
+impl fmt::Display for SecretUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.without_secrets().as_str())
+    }
+}
+
+impl fmt::Debug for SecretUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_tuple("SecretUrl")
+            .field(&self.without_secrets().as_str())
+            .finish()
+    }
+}
+
+fn without_secrets(url: &Url) -> Url {
+    let mut shown = url.clone();
+    shown.set_query(None);
+    shown.set_fragment(None);
+    // Only fails for links that cannot carry credentials; those have none to hide.
+    let _ = shown.set_username("");
+    let _ = shown.set_password(None);
+    shown
+}
+
+/// Any text a server sent where a link may be, as it may be shown: a URL
+/// (of any scheme) without its user info, query and fragment; other text
+/// cut at its first `?` or `#`. For showing raw answers (a [`Task`]'s
+/// `output` in `Debug`), where not every string is a link we follow.
+///
+/// [`Task`]: crate::Task
+pub(crate) fn redact_text(text: &str) -> String {
+    match Url::parse(text.trim()) {
+        Ok(url) if !url.cannot_be_a_base() => without_secrets(&url).to_string(),
+        _ => text.split(['?', '#']).next().unwrap_or_default().to_owned(),
+    }
+}
+
 /// One signed link, as handed out by one task answer.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SignedLink {
-    url: Url,
+    url: SecretUrl,
     received_at: SystemTime,
     expires_at: SystemTime,
 }
@@ -34,8 +121,8 @@ impl SignedLink {
     /// assumed to be [`ASSUMED_LIFETIME`] later. A reading that says the link
     /// was already dead when it arrived is not believed (clocks differ, and
     /// the CDN's own 403 is the final word), so it falls back too.
-    pub fn new(url: Url, received_at: SystemTime) -> Self {
-        let expires_at = read_expiry(&url)
+    pub fn new(url: SecretUrl, received_at: SystemTime) -> Self {
+        let expires_at = read_expiry(&url.0)
             .filter(|at| *at > received_at)
             .unwrap_or(received_at + ASSUMED_LIFETIME);
         SignedLink {
@@ -45,8 +132,8 @@ impl SignedLink {
         }
     }
 
-    /// The full link, secret query included: for the request only.
-    pub fn url(&self) -> &Url {
+    /// The link.
+    pub fn url(&self) -> &SecretUrl {
         &self.url
     }
 
@@ -71,33 +158,8 @@ impl SignedLink {
 
     /// The link without its query: safe to show.
     pub fn redacted(&self) -> String {
-        redact(&self.url)
+        self.url.to_string()
     }
-}
-
-/// Reads a link from a task answer. Only `http` and `https` are followed:
-/// anything else could read local files or reach other services.
-pub fn parse(text: &str) -> Result<Url, String> {
-    let url = Url::parse(text).map_err(|e| format!("the link is not a valid URL ({e})"))?;
-    match url.scheme() {
-        "http" | "https" if url.host().is_some() => Ok(url),
-        "http" | "https" => Err("the link has no host".into()),
-        other => Err(format!(
-            "the link's scheme is '{other}'; only http and https links are followed"
-        )),
-    }
-}
-
-/// A link as it may be shown: scheme, host, port and path; no user info, no
-/// query, no fragment.
-pub fn redact(url: &Url) -> String {
-    let mut shown = url.clone();
-    shown.set_query(None);
-    shown.set_fragment(None);
-    // Only fails for links that cannot carry credentials; those have none to hide.
-    let _ = shown.set_username("");
-    let _ = shown.set_password(None);
-    shown.to_string()
 }
 
 /// The link's own expiry, where its signing style says it: CloudFront canned
@@ -176,6 +238,10 @@ mod tests {
         Url::parse(text).expect("test links parse")
     }
 
+    fn secret(text: &str) -> SecretUrl {
+        SecretUrl::parse(text).expect("test links are http(s)")
+    }
+
     #[test]
     fn cloudfront_canned_expiry() {
         let link =
@@ -250,32 +316,32 @@ mod tests {
 
     #[test]
     fn unreadable_links_are_assumed_to_live_five_minutes() {
-        let link = SignedLink::new(url("https://cdn.example/a.glb?token=t"), at(1000));
+        let link = SignedLink::new(secret("https://cdn.example/a.glb?token=t"), at(1000));
         assert_eq!(link.expires_at(), at(1300));
     }
 
     #[test]
     fn a_link_dead_on_arrival_by_its_own_reading_falls_back() {
-        let link = SignedLink::new(url("https://cdn.example/a.glb?Expires=900"), at(1000));
+        let link = SignedLink::new(secret("https://cdn.example/a.glb?Expires=900"), at(1000));
         assert_eq!(link.expires_at(), at(1300));
     }
 
     #[test]
     fn about_to_expire_keeps_a_margin_proportional_to_the_lifetime() {
-        let long = SignedLink::new(url("https://cdn.example/a.glb?Expires=1300"), at(1000));
+        let long = SignedLink::new(secret("https://cdn.example/a.glb?Expires=1300"), at(1000));
         assert!(!long.about_to_expire(at(1289)));
         assert!(long.about_to_expire(at(1290)));
         assert!(long.about_to_expire(at(1400)));
         // A two-second link is usable for its first one and a half seconds.
-        let short = SignedLink::new(url("https://cdn.example/a.glb?Expires=1002"), at(1000));
+        let short = SignedLink::new(secret("https://cdn.example/a.glb?Expires=1002"), at(1000));
         assert!(!short.about_to_expire(at(1001)));
         assert!(short.about_to_expire(at(1002)));
     }
 
     #[test]
     fn only_http_links_are_followed() {
-        assert!(parse("https://cdn.example/a.glb?x=1").is_ok());
-        assert!(parse("http://127.0.0.2:9/a.glb").is_ok());
+        assert!(SecretUrl::parse("https://cdn.example/a.glb?x=1").is_ok());
+        assert!(SecretUrl::parse("http://127.0.0.2:9/a.glb").is_ok());
         for bad in [
             "file:///etc/passwd",
             "ftp://cdn.example/a.glb",
@@ -283,14 +349,57 @@ mod tests {
             "not a url",
             "https://",
         ] {
-            assert!(parse(bad).is_err(), "{bad}");
+            assert!(SecretUrl::parse(bad).is_err(), "{bad}");
         }
     }
 
     #[test]
-    fn redaction_drops_query_fragment_and_credentials() {
+    fn a_link_shows_without_query_fragment_and_credentials() {
         let link =
-            url("https://user:pw@cdn.example:8443/tcli_x/a.glb?Expires=1&Signature=secret#frag");
-        assert_eq!(redact(&link), "https://cdn.example:8443/tcli_x/a.glb");
+            secret("https://user:pw@cdn.example:8443/tcli_x/a.glb?Expires=1&Signature=secret#frag");
+        let shown = "https://cdn.example:8443/tcli_x/a.glb";
+        assert_eq!(link.to_string(), shown);
+        assert_eq!(format!("{link:?}"), format!("SecretUrl({shown:?})"));
+        assert_eq!(
+            format!("{link:#?}"),
+            format!("SecretUrl(\n    {shown:?},\n)")
+        );
+        let signed = SignedLink::new(link.clone(), at(1000));
+        assert_eq!(signed.redacted(), shown);
+        for printed in [format!("{signed:?}"), format!("{signed:#?}")] {
+            assert!(printed.contains(shown), "{printed}");
+            for secret in ["Signature", "secret", "Expires", "user", "pw@", "frag"] {
+                assert!(!printed.contains(secret), "{secret} in {printed}");
+            }
+        }
+        // The request still gets all of it.
+        assert_eq!(link.expose().query(), Some("Expires=1&Signature=secret"));
+    }
+
+    #[test]
+    fn the_same_file_signed_twice_is_one_file() {
+        let a = secret("https://cdn.example/m.glb?Expires=1&Signature=a");
+        assert!(a.same_file(&secret("https://CDN.example:443/m.glb?Expires=2#x")));
+        assert!(!a.same_file(&secret("https://cdn.example/n.glb?Expires=1&Signature=a")));
+        assert!(!a.same_file(&secret("http://cdn.example/m.glb?Expires=1&Signature=a")));
+    }
+
+    #[test]
+    fn any_text_is_shown_without_what_may_be_a_secret() {
+        for (text, shown) in [
+            (
+                "https://u:p@cdn.example/a.glb?Signature=s#f",
+                "https://cdn.example/a.glb",
+            ),
+            (
+                "ftp://u:p@cdn.example/a.glb?Signature=s",
+                "ftp://cdn.example/a.glb",
+            ),
+            ("not a link?token=s", "not a link"),
+            ("data:text/plain,x?token=s", "data:text/plain,x"),
+            ("glb", "glb"),
+        ] {
+            assert_eq!(redact_text(text), shown, "{text}");
+        }
     }
 }

@@ -10,7 +10,7 @@ use crate::assets::{self, Role};
 use crate::error::{Error, Result, TraceId};
 use crate::events::{Event, Observer};
 use crate::hosts::HostRules;
-use crate::link::{self, SignedLink};
+use crate::link::SignedLink;
 use crate::task::{Task, TaskStatus};
 
 /// A link, and which generation of task answer it came from.
@@ -118,19 +118,15 @@ impl LinkBook {
 }
 
 /// Every role's link in a task answer, aliases included; links that are
-/// not valid http(s) links, or point where no link may (see `hosts.rs`),
-/// are left out (the plan reports them; a renewed one ends its file).
+/// not usable ([`crate::assets::Asset::usable_link`]) are left out (the plan
+/// reports them; a renewed one ends its file).
 fn links_of(task: &Task, hosts: HostRules) -> HashMap<Role, SignedLink> {
     let mut links = HashMap::new();
     for asset in assets::plan(&task.output) {
-        let Some(url) = Some(&asset.link)
-            .filter(|_| asset.not_a_link.is_none())
-            .and_then(|text| link::parse(text).ok())
-            .filter(|url| hosts.refusal(url).is_none())
-        else {
+        let Ok(url) = asset.usable_link(hosts) else {
             continue;
         };
-        let signed = SignedLink::new(url, task.received_at);
+        let signed = SignedLink::new(url.clone(), task.received_at);
         for role in std::iter::once(asset.role).chain(asset.aliases) {
             links.insert(role, signed.clone());
         }

@@ -15,7 +15,7 @@ use std::fmt;
 
 use serde_json::{Map, Value};
 
-use crate::link;
+use crate::link::SecretUrl;
 
 /// The longest name an open-ended output gets.
 pub(crate) const MAX_NAME: usize = 64;
@@ -53,8 +53,8 @@ impl fmt::Display for FieldPath {
 /// What the walk found at a place.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub(crate) enum Found {
-    /// An absolute `http`/`https` link, as given (trimmed).
-    Link(String),
+    /// An absolute `http`/`https` link, read once here.
+    Link(SecretUrl),
     /// A value under a `*_url`/`*_urls` key that is neither a link nor
     /// empty: why it is not a link, in words. The run refuses it (unless
     /// `--only` leaves it out), as it refuses a table role's bad link.
@@ -181,8 +181,8 @@ fn walk(
         Value::Null => {}
         Value::String(text) if text.trim().is_empty() => {}
         _ if taken(&here()) => {}
-        Value::String(text) => match link::parse(text.trim()) {
-            Ok(_) => found.push((here(), Found::Link(text.trim().to_owned()))),
+        Value::String(text) => match SecretUrl::parse(text.trim()) {
+            Ok(link) => found.push((here(), Found::Link(link))),
             Err(cause) if must_be_link => found.push((here(), Found::NotALink(cause))),
             Err(_) => {}
         },
@@ -216,7 +216,7 @@ mod tests {
     }
 
     fn link(text: &str) -> Found {
-        Found::Link(text.to_owned())
+        Found::Link(SecretUrl::parse(text).expect("a test link"))
     }
 
     #[test]

@@ -8,6 +8,7 @@ use std::time::{Duration, SystemTime};
 use serde_json::{Map, Value};
 
 use crate::error::{TraceId, printable};
+use crate::link;
 
 /// A task's status. `Other` is a status this version does not know; it is
 /// treated as still going, so a new intermediate status does not end a run.
@@ -75,7 +76,10 @@ impl fmt::Display for TaskStatus {
 }
 
 /// A task, as either dialect describes it.
-#[derive(Debug, Clone)]
+///
+/// Its `Debug` shows `output` with every link redacted (see
+/// [`Task::output`]): a signed link is a secret until it expires.
+#[derive(Clone)]
 #[non_exhaustive]
 pub struct Task {
     /// The task's id.
@@ -96,12 +100,58 @@ pub struct Task {
     pub error_code: Option<i64>,
     /// The API's error text for a task that did not succeed.
     pub error_message: Option<String>,
-    /// The output object, as sent.
+    /// The output object, as sent: its links are signed, so their queries
+    /// are secrets until they expire. Read it; do not print it (`Debug` of
+    /// the task shows each link without its query).
     pub output: Map<String, Value>,
     /// The trace id of the answer.
     pub trace_id: Option<String>,
     /// When the answer arrived: links without a readable expiry count from here.
     pub received_at: SystemTime,
+}
+
+impl fmt::Debug for Task {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Task")
+            .field("task_id", &self.task_id)
+            .field("task_type", &self.task_type)
+            .field("status", &self.status)
+            .field("progress", &self.progress)
+            .field("queue_position", &self.queue_position)
+            .field("time_left", &self.time_left)
+            .field("create_time", &self.create_time)
+            .field("error_code", &self.error_code)
+            .field("error_message", &self.error_message)
+            .field("output", &RedactedObject(&self.output))
+            .field("trace_id", &self.trace_id)
+            .field("received_at", &self.received_at)
+            .finish()
+    }
+}
+
+/// A JSON value for `Debug`, every string in it (keys aside) shown through
+/// [`link::redact_text`]: `output` holds signed links at any depth.
+struct Redacted<'a>(&'a Value);
+
+impl fmt::Debug for Redacted<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            Value::String(text) => fmt::Debug::fmt(&link::redact_text(text), f),
+            Value::Array(items) => f.debug_list().entries(items.iter().map(Redacted)).finish(),
+            Value::Object(map) => RedactedObject(map).fmt(f),
+            other => fmt::Debug::fmt(other, f),
+        }
+    }
+}
+
+struct RedactedObject<'a>(&'a Map<String, Value>);
+
+impl fmt::Debug for RedactedObject<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map()
+            .entries(self.0.iter().map(|(key, value)| (key, Redacted(value))))
+            .finish()
+    }
 }
 
 /// A task object (`data` of an answer, or of a webhook delivery) read into
@@ -193,6 +243,48 @@ mod tests {
         assert_eq!(task.time_left, Some(Duration::from_secs(12)));
         assert_eq!(task.error_message, None);
         assert!(task.output.contains_key("model_url"));
+    }
+
+    #[test]
+    fn a_task_shows_its_links_without_their_queries() {
+        let answer = json!({"task_id":"a","status":"success","output":{
+            "model_url":"https://cdn.example/m.glb?Expires=1&Signature=sig-a&Key-Pair-Id=K",
+            "renders":[{"url":"https://u:pw@cdn.example/r.png?token=tok-b#frag"}],
+            "note":"see ftp://cdn.example/x?token=tok-c",
+            "count":3
+        }});
+        let task = parse_task(
+            answer.as_object().expect("obj"),
+            SystemTime::now(),
+            TraceId::default(),
+        )
+        .expect("task");
+        for shown in [format!("{task:?}"), format!("{task:#?}")] {
+            for secret in [
+                "sig-a",
+                "tok-b",
+                "tok-c",
+                "Signature",
+                "Key-Pair",
+                "pw@",
+                "frag",
+            ] {
+                assert!(!shown.contains(secret), "{secret} in {shown}");
+            }
+            for kept in [
+                "https://cdn.example/m.glb",
+                "https://cdn.example/r.png",
+                "count",
+            ] {
+                assert!(shown.contains(kept), "{kept} missing from {shown}");
+            }
+        }
+        // The links themselves are untouched: the planner reads them.
+        assert!(
+            task.output["model_url"]
+                .as_str()
+                .is_some_and(|l| l.contains("sig-a"))
+        );
     }
 
     #[test]

@@ -971,6 +971,116 @@ fn the_library_client_does_not_show_the_key_in_debug_output() {
     assert!(!format!("{key:?}").contains("debug_secret"));
 }
 
+/// What a signed link or the key would show as, in any printing of it.
+fn secrets_of(fake: &FakeTripo) -> [&str; 8] {
+    [
+        fake.api_key(),
+        "Signature",
+        "Expires=",
+        "Policy=",
+        "auth_key=",
+        "token=",
+        "Key-Pair-Id",
+        "?",
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_library_shows_no_signed_query_in_a_task_its_events_or_its_errors() {
+    let quick = fetch_assets::RetryPolicy {
+        base_delay: Duration::from_millis(10),
+        ..fetch_assets::RetryPolicy::default()
+    };
+    for style in [
+        LinkStyle::CloudFrontCanned,
+        LinkStyle::CloudFrontPolicy,
+        LinkStyle::AuthKey,
+        LinkStyle::Opaque,
+    ] {
+        let fake = FakeTripo::start(
+            Scenario::new("v3_model_pbr_same")
+                .link_style(style)
+                .fault("model.glb", FileFault::refuse(1))
+                .fault("rendered_image.webp", FileFault::status(503, Some("0"))),
+        );
+        let client = common::client(&fake, &fake.v3_base(), quick);
+        let mut printed: Vec<String> = Vec::new();
+
+        // The task, as `Client::task` (and a webhook delivery) hands it out.
+        let task = client.task(fake.task_id()).await.expect("the task");
+        let links = Value::Object(task.output.clone()).to_string();
+        assert!(links.contains('?'), "the links are signed: {links}");
+        printed.extend([format!("{task:?}"), format!("{task:#?}")]);
+
+        // Every event of a run with a refusal, a refresh and retries.
+        let events = Arc::new(Mutex::new(Vec::new()));
+        let seen = events.clone();
+        let options =
+            fetch_assets::FetchOptions::default().observer(move |e: &fetch_assets::Event| {
+                seen.lock().expect("events").push(format!("{e:?}\n{e:#?}"));
+            });
+        let out = tempfile::tempdir().expect("tempdir");
+        let manifest = client
+            .fetch(fake.task_id(), out.path(), &options)
+            .await
+            .expect("the run recovers");
+        printed.push(format!("{manifest:?}"));
+        let events = events.lock().expect("events").clone();
+        for kind in [
+            "Planned",
+            "Request",
+            "LinkExpired",
+            "LinksRefreshed",
+            "TransferRetry",
+        ] {
+            assert!(
+                events.iter().any(|e| e.starts_with(kind)),
+                "{style:?}: no {kind}"
+            );
+        }
+        printed.extend(events);
+
+        // Errors that name the link, and one after the CDN refused for good.
+        for fault in [
+            FileFault::status(404, None),
+            FileFault {
+                refuse_always: true,
+                ..FileFault::default()
+            },
+        ] {
+            let fake = FakeTripo::start(
+                Scenario::new("v3_model_pbr_same")
+                    .link_style(style)
+                    .fault("model.glb", fault),
+            );
+            let client = common::client(&fake, &fake.v3_base(), quick);
+            let out = tempfile::tempdir().expect("tempdir");
+            let error = client
+                .fetch(fake.task_id(), out.path(), &Default::default())
+                .await
+                .expect_err("the file cannot be had");
+            let mut chain = format!("{error}\n{error:?}\n{error:#?}");
+            let mut source = std::error::Error::source(&error);
+            while let Some(cause) = source {
+                chain.push_str(&format!("\n{cause}\n{cause:?}"));
+                source = cause.source();
+            }
+            printed.push(chain);
+        }
+        assert!(
+            printed
+                .iter()
+                .any(|p| p.contains(&format!("{}/tcli_", fake.cdn_base()))),
+            "the links are shown, without their queries"
+        );
+        for text in &printed {
+            for secret in secrets_of(&fake) {
+                assert!(!text.contains(secret), "{style:?}: `{secret}` in {text}");
+            }
+        }
+    }
+}
+
 #[test]
 fn tls_verification_is_never_turned_off() {
     // One public client retries with verification off after a certificate

@@ -319,7 +319,7 @@ async fn attempt(
         method: "GET".to_owned(),
         url: lease.link.redacted(),
     });
-    let mut request = ctx.cdn.get(lease.link.url().clone());
+    let mut request = ctx.cdn.get(lease.link.url().expose().clone());
     if arriving.received > 0 {
         request = request.header(RANGE, format!("bytes={}-", arriving.received));
     }
@@ -333,7 +333,7 @@ async fn attempt(
         Ok(Err(e)) => {
             return transient(
                 DownloadCause::Connect {
-                    host: net::host_of(lease.link.url()),
+                    host: net::host_of(&lease.link.url().without_secrets()),
                     source: e.without_url(),
                 },
                 None,
