@@ -28,9 +28,6 @@ pub enum View {
 }
 
 impl View {
-    /// All views, in order.
-    pub const ALL: [View; 4] = [View::Front, View::Left, View::Back, View::Right];
-
     /// The view's position in the fixed order.
     pub fn index(self) -> usize {
         self as usize
@@ -197,7 +194,7 @@ impl RoleSelector {
     ];
 
     /// True when the selector picks this role.
-    pub fn selects(&self, role: &Role) -> bool {
+    pub(crate) fn selects(&self, role: &Role) -> bool {
         role.name() == self.0
     }
 

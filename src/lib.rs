@@ -104,13 +104,12 @@ mod events;
 mod fetch;
 mod folder;
 mod hosts;
-pub mod link;
+mod link;
 mod link_book;
 pub mod listen;
 mod lock;
 mod manifest;
 mod net;
-#[allow(dead_code)]
 mod open_outputs;
 mod options;
 mod poll;
@@ -124,8 +123,8 @@ mod temp_file;
 mod transfer;
 pub mod webhook;
 
-pub use api::{ApiKey, ApiVersion, DEFAULT_API_BASE};
-pub use assets::{Asset, Role, RoleSelector, View, extension, file_name, media_type, plan};
+pub use api::{ApiVersion, DEFAULT_API_BASE};
+pub use assets::RoleSelector;
 pub use batch::{Batch, DEFAULT_BATCH_CONCURRENCY, TaskOutcome};
 pub use client::{Client, ClientBuilder};
 pub use concurrency::TransferLimit;

@@ -967,8 +967,6 @@ fn the_library_client_does_not_show_the_key_in_debug_output() {
     assert!(!shown.contains("debug_secret"), "{shown}");
     let builder = fetch_assets::Client::builder().api_key(key);
     assert!(!format!("{builder:?}").contains(key));
-    let key = fetch_assets::ApiKey::new(key).expect("key");
-    assert!(!format!("{key:?}").contains("debug_secret"));
 }
 
 /// What a signed link or the key would show as, in any printing of it.
