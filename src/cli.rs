@@ -116,9 +116,8 @@ pub struct ListenArgs {
     #[arg(long, value_name = "N", default_value = "32", value_parser = parse_concurrency)]
     pub concurrency: NonZeroUsize,
 
-    /// A transfer that receives no byte for this long is abandoned and resumed.
-    #[arg(long, value_parser = parse_duration, default_value = "30s")]
-    pub stall_timeout: Duration,
+    #[command(flatten)]
+    pub transfer: TransferArgs,
 
     /// One JSON line a finished task on stdout.
     #[arg(long)]
@@ -234,6 +233,14 @@ pub struct TaskOptions {
     #[arg(long, value_name = "N", value_parser = parse_concurrency)]
     pub concurrency: Option<NonZeroUsize>,
 
+    #[command(flatten)]
+    pub transfer: TransferArgs,
+}
+
+/// How each file is received and checked: the same for a single run, a
+/// batch and `listen`.
+#[derive(Debug, Args)]
+pub struct TransferArgs {
     /// A transfer that receives no byte for this long (or averages under
     /// 1 KiB/s over it) is abandoned and resumed.
     #[arg(long, value_parser = parse_duration, default_value = "30s", value_name = "DURATION")]

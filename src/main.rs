@@ -19,7 +19,7 @@ use fetch_assets::listen::ListenOptions;
 use fetch_assets::webhook::WebhookSecret;
 use fetch_assets::{Client, Error, FetchOptions, TransferLimit};
 
-use crate::cli::{ApiArgs, Cli, Command, FetchArgs, ListenArgs, TaskOptions};
+use crate::cli::{ApiArgs, Cli, Command, FetchArgs, ListenArgs, TaskOptions, TransferArgs};
 use crate::progress::{Display, Mode};
 
 fn main() -> ExitCode {
@@ -137,9 +137,8 @@ async fn listen(args: ListenArgs) -> Result<ExitCode, Error> {
     let secret = WebhookSecret::new(secret)?;
     // The key only renews links that died; without one such a task fails (exit code 3).
     let client = client(args.api, true, args.quiet)?;
-    let mut fetch = FetchOptions::default()
-        .stall_timeout(args.stall_timeout)
-        .shared_limit(TransferLimit::new(args.concurrency));
+    let mut fetch =
+        transfer_options(&args.transfer).shared_limit(TransferLimit::new(args.concurrency));
     fetch.concurrency = Some(args.concurrency);
     let log = listen_log::Log::new(args.quiet, args.verbose, args.json);
     let options = ListenOptions::new(args.addr, secret)
@@ -152,15 +151,21 @@ async fn listen(args: ListenArgs) -> Result<ExitCode, Error> {
 
 /// The fetch options the command line gives, without an observer.
 fn fetch_options(args: &TaskOptions) -> FetchOptions {
-    let mut options = FetchOptions::default()
+    let mut options = transfer_options(&args.transfer)
         .timeout(args.timeout)
         .only(args.only.iter().cloned())
-        .force(args.force)
-        .stall_timeout(args.stall_timeout)
-        .content_check(!args.no_content_check)
-        .max_size(args.max_size);
+        .force(args.force);
     options.concurrency = args.concurrency;
     options
+}
+
+/// The options every transfer takes from the command line, whichever the
+/// subcommand.
+fn transfer_options(args: &TransferArgs) -> FetchOptions {
+    FetchOptions::default()
+        .stall_timeout(args.stall_timeout)
+        .content_check(!args.no_content_check)
+        .max_size(args.max_size)
 }
 
 /// The client for the API options given (`key_optional` for `listen`),

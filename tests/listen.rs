@@ -405,6 +405,32 @@ fn task_failed_is_recorded_without_files() {
     listener.stop();
 }
 
+/// The file options of a single run hold for `listen` too: a damaged model
+/// fails its task (exit code 5) by default, and lands as it arrived with
+/// `--no-content-check`.
+#[test]
+fn listen_checks_content_unless_told_not_to() {
+    for (extra, exit_code) in [(None, 5), (Some("--no-content-check"), 0)] {
+        let fake = FakeTripo::start(scenario().task_id(TASK).damaged("model.glb"));
+        let root = tempfile::tempdir().expect("tempdir");
+        let args: Vec<&str> = ["--json"].into_iter().chain(extra).collect();
+        let listener = Listener::start(&fake, root.path(), &args);
+        let answer = fake.deliver(listener.addr, &Delivery::completed(SECRET));
+        assert_eq!(answer.status, 202, "{}", answer.body);
+        let report = &listener.wait_for_reports(1)[0];
+        assert_eq!(report["exit_code"], exit_code, "{extra:?}: {report}");
+        let model = listener.task_dir().join("model.glb");
+        if exit_code == 0 {
+            assert_same_bytes(&fake, &listener.task_dir(), &FILES);
+        } else {
+            assert!(!model.exists(), "a damaged model is never committed");
+            let error = report["error"].as_str().expect("an error");
+            assert!(error.contains("model.glb"), "{error}");
+        }
+        listener.stop();
+    }
+}
+
 /// A fetch held mid-transfer: the model's first answer stalls after 4 KiB.
 fn stalling() -> FakeTripo {
     FakeTripo::start(
