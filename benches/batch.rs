@@ -105,7 +105,7 @@ fn throttled(tasks: usize, size: usize, rate: usize, at_once: usize) -> (f64, f6
         .map(|r| r.at)
         .min()
         .expect("files were requested");
-    let seconds = (measured.exited_at - first_byte).as_secs_f64();
+    let seconds = measured.exited_at.saturating_sub(first_byte).as_secs_f64();
     let rate = (tasks * size) as f64 / seconds / MIB as f64;
     (seconds, rate)
 }

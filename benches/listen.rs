@@ -122,7 +122,7 @@ fn first_byte_latencies() -> Vec<f64> {
             .map(|r| r.at)
             .min()
             .expect("CDN requests");
-        latencies.push((first - sent).as_secs_f64() * 1000.0);
+        latencies.push(first.saturating_sub(sent).as_secs_f64() * 1000.0);
         // Fetched anew next round: the folder is no longer complete.
         std::fs::remove_dir_all(&task_dir).expect("remove the task folder");
     }

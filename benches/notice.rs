@@ -99,7 +99,7 @@ fn observed(fake: &FakeTripo) -> Run {
     let success = stats.success_at.expect("the task succeeds");
     let seen = stats.first_success_served_at.expect("success was seen");
     Run {
-        late: (seen - success).as_secs_f64(),
+        late: seen.saturating_sub(success).as_secs_f64(),
         requests: stats.task_requests,
     }
 }

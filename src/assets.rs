@@ -455,7 +455,10 @@ mod tests {
     use serde_json::json;
 
     fn output(value: Value) -> Map<String, Value> {
-        value.as_object().cloned().expect("an object")
+        let Value::Object(output) = value else {
+            panic!("an object: {value}");
+        };
+        output
     }
 
     fn roles(assets: &[Asset]) -> Vec<Role> {

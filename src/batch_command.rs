@@ -35,7 +35,7 @@ pub async fn run(args: BatchArgs) -> Result<ExitCode, Error> {
     loop {
         tokio::select! {
             outcome = batch.next() => match outcome {
-                Some(outcome) => ends.report(TaskReport::new(&outcome.task_id, &outcome.dir, &outcome.result))?,
+                Some(outcome) => ends.report(&TaskReport::new(&outcome.task_id, &outcome.dir, &outcome.result))?,
                 None => break,
             },
             () = &mut interrupted => {
@@ -46,7 +46,7 @@ pub async fn run(args: BatchArgs) -> Result<ExitCode, Error> {
                 left.sort();
                 for task_id in left {
                     let dir = args.out_root.join(&task_id);
-                    ends.report(TaskReport::failed(&task_id, &dir, &Error::Interrupted))?;
+                    ends.report(&TaskReport::failed(&task_id, &dir, &Error::Interrupted))?;
                 }
                 display.finish();
                 return Err(Error::Interrupted);
@@ -67,12 +67,12 @@ struct Ends {
 }
 
 impl Ends {
-    fn report(&mut self, report: TaskReport) -> Result<(), Error> {
+    fn report(&mut self, report: &TaskReport) -> Result<(), Error> {
         self.worst = self.worst.max(report.exit_code);
         self.unfinished.remove(&report.task_id);
-        self.display.task_ended(&report);
+        self.display.task_ended(report);
         if self.json {
-            print_line(&report)?;
+            print_line(report)?;
         }
         Ok(())
     }

@@ -212,8 +212,8 @@ fn element(text: &str, tag: &str) -> Option<String> {
     let open = format!("<{}>", tag.to_ascii_lowercase());
     let close = format!("</{}>", tag.to_ascii_lowercase());
     let start = lower.find(&open)? + open.len();
-    let end = start + lower[start..].find(&close)?;
-    Some(text[start..end].trim().to_owned())
+    let end = start + lower.get(start..)?.find(&close)?;
+    Some(text.get(start..end)?.trim().to_owned())
 }
 
 /// One line of plain text, at most [`GIST_LEN`] characters, with any query

@@ -91,6 +91,8 @@
 //! command's exit codes.
 
 #![warn(missing_docs)]
+// Tests may slice the strings they built themselves.
+#![cfg_attr(test, allow(clippy::string_slice))]
 
 mod api;
 mod assets;

@@ -11,13 +11,14 @@ use clap_mangen::roff::{Roff, bold, italic, roman};
 
 /// The page for `cmd`, written to `out`.
 pub fn render(cmd: Command, out: &mut dyn Write) -> std::io::Result<()> {
-    let man = Man::new(cmd.clone());
+    let commands = commands_section(&cmd);
+    let man = Man::new(cmd);
     man.render_title(out)?;
     man.render_name_section(out)?;
     man.render_synopsis_section(out)?;
     man.render_description_section(out)?;
     man.render_options_section(out)?;
-    commands_section(&cmd).to_writer(out)?;
+    commands.to_writer(out)?;
     man.render_extra_section(out)?;
     man.render_version_section(out)
 }

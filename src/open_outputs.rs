@@ -100,7 +100,9 @@ pub(crate) fn assign(found: Vec<(FieldPath, Found)>, reserved: &[&str]) -> Vec<O
                 .chain((2..).map(|n| {
                     let suffix = format!("_{n}");
                     let keep = MAX_NAME - suffix.len();
-                    format!("{}{suffix}", &base[..base.len().min(keep)])
+                    // Names are ASCII: any byte is a character's end.
+                    let kept = base.get(..base.len().min(keep)).unwrap_or(&base);
+                    format!("{kept}{suffix}")
                 }))
                 .find(|candidate| !used.contains(candidate))
                 .unwrap_or(base);
@@ -208,7 +210,9 @@ mod tests {
     }
 
     fn open(output: Value) -> Vec<(String, String, Found)> {
-        let output = output.as_object().cloned().expect("an object");
+        let Value::Object(output) = output else {
+            panic!("an object: {output}");
+        };
         find(&output, &|_| false, &RESERVED)
             .into_iter()
             .map(|o| (o.field.to_string(), o.name, o.found))

@@ -246,7 +246,7 @@ fn v2_asks_task_by_task_at_a_bounded_rate() {
         .map(|r| r.at)
         .collect();
     assert_eq!(asked.len(), 30, "one GET a task");
-    let spread = asked[29] - asked[0];
+    let spread = asked[29].saturating_sub(asked[0]);
     assert!(
         spread >= Duration::from_millis(1300),
         "30 GETs within {spread:?}"

@@ -420,7 +420,9 @@ fn retry_after_is_honoured_on_files_and_on_the_task() {
         [429, 502, 0, 200],
         "429, HTML 502, reset, then the task"
     );
-    let waited = stats.api_requests[1].at - stats.api_requests[0].at;
+    let waited = stats.api_requests[1]
+        .at
+        .saturating_sub(stats.api_requests[0].at);
     assert!(
         waited >= Duration::from_millis(950),
         "the API's Retry-After: 1 was honoured, yet the retry came after {waited:?}"
@@ -432,7 +434,7 @@ fn retry_after_is_honoured_on_files_and_on_the_task() {
             .filter(|r| r.file == file)
             .collect();
         assert_eq!(requests.len(), 2, "{file}: refused once, then served");
-        let waited = requests[1].at - requests[0].at;
+        let waited = requests[1].at.saturating_sub(requests[0].at);
         assert!(
             waited >= Duration::from_millis(950),
             "{file}: Retry-After: 1 was honoured, yet the retry came after {waited:?}"
@@ -461,7 +463,7 @@ fn a_stalled_transfer_is_abandoned_and_resumed() {
     let model = bodies(&stats, "model.glb");
     assert_eq!(model.len(), 2, "one stall, one resume");
     assert_eq!(model[1].range.as_deref(), Some("bytes=80000-"));
-    let waited = model[1].at - model[0].at;
+    let waited = model[1].at.saturating_sub(model[0].at);
     assert!(
         waited >= Duration::from_millis(900),
         "it waited out the stall timeout: {waited:?}"

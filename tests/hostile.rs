@@ -25,10 +25,12 @@ const TASK: &str = "7f3c2a10-0b1e-4d2a-9c3f-5e6d7a8b9c0d";
 
 /// A successful v3 task whose output is `output`.
 fn task_with(output: Value) -> Value {
-    json!({"code": 0, "data": {
+    let mut answer = json!({"code": 0, "data": {
         "task_id": TASK, "type": "text_to_model", "status": "success",
-        "input": {}, "output": output, "progress": 100, "create_time": 1_795_887_300,
-    }})
+        "input": {}, "progress": 100, "create_time": 1_795_887_300,
+    }});
+    answer["data"]["output"] = output;
+    answer
 }
 
 fn stderr_of(output: &std::process::Output) -> String {

@@ -140,7 +140,7 @@ fn own_cpu() -> Duration {
 /// Linux reports them to user space.
 fn stat_ticks(index: usize) -> Duration {
     let stat = std::fs::read_to_string("/proc/self/stat").expect("/proc/self/stat");
-    let after_name = &stat[stat.rfind(')').expect("a stat line") + 2..];
+    let (_, after_name) = stat.rsplit_once(") ").expect("a stat line");
     let fields: Vec<u64> = after_name
         .split_whitespace()
         .map(|field| field.parse().unwrap_or(0))

@@ -123,7 +123,7 @@ impl Journal {
         let (writes, queue) = mpsc::channel();
         std::thread::Builder::new()
             .name("listen-journal".into())
-            .spawn(move || write_loop(file, queue))
+            .spawn(move || write_loop(file, &queue))
             .map_err(|e| Error::Internal(format!("could not start the journal's writer: {e}")))?;
         Ok(Opened {
             journal: Journal {
@@ -262,7 +262,7 @@ fn rewrite(dir: &Path, path: &Path, records: impl Iterator<Item = Record>) -> Re
 }
 
 /// The writer: takes everything queued, writes it, syncs once, answers all.
-fn write_loop(mut file: File, queue: mpsc::Receiver<Append>) {
+fn write_loop(mut file: File, queue: &mpsc::Receiver<Append>) {
     while let Ok(first) = queue.recv() {
         let mut batch = vec![first];
         batch.extend(queue.try_iter());
