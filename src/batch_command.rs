@@ -19,7 +19,7 @@ pub async fn run(args: BatchArgs) -> Result<ExitCode, Error> {
     let ids = task_ids(&args.task_ids, args.from.as_deref())?;
     let (quiet, verbose, json) = (args.options.quiet, args.options.verbose, args.options.json);
     let client = crate::client(args.api, false, quiet)?;
-    let display = BatchDisplay::new(Mode::choose(quiet, verbose), ids.len());
+    let display = BatchDisplay::new(Mode::choose(quiet, verbose), &ids);
     let options = crate::fetch_options(&args.options).observer(display.clone());
 
     crate::survive_file_size_limit();

@@ -5,20 +5,30 @@
 //! a task's success, its end, and its recoveries; `-v` adds every status
 //! change and every file. `--quiet` prints only failed tasks.
 //!
+//! On a terminal, bars and lines fit its width as in `progress.rs` (a task
+//! id elided in the middle when it must be); in a log, a task downloading
+//! for a while gets a progress line every few seconds.
+//!
 //! Locking: one mutex guards the per-task tallies and is released before
 //! anything is printed or drawn; bars are updated through indicatif's own
 //! self-contained calls, as in `progress.rs`.
 
 use std::collections::HashMap;
-use std::io::Write;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
-use std::time::{Instant, SystemTime};
+use std::time::{Duration, Instant};
 
+use console::Style;
 use fetch_assets::task_report::TaskReport;
 use fetch_assets::{Event, Observer, TaskStatus};
-use indicatif::{HumanBytes, MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{
+    HumanBytes, MultiProgress, ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle,
+};
 
-use crate::progress::{Mark, Mode, files, short};
+use crate::fit::{self, AMOUNT_WIDTH, RATE_WIDTH, Row};
+use crate::progress::{
+    Mark, Mode, Pace, RESTARTED, files, log_every, print_line, progress_line, retry_words, short,
+};
 
 /// Live bars at most, however many tasks download at once.
 const MAX_BARS: usize = 6;
@@ -33,6 +43,12 @@ struct Inner {
     tasks: usize,
     /// The bars' canvas and the total bar; `Some` exactly in [`Mode::Bars`].
     bars: Option<(MultiProgress, ProgressBar)>,
+    /// The width of the bars' name column: the longest task id.
+    id_width: usize,
+    /// How many tasks are downloading, for the total bar's line.
+    downloading: Arc<AtomicUsize>,
+    /// How often a log gets a progress line for a task still downloading.
+    log_every: Duration,
     tally: Mutex<Tally>,
 }
 
@@ -48,39 +64,53 @@ struct Tally {
     bytes: u64,
 }
 
-#[derive(Default)]
 struct Active {
     bar: Option<ProgressBar>,
     /// Per file: its size when announced, and where it stands.
     files: HashMap<Arc<str>, (u64, u64)>,
+    /// Each file's name in the folder, by the name events give it.
+    names: HashMap<Arc<str>, Arc<str>>,
+    /// When a log is next due a progress line for this task.
+    pace: Pace,
 }
 
 impl Active {
+    /// (bytes announced, bytes arrived) over the task's files.
+    fn sums(&self) -> (u64, u64) {
+        self.files
+            .values()
+            .fold((0, 0), |(len, pos), (size, at)| (len + size, pos + at))
+    }
+
     fn draw(&self) {
         if let Some(bar) = &self.bar {
-            let (len, pos) = self
-                .files
-                .values()
-                .fold((0, 0), |(len, pos), (size, at)| (len + size, pos + at));
+            let (len, pos) = self.sums();
             bar.set_length(len);
             bar.set_position(pos);
         }
     }
+
+    fn name_of(&self, file: &Arc<str>) -> Arc<str> {
+        self.names.get(file).unwrap_or(file).clone()
+    }
 }
 
 impl BatchDisplay {
-    pub fn new(mode: Mode, tasks: usize) -> BatchDisplay {
+    /// The display of a batch of the tasks `task_ids`.
+    pub fn new(mode: Mode, task_ids: &[String]) -> BatchDisplay {
+        let tasks = task_ids.len();
+        let id_width = task_ids
+            .iter()
+            .map(|id| console::measure_text_width(id))
+            .chain([TOTAL.len()])
+            .max()
+            .unwrap_or(0);
+        let downloading = Arc::new(AtomicUsize::new(0));
         let bars = matches!(mode, Mode::Bars { .. }).then(|| {
             let multi = MultiProgress::with_draw_target(ProgressDrawTarget::stderr());
-            let style = ProgressStyle::with_template(
-                "{prefix:.bold} [{bar:30.green}] {pos}/{len} tasks{msg}  [{elapsed}]",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("## ");
             let total = multi.add(
                 ProgressBar::new(tasks as u64)
-                    .with_style(style)
-                    .with_prefix("total"),
+                    .with_style(total_style(id_width, downloading.clone())),
             );
             total.enable_steady_tick(std::time::Duration::from_millis(200));
             (multi, total)
@@ -90,6 +120,9 @@ impl BatchDisplay {
             started: Instant::now(),
             tasks,
             bars,
+            id_width,
+            downloading,
+            log_every: log_every(),
             tally: Mutex::new(Tally::default()),
         }))
     }
@@ -107,14 +140,14 @@ impl BatchDisplay {
 
     /// One line above the bars, or one timestamped log line.
     fn line(&self, mark: Mark, text: &str) {
-        match &self.0.bars {
-            Some((multi, _)) if !multi.is_hidden() => {
-                let _ = multi.println(format!("{}{text}", mark.sign()));
-            }
-            _ => {
-                let now = humantime::format_rfc3339_seconds(SystemTime::now());
-                let _ = writeln!(std::io::stderr().lock(), "{now} {text}");
-            }
+        print_line(self.0.bars.as_ref().map(|(multi, _)| multi), mark, text);
+    }
+
+    /// The name to show for a file of a task.
+    fn name_of(&self, task_id: &Arc<str>, file: &Arc<str>) -> Arc<str> {
+        match self.tally().active.get(task_id) {
+            Some(active) => active.name_of(file),
+            None => file.clone(),
         }
     }
 
@@ -137,9 +170,9 @@ impl BatchDisplay {
             bar.finish_and_clear();
             multi.remove(&bar);
         }
+        self.0.downloading.store(downloading, Ordering::Relaxed);
         if let Some((_, total)) = &self.0.bars {
             total.inc(1);
-            total.set_message(format!(", {downloading} downloading"));
         }
         match (&report.error, self.0.mode) {
             (None, Mode::Quiet) => {}
@@ -217,7 +250,11 @@ impl BatchDisplay {
                 }
             }
             Event::Planned { files: planned } => {
-                self.start(task_id);
+                let names = planned
+                    .iter()
+                    .map(|f| (f.file.clone(), Arc::from(f.name.as_str())))
+                    .collect();
+                self.start(task_id, names);
                 if self.0.mode != Mode::Quiet {
                     self.line(
                         Mark::Plain,
@@ -238,10 +275,21 @@ impl BatchDisplay {
                 }
             }
             Event::TransferProgress { file, bytes } => {
-                let tally = &mut *self.tally();
-                if let Some(active) = tally.active.get_mut(task_id) {
-                    active.files.entry(file.clone()).or_default().1 += bytes;
-                    active.draw();
+                let line = {
+                    let tally = &mut *self.tally();
+                    tally.active.get_mut(task_id).and_then(|active| {
+                        active.files.entry(file.clone()).or_default().1 += bytes;
+                        active.draw();
+                        if !matches!(self.0.mode, Mode::Lines { .. }) {
+                            return None;
+                        }
+                        let (len, pos) = active.sums();
+                        let rate = active.pace.due(self.0.log_every, pos)?;
+                        Some(progress_line(task_id, pos, (len > 0).then_some(len), rate))
+                    })
+                };
+                if let Some(line) = line {
+                    self.line(Mark::Plain, &line);
                 }
             }
             Event::TransferRetry {
@@ -249,17 +297,20 @@ impl BatchDisplay {
                 retry,
                 delay,
                 cause,
-                ..
+                resume_from,
             } => self.recovery(&format!(
-                "{task_id}: {file}: {cause}; retry {retry} in {}",
-                short(*delay)
+                "{task_id}: {}: {}",
+                self.name_of(task_id, file),
+                retry_words(cause, *retry, *delay, *resume_from)
             )),
             Event::TransferRestarted { file } => self.recovery(&format!(
-                "{task_id}: {file}: the server ignored the resume request; starting over"
+                "{task_id}: {}: {RESTARTED}",
+                self.name_of(task_id, file)
             )),
-            Event::LinkExpired { file, cause } => {
-                self.recovery(&format!("{task_id}: {file}: {cause}; getting fresh links"))
-            }
+            Event::LinkExpired { file, cause } => self.recovery(&format!(
+                "{task_id}: {}: {cause}; getting fresh links",
+                self.name_of(task_id, file)
+            )),
             Event::LinksRefreshed { .. } => self.recovery(&format!("{task_id}: links refreshed")),
             Event::ApiRetry {
                 retry,
@@ -284,32 +335,28 @@ impl BatchDisplay {
         }
     }
 
-    /// A task starts downloading: a bar if one is free.
-    fn start(&self, task_id: &Arc<str>) {
-        let Some((multi, total)) = &self.0.bars else {
-            return;
-        };
+    /// A task starts downloading: it is followed, with a bar if one is free.
+    fn start(&self, task_id: &Arc<str>, names: HashMap<Arc<str>, Arc<str>>) {
         let mut tally = self.tally();
-        let with_bars = tally.active.values().filter(|a| a.bar.is_some()).count();
-        let bar = (with_bars < MAX_BARS).then(|| {
-            let style = ProgressStyle::with_template(
-                "  {prefix:13} [{bar:30.cyan/blue}] {bytes:>11} / {total_bytes:<11} {binary_bytes_per_sec:>13}",
-            )
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-            .progress_chars("=> ");
-            let bar = multi.insert_before(total, ProgressBar::no_length().with_style(style));
-            let short_id: String = task_id.chars().take(13).collect();
-            bar.set_prefix(short_id);
-            bar
+        let bar = self.0.bars.as_ref().and_then(|(multi, total)| {
+            let with_bars = tally.active.values().filter(|a| a.bar.is_some()).count();
+            (with_bars < MAX_BARS).then(|| {
+                let style = task_style(task_id, self.0.id_width);
+                multi.insert_before(total, ProgressBar::no_length().with_style(style))
+            })
         });
         tally.active.insert(
             task_id.clone(),
             Active {
                 bar,
                 files: HashMap::new(),
+                names,
+                pace: Pace::new(0),
             },
         );
-        total.set_message(format!(", {} downloading", tally.active.len()));
+        self.0
+            .downloading
+            .store(tally.active.len(), Ordering::Relaxed);
     }
 
     fn recovery(&self, text: &str) {
@@ -317,6 +364,62 @@ impl BatchDisplay {
             self.line(Mark::Recovery, text);
         }
     }
+}
+
+/// The label of the total bar.
+const TOTAL: &str = "total";
+
+/// A task's bar: its id (elided in the middle where the width is short),
+/// its files' bytes, and their rate, fitted at each draw.
+fn task_style(task_id: &str, id_width: usize) -> ProgressStyle {
+    let (task_id, colour) = (task_id.to_owned(), Style::new().cyan().for_stderr());
+    let row = move |state: &ProgressState, w: &mut dyn std::fmt::Write| {
+        let (done, len) = (state.pos(), state.len().filter(|len| *len > 0));
+        let figures = [
+            fit::right(&fit::amount(done, len), AMOUNT_WIDTH),
+            fit::right(&fit::rate(state.per_sec()), RATE_WIDTH),
+        ];
+        let row = Row {
+            name: &task_id,
+            name_width: id_width,
+            fraction: state.fraction(),
+            style: &colour,
+            figures: &figures,
+            short: &fit::right(&fit::percent(done, len), 4),
+            tail: "",
+        };
+        let _ = w.write_str(&row.render(fit::width()));
+    };
+    ProgressStyle::with_template("{row}")
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .with_key("row", row)
+}
+
+/// The total bar: tasks ended of all, how many are downloading, the time
+/// so far, fitted at each draw.
+fn total_style(id_width: usize, downloading: Arc<AtomicUsize>) -> ProgressStyle {
+    let colour = Style::new().green().for_stderr();
+    let row = move |state: &ProgressState, w: &mut dyn std::fmt::Write| {
+        let (ended, tasks) = (state.pos(), state.len().unwrap_or(0));
+        let figures = [
+            format!("{ended}/{tasks} tasks"),
+            format!("{} downloading", downloading.load(Ordering::Relaxed)),
+            format!("[{}]", short(state.elapsed())),
+        ];
+        let row = Row {
+            name: TOTAL,
+            name_width: id_width,
+            fraction: state.fraction(),
+            style: &colour,
+            figures: &figures,
+            short: &format!("{ended}/{tasks}"),
+            tail: "",
+        };
+        let _ = w.write_str(&row.render(fit::width()));
+    };
+    ProgressStyle::with_template("{row}")
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .with_key("row", row)
 }
 
 impl Observer for BatchDisplay {

@@ -156,8 +156,12 @@ pub struct PlannedFile {
     /// The role (and, for multiview, the view), as shown to people.
     pub role: String,
     /// The file, by its name without extension (`model`, `multiview_0_front`):
-    /// the extension is known once the transfer's first answer arrives.
+    /// the key the transfer events name it by.
     pub file: Arc<str>,
+    /// The name it will have in the folder (`multiview_0_front.png`) when
+    /// the link tells the extension, else `file` (the extension then comes
+    /// from the first answer's Content-Type): the name to show people.
+    pub name: String,
     /// The link without its query.
     pub source: String,
 }

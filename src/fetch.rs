@@ -631,15 +631,16 @@ fn entry_for(file: &Downloaded) -> FileEntry {
 }
 
 fn planned_file(asset: &Asset) -> PlannedFile {
-    let source = asset
-        .link
-        .as_ref()
-        .map(ToString::to_string)
-        .unwrap_or_default();
+    let link = asset.link.as_ref().ok();
+    let name = match link.and_then(assets::extension_from_link) {
+        Some(ext) => assets::file_name(&asset.role, &ext),
+        None => asset.role.stem(),
+    };
     PlannedFile {
         role: asset.role.to_string(),
         file: asset.role.stem().into(),
-        source,
+        name,
+        source: link.map(ToString::to_string).unwrap_or_default(),
     }
 }
 

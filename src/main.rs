@@ -6,6 +6,7 @@
 mod batch_command;
 mod batch_display;
 mod cli;
+mod fit;
 mod listen_log;
 mod man;
 mod progress;

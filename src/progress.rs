@@ -6,12 +6,20 @@
 //! (retries, link refreshes, finished files, the summary); a terminal also
 //! gets a spinner while waiting and live bars while downloading.
 //!
+//! On a terminal everything fits its width, read at each draw (`fit.rs`):
+//! bars shrink and drop figures, names are elided in the middle, lines wrap.
+//! Every line and bar names a file by its name in the folder
+//! (`multiview_0_front.png`). In a log, a transfer that runs long gets a
+//! progress line every few seconds (5 s; `FETCH_ASSETS_PROGRESS_INTERVAL`,
+//! a duration, changes it, for tests), so a log never goes quiet for minutes.
+//!
 //! Locking, kept deliberately trivial: events arrive from many transfer tasks
-//! at once, so the only lock here guards the last status line (to skip
-//! repeats in logs) and is released before anything is printed. The bars are
-//! built once and then only updated through indicatif's own self-contained
-//! calls (`inc`, `dec`, `update`, ...), which need no lock of ours, and
-//! indicatif never calls back into this file.
+//! at once, so the only locks here guard the last status line (to skip
+//! repeats in logs) and the logged progress, and are released before
+//! anything is printed. The bars are built once and then only updated
+//! through indicatif's own self-contained calls (`inc`, `dec`, `update`,
+//! ...), which need no lock of ours; indicatif calls back only into the
+//! closures that render a bar's line, which read the bar's own state.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;
@@ -21,8 +29,13 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
+use console::Style;
 use fetch_assets::{Event, Manifest, Observer, PlannedFile, TaskStatus};
-use indicatif::{HumanBytes, MultiProgress, ProgressBar, ProgressDrawTarget, ProgressStyle};
+use indicatif::{
+    HumanBytes, MultiProgress, ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle,
+};
+
+use crate::fit::{self, AMOUNT_WIDTH, RATE_WIDTH, Row};
 
 /// How the run is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -77,14 +90,30 @@ struct Inner {
     expected_end_ms: Arc<AtomicU64>,
     /// The last status line printed in [`Mode::Lines`], to print changes only.
     last_status: Mutex<String>,
+    /// The spinner's message (what is awaited), which its line fits to the width.
+    status_message: Arc<Mutex<String>>,
     /// Whether the task was seen unfinished: if not, it had succeeded before
     /// this run, and "succeeded after 0.1s" would be wrong.
     waited: AtomicBool,
+    /// Each file's name in the folder, by the name events give it.
+    names: OnceLock<HashMap<Arc<str>, Arc<str>>>,
+    /// In [`Mode::Lines`], where each transfer stands and when it was last
+    /// logged.
+    logged: Mutex<HashMap<Arc<str>, Logged>>,
+    /// How often a long transfer gets a progress line in a log.
+    log_every: Duration,
 }
 
 struct Bars {
     files: HashMap<Arc<str>, ProgressBar>,
     total: ProgressBar,
+}
+
+/// A transfer as a log follows it.
+struct Logged {
+    done: u64,
+    total: Option<u64>,
+    pace: Pace,
 }
 
 impl Display {
@@ -99,7 +128,11 @@ impl Display {
             bars: OnceLock::new(),
             expected_end_ms: Arc::new(AtomicU64::new(0)),
             last_status: Mutex::new(String::new()),
+            status_message: Arc::new(Mutex::new(String::new())),
             waited: AtomicBool::new(false),
+            names: OnceLock::new(),
+            logged: Mutex::new(HashMap::new()),
+            log_every: log_every(),
         }))
     }
 
@@ -147,15 +180,17 @@ impl Display {
     /// A line a terminal reader should spot at a glance: on a terminal it
     /// starts with a coloured sign; a log line is the same as any other.
     fn marked(&self, mark: Mark, text: &str) {
-        match &self.0.multi {
-            Some(multi) if !multi.is_hidden() => {
-                let _ = multi.println(format!("{}{text}", mark.sign()));
-            }
-            _ => {
-                let now = humantime::format_rfc3339_seconds(SystemTime::now());
-                let _ = writeln!(std::io::stderr().lock(), "{now} {text}");
-            }
-        }
+        print_line(self.0.multi.as_ref(), mark, text);
+    }
+
+    /// The name to show for a file events name by `file`.
+    fn name_of(&self, file: &Arc<str>) -> Arc<str> {
+        self.0
+            .names
+            .get()
+            .and_then(|names| names.get(file))
+            .unwrap_or(file)
+            .clone()
     }
 
     /// The waiting status: the spinner's message, or a log line when it
@@ -182,7 +217,12 @@ impl Display {
             (self.0.started.elapsed() + left).as_millis() as u64
         });
         self.0.expected_end_ms.store(end, Ordering::Relaxed);
-        self.spinner(multi).set_message(head);
+        *self
+            .0
+            .status_message
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner) = head;
+        self.spinner(multi).tick();
         if self.verbose() {
             self.line(&format!("{text}{detail}"));
         }
@@ -191,17 +231,24 @@ impl Display {
     fn spinner(&self, multi: &MultiProgress) -> &ProgressBar {
         self.0.spinner.get_or_init(|| {
             let (started, end) = (self.0.started, self.0.expected_end_ms.clone());
-            let countdown = move |_: &indicatif::ProgressState, w: &mut dyn std::fmt::Write| {
+            let message = self.0.status_message.clone();
+            // The message, the countdown and the time waited, fitted to the
+            // width after the spinner and its space.
+            let status = move |state: &ProgressState, w: &mut dyn std::fmt::Write| {
                 let end = Duration::from_millis(end.load(Ordering::Relaxed));
                 let left = end.saturating_sub(started.elapsed());
-                if !end.is_zero() && !left.is_zero() {
-                    let whole_seconds = left.as_millis().div_ceil(1000) as u64;
-                    let _ = w.write_str(&about(Some(Duration::from_secs(whole_seconds))));
-                }
+                let left = (!end.is_zero() && !left.is_zero())
+                    .then(|| Duration::from_secs(left.as_millis().div_ceil(1000) as u64));
+                let message = message
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .clone();
+                let width = fit::width().saturating_sub(2);
+                let _ = w.write_str(&fit::status(&message, &about(left), state.elapsed(), width));
             };
-            let style = ProgressStyle::with_template("{spinner:.green} {msg}{left}  [{elapsed}]")
+            let style = ProgressStyle::with_template("{spinner:.green} {status}")
                 .unwrap_or_else(|_| ProgressStyle::default_spinner())
-                .with_key("left", countdown);
+                .with_key("status", status);
             let spinner = multi.add(ProgressBar::new_spinner().with_style(style));
             spinner.enable_steady_tick(Duration::from_millis(100));
             spinner
@@ -225,32 +272,34 @@ impl Display {
         };
         self.line(&format!("{when}; downloading {}", self::files(files.len())));
         for file in files {
-            self.detail(|| format!("  {} <- {}", file.role, file.source));
+            self.detail(|| format!("  {} <- {}", file.name, file.source));
         }
+        let names = files
+            .iter()
+            .map(|f| (f.file.clone(), Arc::from(f.name.as_str())))
+            .collect();
+        let _ = self.0.names.set(names);
         let Some(multi) = &self.0.multi else {
             return;
         };
-        let width = files.iter().map(|f| f.role.len()).max().unwrap_or(0).max(5);
-        let template = |bar: &str, extra: &str| {
-            ProgressStyle::with_template(&format!(
-                "  {{prefix:{width}}} [{{bar:30{bar}}}] {{bytes:>11}} / {{total_bytes:<11}} {{binary_bytes_per_sec:>13}}{extra}"
-            ))
-            .unwrap_or_else(|_| ProgressStyle::default_bar())
-        };
-        let style = template(".cyan/blue", "").progress_chars("=> ");
+        let name_width = files
+            .iter()
+            .map(|f| console::measure_text_width(&f.name))
+            .chain([TOTAL.len()])
+            .max()
+            .unwrap_or(0);
+        let cyan = Style::new().cyan().for_stderr();
         let files = files
             .iter()
             .map(|file| {
-                let bar = multi.add(ProgressBar::no_length().with_style(style.clone()));
-                bar.set_prefix(file.role.clone());
+                let style = bar_style(&file.name, name_width, cyan.clone(), false);
+                let bar = multi.add(ProgressBar::no_length().with_style(style));
                 (file.file.clone(), bar)
             })
             .collect();
-        let total = multi.add(
-            ProgressBar::no_length()
-                .with_style(template(".green", "  ETA {eta}").progress_chars("## "))
-                .with_prefix("total"),
-        );
+        let green = Style::new().green().for_stderr();
+        let total = multi
+            .add(ProgressBar::no_length().with_style(bar_style(TOTAL, name_width, green, true)));
         let _ = self.0.bars.set(Bars { files, total });
     }
 
@@ -272,10 +321,53 @@ impl Display {
                 total.dec(old - offset);
             }
         }
+        if self.0.multi.is_none() {
+            let mut logged = self.0.logged.lock().unwrap_or_else(PoisonError::into_inner);
+            let entry = logged.entry(file.clone()).or_insert(Logged {
+                done: offset,
+                total: size,
+                pace: Pace::new(offset),
+            });
+            entry.total = size.or(entry.total);
+            entry.done = offset;
+            entry.pace = Pace::new(offset);
+        }
         self.detail(|| {
             let size = size.map_or("size unknown".into(), |s| HumanBytes(s).to_string());
-            format!("{file}: receiving from byte {offset} ({size})")
+            format!(
+                "{}: receiving from byte {offset} ({size})",
+                self.name_of(file)
+            )
         });
+    }
+
+    /// Bytes arrived: the bars move, or, in a log, a transfer that has run
+    /// for a while without a line gets one.
+    fn transfer_progress(&self, file: &Arc<str>, bytes: u64) {
+        if let Some((bar, total)) = self.bars_of(file) {
+            bar.inc(bytes);
+            total.inc(bytes);
+            return;
+        }
+        if self.0.multi.is_some() {
+            return;
+        }
+        let line = {
+            let mut logged = self.0.logged.lock().unwrap_or_else(PoisonError::into_inner);
+            logged.get_mut(file).and_then(|entry| {
+                entry.done += bytes;
+                let rate = entry.pace.due(self.0.log_every, entry.done)?;
+                Some(progress_line(
+                    &self.name_of(file),
+                    entry.done,
+                    entry.total,
+                    rate,
+                ))
+            })
+        };
+        if let Some(line) = line {
+            self.line(&line);
+        }
     }
 
     /// A file arrived whole and checked: its bar goes. It is not "done"
@@ -285,6 +377,11 @@ impl Display {
             bar.finish_and_clear();
             multi.remove(bar);
         }
+        self.0
+            .logged
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(file);
         self.detail(|| format!("{path}: received and checked"));
     }
 
@@ -383,35 +480,28 @@ impl Observer for Display {
             Event::TransferStarted { file, size, offset } => {
                 self.transfer_started(file, *size, *offset)
             }
-            Event::TransferProgress { file, bytes } => {
-                if let Some((bar, total)) = self.bars_of(file) {
-                    bar.inc(*bytes);
-                    total.inc(*bytes);
-                }
-            }
+            Event::TransferProgress { file, bytes } => self.transfer_progress(file, *bytes),
             Event::TransferRetry {
                 file,
                 retry,
                 delay,
                 cause,
                 resume_from,
-            } => {
-                let from = match resume_from {
-                    0 => String::new(),
-                    n => format!(", resuming at byte {n}"),
-                };
-                self.marked(
-                    Mark::Recovery,
-                    &format!("{file}: {cause}; retry {retry} in {}{from}", short(*delay)),
-                );
-            }
+            } => self.marked(
+                Mark::Recovery,
+                &format!(
+                    "{}: {}",
+                    self.name_of(file),
+                    retry_words(cause, *retry, *delay, *resume_from)
+                ),
+            ),
             Event::TransferRestarted { file } => self.marked(
                 Mark::Recovery,
-                &format!("{file}: the server ignored the resume request; starting over"),
+                &format!("{}: {RESTARTED}", self.name_of(file)),
             ),
             Event::LinkExpired { file, cause } => self.marked(
                 Mark::Recovery,
-                &format!("{file}: {cause}; getting fresh links"),
+                &format!("{}: {cause}; getting fresh links", self.name_of(file)),
             ),
             Event::LinksRefreshed { trace_id } => self.marked(
                 Mark::Recovery,
@@ -427,6 +517,132 @@ impl Observer for Display {
             }
             _ => {}
         }
+    }
+}
+
+/// The label of the total bar.
+const TOTAL: &str = "total";
+
+/// What a restarted transfer's line says after its name.
+pub(crate) const RESTARTED: &str = "the server ignored the resume request; starting over";
+
+/// A bar's style: its whole line rendered by [`fit::Row`] at the width the
+/// terminal has at each draw; the total also shows its ETA where it fits.
+fn bar_style(name: &str, name_width: usize, colour: Style, total: bool) -> ProgressStyle {
+    let name = name.to_owned();
+    let row = move |state: &ProgressState, w: &mut dyn std::fmt::Write| {
+        let (done, len) = (state.pos(), state.len());
+        let figures = [
+            fit::right(&fit::amount(done, len), AMOUNT_WIDTH),
+            fit::right(&fit::rate(state.per_sec()), RATE_WIDTH),
+        ];
+        let tail = match len {
+            Some(len) if total && done < len && state.per_sec() > 0.0 => {
+                format!("ETA {}", short(state.eta()))
+            }
+            _ => String::new(),
+        };
+        let row = Row {
+            name: &name,
+            name_width,
+            fraction: state.fraction(),
+            style: &colour,
+            figures: &figures,
+            short: &fit::right(&fit::percent(done, len), 4),
+            tail: &tail,
+        };
+        let _ = w.write_str(&row.render(fit::width()));
+    };
+    ProgressStyle::with_template("{row}")
+        .unwrap_or_else(|_| ProgressStyle::default_bar())
+        .with_key("row", row)
+}
+
+/// Prints one line above the bars of `multi` (wrapped to the terminal's
+/// width, after the mark's sign), or, without bars, one timestamped log line.
+pub(crate) fn print_line(multi: Option<&MultiProgress>, mark: Mark, text: &str) {
+    match multi {
+        Some(multi) if !multi.is_hidden() => {
+            let wrapped = fit::wrap(text, fit::width().saturating_sub(2), "  ");
+            let signed = wrapped
+                .lines()
+                .enumerate()
+                .map(|(i, line)| match i {
+                    0 => format!("{}{line}", mark.sign()),
+                    _ => format!("  {line}"),
+                })
+                .collect::<Vec<_>>()
+                .join("\n");
+            let _ = multi.println(signed);
+        }
+        _ => {
+            let now = humantime::format_rfc3339_seconds(SystemTime::now());
+            let _ = writeln!(std::io::stderr().lock(), "{now} {text}");
+        }
+    }
+}
+
+/// What a retry line says after the file's name: `the connection broke at
+/// byte 3000000; retry 1 in 0.2s`, and where the transfer resumes when the
+/// cause does not already say it.
+pub(crate) fn retry_words(cause: &str, retry: u32, delay: Duration, resume_from: u64) -> String {
+    let mut words = format!("{cause}; retry {retry} in {}", short(delay));
+    if resume_from > 0 && !cause.ends_with(&format!(" byte {resume_from}")) {
+        let _ = write!(words, " from byte {resume_from}");
+    }
+    words
+}
+
+/// A log's progress line for a transfer (or a task): `model.glb:
+/// 12.0/40.0 MiB (30%), 2.1 MiB/s`.
+pub(crate) fn progress_line(name: &str, done: u64, total: Option<u64>, rate: f64) -> String {
+    let percent = match fit::percent(done, total) {
+        p if p.is_empty() => String::new(),
+        p => format!(" ({p})"),
+    };
+    format!(
+        "{name}: {}{percent}, {}",
+        fit::amount(done, total),
+        fit::rate(rate)
+    )
+}
+
+/// How often a log gets a progress line for a transfer still going: 5 s,
+/// or `FETCH_ASSETS_PROGRESS_INTERVAL` (a duration: `200ms`, `30s`), which
+/// the tests set short.
+pub(crate) fn log_every() -> Duration {
+    std::env::var("FETCH_ASSETS_PROGRESS_INTERVAL")
+        .ok()
+        .and_then(|text| humantime::parse_duration(text.trim()).ok())
+        .filter(|every| !every.is_zero())
+        .unwrap_or(Duration::from_secs(5))
+}
+
+/// When something that runs long is next due a progress line in a log.
+pub(crate) struct Pace {
+    since: Instant,
+    at: u64,
+}
+
+impl Pace {
+    /// Starting now, at `at` bytes.
+    pub(crate) fn new(at: u64) -> Pace {
+        Pace {
+            since: Instant::now(),
+            at,
+        }
+    }
+
+    /// Once `every` has passed since the last line (or the start): the
+    /// bytes a second since then, and the clock starts again.
+    pub(crate) fn due(&mut self, every: Duration, done: u64) -> Option<f64> {
+        let elapsed = self.since.elapsed();
+        if elapsed < every {
+            return None;
+        }
+        let rate = done.saturating_sub(self.at) as f64 / elapsed.as_secs_f64();
+        *self = Pace::new(done);
+        Some(rate)
     }
 }
 
