@@ -15,7 +15,7 @@ use std::time::{Duration, SystemTime};
 use reqwest::{StatusCode, Url};
 use serde_json::{Map, Value};
 
-use crate::error::{Error, Result, TraceId, fault_text, printable};
+use crate::error::{ApiProblem, Causes, Error, Result, TraceId, cause_chain, printable};
 use crate::events::{Event, Observer};
 use crate::net::{self, NetFault};
 use crate::retry::{self, RetryPolicy};
@@ -281,10 +281,10 @@ impl ApiClient {
                     failed += 1;
                     if !self.policy.allows_another(failed) {
                         return Err(Error::Api {
-                            what: format!("{cause} ({failed} tries)"),
-                            suggestion: Some(
-                                "the service or a proxy in between is failing; try again in a few minutes".into(),
-                            ),
+                            problem: ApiProblem::KeptFailing {
+                                cause,
+                                tries: failed,
+                            },
                             trace,
                         });
                     }
@@ -331,13 +331,10 @@ impl ApiClient {
             .ok_or_else(|| reply.unreadable())?;
         if !task.task_id.is_empty() && task.task_id != task_id {
             return Err(Failure::Final(Error::Api {
-                what: format!(
-                    "the answer is for task '{}', not for task {task_id} that was asked for",
-                    task.task_id.escape_default()
-                ),
-                suggestion: Some(
-                    "check --api-base: it should point at the Tripo API, not at something that answers for other tasks".into(),
-                ),
+                problem: ApiProblem::OtherTask {
+                    answered: task.task_id,
+                    asked: task_id.to_owned(),
+                },
                 trace: reply.trace.clone(),
             }));
         }
@@ -396,7 +393,7 @@ impl ApiClient {
             .map_err(|e| {
                 Failure::Final(Error::Internal(format!(
                     "could not build an API request: {}",
-                    fault_text(&e.without_url())
+                    cause_chain(&e.without_url(), Causes::All)
                 )))
             })?;
         // API URLs carry no query: the whole URL is safe to show.
@@ -427,11 +424,9 @@ impl ApiClient {
         let retry_after = retry::retry_after(response.headers());
         let body = read_capped(response).await.map_err(|e| match e {
             BodyError::TooLarge => Failure::Final(Error::Api {
-                what: format!(
-                    "an answer larger than {} MiB, which is not a task",
-                    MAX_ANSWER_BYTES >> 20
-                ),
-                suggestion: Some("check --api-base: it should point at the Tripo API".into()),
+                problem: ApiProblem::TooLarge {
+                    limit: MAX_ANSWER_BYTES,
+                },
                 trace: trace.clone(),
             }),
             BodyError::Cut(cause) => Failure::Transient {
@@ -580,15 +575,14 @@ impl Reply {
             // Not a dead link (only the CDN's 403 is): 2010 is "not enough
             // credit", which no retry mends.
             (_, Some(2010), _) => Failure::Final(Error::Api {
-                what: words,
-                suggestion: Some(
-                    "the account has not enough credit: top it up in the Tripo console, then run again".into(),
-                ),
+                problem: ApiProblem::NoCredit { what: words },
                 trace,
             }),
             _ => Failure::Final(Error::Api {
-                what: words,
-                suggestion: field("suggestion"),
+                problem: ApiProblem::Other {
+                    what: words,
+                    suggestion: field("suggestion"),
+                },
                 trace,
             }),
         }
@@ -611,7 +605,7 @@ async fn read_capped(mut response: reqwest::Response) -> Result<Vec<u8>, BodyErr
     while let Some(chunk) = response
         .chunk()
         .await
-        .map_err(|e| BodyError::Cut(fault_text(&e.without_url())))?
+        .map_err(|e| BodyError::Cut(cause_chain(&e.without_url(), Causes::All)))?
     {
         if body.len() + chunk.len() > MAX_ANSWER_BYTES {
             return Err(BodyError::TooLarge);

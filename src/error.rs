@@ -61,12 +61,11 @@ pub enum Error {
     },
 
     /// Any other refusal or failure of the API, after retries where a retry made sense.
-    #[error("the API failed: {what}{trace}{}", then(self.hint()))]
+    #[error("the API failed: {problem}{trace}{}", then(self.hint()))]
     Api {
-        /// What the API answered, in words (HTTP status, code, message).
-        what: String,
-        /// The API's own suggestion, when it gave one.
-        suggestion: Option<String>,
+        /// What went wrong.
+        #[source]
+        problem: ApiProblem,
         /// The API's trace id.
         trace: TraceId,
     },
@@ -308,7 +307,7 @@ impl Error {
             Error::TaskNotFound { .. } => {
                 "the id is wrong, or the API key is not the one that created the task"
             }
-            Error::Api { suggestion, .. } => return suggestion.as_deref(),
+            Error::Api { problem, .. } => return problem.hint(),
             Error::NoOutputs { .. } => "nothing to download; report the task id to Tripo support",
             Error::Timeout { .. } => "the task goes on: run again later, or raise --timeout",
             Error::Download { .. } => "run again to retry",
@@ -344,6 +343,76 @@ impl Error {
 
 /// The crate's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// What went wrong with the API, when it was neither the key, nor the task
+/// id, nor the network: what a pipeline matches on to tell a service that
+/// keeps failing from an account out of credit or a base that is not the
+/// Tripo API.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ApiProblem {
+    /// The API kept failing in a way worth retrying (HTTP 5xx or 429, a
+    /// busy code, an answer cut short or unreadable), through every retry.
+    #[error("{cause} ({tries} tries)")]
+    KeptFailing {
+        /// The last failure, in words.
+        cause: String,
+        /// How many requests were made.
+        tries: u32,
+    },
+    /// The answer is about another task than the one asked for.
+    #[error(
+        "the answer is for task '{}', not for task {asked} that was asked for",
+        .answered.escape_default()
+    )]
+    OtherTask {
+        /// The task the answer names.
+        answered: String,
+        /// The task asked for.
+        asked: String,
+    },
+    /// An answer larger than any task answer.
+    #[error("an answer larger than {} MiB, which is not a task", .limit >> 20)]
+    TooLarge {
+        /// The most bytes an answer may have.
+        limit: usize,
+    },
+    /// The account has not enough credit (code 2010): no retry mends it.
+    #[error("{what}")]
+    NoCredit {
+        /// What the API answered, in words.
+        what: String,
+    },
+    /// Any other refusal: what the API answered, and its own suggestion.
+    #[error("{what}")]
+    Other {
+        /// What the API answered, in words (HTTP status, code, message).
+        what: String,
+        /// The API's own suggestion, when it gave one.
+        suggestion: Option<String>,
+    },
+}
+
+impl ApiProblem {
+    /// What to do next, in words, when there is something to say.
+    pub fn hint(&self) -> Option<&str> {
+        match self {
+            ApiProblem::KeptFailing { .. } => {
+                Some("the service or a proxy in between is failing; try again in a few minutes")
+            }
+            ApiProblem::OtherTask { .. } => Some(
+                "check --api-base: it should point at the Tripo API, not at something that answers for other tasks",
+            ),
+            ApiProblem::TooLarge { .. } => {
+                Some("check --api-base: it should point at the Tripo API")
+            }
+            ApiProblem::NoCredit { .. } => Some(
+                "the account has not enough credit: top it up in the Tripo console, then run again",
+            ),
+            ApiProblem::Other { suggestion, .. } => suggestion.as_deref(),
+        }
+    }
+}
 
 /// Why a file could not be downloaded: what a pipeline matches on to tell a
 /// CDN that refuses for good from a stalled or cut connection. A full local
@@ -387,7 +456,7 @@ pub enum DownloadCause {
         source: reqwest::Error,
     },
     /// The CDN redirected where we do not follow (not http(s), or too often).
-    #[error("the CDN's redirect was refused: {}", net::root_cause(.source))]
+    #[error("the CDN's redirect was refused: {}", cause_chain(.source, Causes::Innermost))]
     Redirect {
         /// The HTTP client's error (without the link).
         #[source]
@@ -541,25 +610,130 @@ fn needs_escape(c: char) -> bool {
     c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
 }
 
-/// An error and its causes in one line: reqwest's own message ("error
-/// sending request") says little without them. Callers strip any URL first.
-pub(crate) fn fault_text(error: &dyn std::error::Error) -> String {
-    let mut text = error.to_string();
-    let mut source = error.source();
-    while let Some(cause) = source {
+/// How much of a cause chain a message shows.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Causes {
+    /// The error and every cause that adds words: reqwest's own message
+    /// ("error sending request") says little without them.
+    All,
+    /// Only the innermost cause ("connection reset by peer", "invalid peer
+    /// certificate: UnknownIssuer"), for a message that already says what
+    /// kind of fault it was.
+    Innermost,
+}
+
+/// An error's cause chain in one line: the one formatter for them. Callers
+/// pass errors without their URL (`reqwest::Error::without_url`): a link
+/// carries its signature.
+pub(crate) fn cause_chain(error: &dyn std::error::Error, shown: Causes) -> String {
+    let mut text = String::new();
+    let mut next = Some(error);
+    while let Some(cause) = next {
         let words = cause.to_string();
-        if !text.contains(&words) {
-            text.push_str(": ");
-            text.push_str(&words);
+        match shown {
+            Causes::Innermost => text = words,
+            Causes::All if text.contains(&words) => {}
+            Causes::All if text.is_empty() => text = words,
+            Causes::All => {
+                text.push_str(": ");
+                text.push_str(&words);
+            }
         }
-        source = cause.source();
+        next = cause
+            .source()
+            .map(|source| source as &dyn std::error::Error);
     }
     text
 }
 
 #[cfg(test)]
 mod tests {
-    use super::printable;
+    use super::*;
+
+    #[test]
+    fn api_problems_are_data_with_the_messages_they_always_had() {
+        let api = |problem: ApiProblem| Error::Api {
+            problem,
+            trace: TraceId(Some("t1".into())),
+        };
+        let cases = [
+            (
+                api(ApiProblem::KeptFailing {
+                    cause: "HTTP 502".into(),
+                    tries: 5,
+                }),
+                "the API failed: HTTP 502 (5 tries) [trace id t1]: the service or a proxy in between is failing; try again in a few minutes",
+            ),
+            (
+                api(ApiProblem::OtherTask {
+                    answered: "../x\n".into(),
+                    asked: "a1".into(),
+                }),
+                "the API failed: the answer is for task '../x\\n', not for task a1 that was asked for [trace id t1]: check --api-base: it should point at the Tripo API, not at something that answers for other tasks",
+            ),
+            (
+                api(ApiProblem::TooLarge { limit: 4 << 20 }),
+                "the API failed: an answer larger than 4 MiB, which is not a task [trace id t1]: check --api-base: it should point at the Tripo API",
+            ),
+            (
+                api(ApiProblem::NoCredit {
+                    what: "HTTP 403, code 2010".into(),
+                }),
+                "the API failed: HTTP 403, code 2010 [trace id t1]: the account has not enough credit: top it up in the Tripo console, then run again",
+            ),
+            (
+                api(ApiProblem::Other {
+                    what: "HTTP 400, code 1004".into(),
+                    suggestion: None,
+                }),
+                "the API failed: HTTP 400, code 1004 [trace id t1]",
+            ),
+        ];
+        for (error, message) in cases {
+            assert_eq!(error.to_string(), message);
+            assert_eq!(error.exit_code(), 3);
+            let source = std::error::Error::source(&error).map(ToString::to_string);
+            assert!(source.is_some_and(|s| message.contains(&s)), "{error:?}");
+        }
+    }
+
+    /// A cause chain as reqwest builds one: each link wraps the next.
+    #[derive(Debug)]
+    struct Link(&'static str, Option<Box<Link>>);
+
+    impl fmt::Display for Link {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            f.write_str(self.0)
+        }
+    }
+
+    impl std::error::Error for Link {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            self.1.as_deref().map(|l| l as _)
+        }
+    }
+
+    #[test]
+    fn one_formatter_for_cause_chains() {
+        let chain = Link(
+            "error sending request",
+            Some(Box::new(Link(
+                "client error (Connect)",
+                Some(Box::new(Link(
+                    "tcp connect error: connection refused",
+                    Some(Box::new(Link("connection refused", None))),
+                ))),
+            ))),
+        );
+        assert_eq!(
+            cause_chain(&chain, Causes::All),
+            "error sending request: client error (Connect): tcp connect error: connection refused"
+        );
+        assert_eq!(cause_chain(&chain, Causes::Innermost), "connection refused");
+        let alone = Link("broken pipe", None);
+        assert_eq!(cause_chain(&alone, Causes::All), "broken pipe");
+        assert_eq!(cause_chain(&alone, Causes::Innermost), "broken pipe");
+    }
 
     #[test]
     fn server_text_is_printed_with_its_control_characters_escaped() {

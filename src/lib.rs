@@ -130,7 +130,7 @@ pub use assets::RoleSelector;
 pub use batch::{Batch, DEFAULT_BATCH_CONCURRENCY, TaskOutcome};
 pub use client::{Client, ClientBuilder};
 pub use concurrency::TransferLimit;
-pub use error::{DownloadCause, Error, ManifestProblem, Result, TraceId, Tried};
+pub use error::{ApiProblem, DownloadCause, Error, ManifestProblem, Result, TraceId, Tried};
 pub use events::{Event, Observer, PlannedFile};
 pub use fetch::check_task_id;
 pub use manifest::{

@@ -13,6 +13,8 @@ use std::sync::Arc;
 use reqwest::Url;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 
+use crate::error::{Causes, cause_chain};
+
 /// What kept a request from getting an answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -113,7 +115,11 @@ impl NetFault {
 /// Callers pass the error without its URL: a link carries its signature.
 pub(crate) fn describe(error: &reqwest::Error, fault: NetFault) -> String {
     match fault {
-        NetFault::Tls | NetFault::Broken => format!("{} ({})", fault.words(), root_cause(error)),
+        NetFault::Tls | NetFault::Broken => format!(
+            "{} ({})",
+            fault.words(),
+            cause_chain(error, Causes::Innermost)
+        ),
         _ => fault.words().to_owned(),
     }
 }
@@ -125,16 +131,6 @@ pub(crate) fn host_of(url: &Url) -> String {
         Some(port) => format!("{host}:{port}"),
         None => host.to_owned(),
     }
-}
-
-/// The innermost cause ("connection reset by peer", "invalid peer
-/// certificate: UnknownIssuer"), without the URL: it may carry a signature.
-pub(crate) fn root_cause(error: &reqwest::Error) -> String {
-    let mut cause: &dyn StdError = error;
-    while let Some(inner) = cause.source() {
-        cause = inner;
-    }
-    cause.to_string()
 }
 
 /// The name resolver of the default HTTP client: the system's (as reqwest's

@@ -26,7 +26,7 @@ use tokio::sync::mpsc::UnboundedSender;
 use tokio::time::Instant;
 
 use crate::api::{ApiClient, ApiVersion, Listed, MAX_LIST_IDS};
-use crate::error::{Error, Result};
+use crate::error::{ApiProblem, Error, Result, TraceId};
 use crate::events::{Event, Observer};
 use crate::fetch;
 use crate::poll::PollSchedule;
@@ -277,19 +277,16 @@ fn copy_for(task_id: &str, error: &Error) -> Error {
             task_id: task_id.to_owned(),
             trace: trace.clone(),
         },
-        Error::Api {
-            what,
-            suggestion,
-            trace,
-        } => Error::Api {
-            what: what.clone(),
-            suggestion: suggestion.clone(),
+        Error::Api { problem, trace } => Error::Api {
+            problem: problem.clone(),
             trace: trace.clone(),
         },
         other => Error::Api {
-            what: other.to_string(),
-            suggestion: None,
-            trace: Default::default(),
+            problem: ApiProblem::Other {
+                what: other.to_string(),
+                suggestion: None,
+            },
+            trace: TraceId::default(),
         },
     }
 }
