@@ -318,7 +318,9 @@ impl Error {
             Error::NotOurs { .. } => {
                 "move them away, choose another folder, or pass --force to replace them"
             }
-            Error::Interrupted => "no partial file was left behind",
+            Error::Interrupted => {
+                "what arrived is kept in the folder's .fetch-assets; run the same command to carry on"
+            }
             Error::Internal(_) => "this is a bug; please report it",
             Error::Usage(_)
             | Error::Unreachable { .. }
@@ -443,6 +445,10 @@ pub enum DownloadCause {
         /// The link, without its query.
         link: String,
     },
+    /// A piece of the file came from another version than the bytes we
+    /// had (its `ETag` or `Last-Modified` changed): the file starts over.
+    #[error("the file changed on the CDN (another version)")]
+    NewVersion,
     /// The CDN kept answering other bytes than those asked for.
     #[error("the CDN answered a Content-Range other than the one asked for")]
     WrongRange,

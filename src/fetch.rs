@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
-use futures::{StreamExt, TryStreamExt, stream};
+use futures::{StreamExt, stream};
 
 use crate::api::ApiClient;
 use crate::assets::{self, Asset, Role, RoleSelector};
@@ -115,7 +115,11 @@ pub(crate) async fn fetch(
     if let (true, false, Some(previous)) = (to_fetch.is_empty(), unfinished, &previous) {
         // Complete already: leave the folder, its manifest included, as it
         // is, less what an interrupted run kept beside it.
-        staging::remove(&folder)?;
+        blocking({
+            let folder = folder.clone();
+            move || staging::remove(&folder)
+        })
+        .await??;
         return Ok(previous.clone());
     }
     if !options.force {
@@ -129,9 +133,16 @@ pub(crate) async fn fetch(
         files: to_fetch.iter().map(planned_file).collect(),
     });
 
+    let staging = blocking({
+        let folder = folder.clone();
+        move || staging::create(&folder)
+    })
+    .await??;
     let context = TransferContext {
         cdn: client.cdn.clone(),
         folder: folder.clone(),
+        staging,
+        fresh: options.force,
         links: Arc::new(LinkBook::new(
             api.clone(),
             task_id,
@@ -151,7 +162,10 @@ pub(crate) async fn fetch(
         .concurrency
         .map_or(to_fetch.len().max(1), |n| n.get());
     let shared_limit = options.shared_limit.as_ref();
-    let downloaded: Vec<Downloaded> = stream::iter(to_fetch)
+    // One file failing does not stop the others: they finish, staged, so
+    // the next run makes no request for them. The first failure is the
+    // run's.
+    let outcomes: Vec<Result<Downloaded>> = stream::iter(to_fetch)
         .map(|asset| async {
             // A limit shared with other fetches bounds transfers across all of them.
             let _turn = match shared_limit {
@@ -161,8 +175,19 @@ pub(crate) async fn fetch(
             transfer::download(&context, asset).await
         })
         .buffer_unordered(at_once)
-        .try_collect()
-        .await?;
+        .collect()
+        .await;
+    let downloaded = match outcomes.into_iter().collect::<Result<Vec<Downloaded>>>() {
+        Ok(downloaded) => downloaded,
+        Err(error) => {
+            blocking({
+                let folder = folder.clone();
+                move || staging::tidy(&folder)
+            })
+            .await?;
+            return Err(error);
+        }
+    };
 
     if !options.force {
         let names = downloaded.iter().map(|file| file.file_name.clone());

@@ -316,18 +316,6 @@ pub(crate) struct TempFile {
 }
 
 impl TempFile {
-    /// Opens the file for reading (to check what was written).
-    pub(crate) fn reopen(&self) -> io::Result<File> {
-        let name = self
-            .name
-            .as_deref()
-            .ok_or_else(|| io::Error::other("the temporary file is gone"))?;
-        self.folder.open_regular(name).map_err(|e| match e {
-            OpenError::Io(e) => e,
-            _ => io::Error::other("the temporary file is no longer a regular file"),
-        })
-    }
-
     /// Renames the file to `name` in its folder, replacing what stood there.
     pub(crate) fn put_in_place(mut self, name: &str) -> io::Result<()> {
         if !is_plain_name(name) {

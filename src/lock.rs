@@ -19,6 +19,7 @@ use std::time::Duration;
 use crate::error::{Error, Result};
 use crate::events::{Event, Observer};
 use crate::folder::Folder;
+use crate::staging;
 
 /// How often a waiting run looks again.
 const POLL: Duration = Duration::from_millis(100);
@@ -41,7 +42,9 @@ const POLL: Duration = Duration::from_millis(100);
 ///
 /// Once the lock is held, temporary files a run that held it before left
 /// behind (killed outright, or stopped by a second Ctrl-C before it could
-/// clean up) are removed: no live run can own them.
+/// clean up) are removed, in the folder and in its `.fetch-assets/`: no
+/// live run can own them. What `.fetch-assets/` keeps for the next run
+/// (staged files, their records, an unfinished commit) stays.
 pub(crate) async fn acquire(dir: &Path, observer: &Arc<dyn Observer>) -> Result<Arc<Folder>> {
     let mut said = false;
     loop {
@@ -72,6 +75,11 @@ pub(crate) async fn acquire(dir: &Path, observer: &Arc<dyn Observer>) -> Result<
         }
         if folder.still_at_path() {
             folder.remove_stale_temp_files();
+            // The staging folder stays (the next run carries on from it),
+            // but a dead run's half-written record or manifest in it goes.
+            if let Ok(Some(staging)) = folder.sub_folder(staging::STAGING_DIR, false) {
+                staging.remove_stale_temp_files();
+            }
             return Ok(folder);
         }
         // Renamed or replaced while we waited: the lock is on the old one.

@@ -265,7 +265,8 @@ pub(crate) fn check(folder: &Folder, entry: &FileEntry) -> FileCheck {
     }
 }
 
-fn sha256_of(file: &mut std::fs::File) -> std::io::Result<String> {
+/// The SHA-256 of everything `file` reads, in lower-case hex.
+pub(crate) fn sha256_of(mut file: impl Read) -> std::io::Result<String> {
     let mut hasher = Sha256::new();
     let mut buffer = vec![0u8; 256 * 1024];
     loop {

@@ -1,5 +1,8 @@
 //! `OUT_DIR/.fetch-assets/`: the one place a run keeps what is not (yet)
-//! under a final name. The commit stages there (`commit.json`, the earlier
+//! under a final name. It holds, for each file a run received, its bytes
+//! (`<stem>.part`) and record (`<stem>.part.json`, see
+//! `transfer::staged`), and during a commit `commit.json` and the earlier
+//! manifest and sums. The commit stages there (`commit.json`, the earlier
 //! `manifest.json` and `SHA256SUMS` moved aside: see [`crate::commit`]); a
 //! run that fails or is interrupted leaves there what it received, for the
 //! next run to carry on from. A run that succeeds removes it.
@@ -19,6 +22,17 @@ pub(crate) const STAGING_DIR: &str = ".fetch-assets";
 /// The manifest a commit is making, written before anything moves: while
 /// it stands, the commit is unfinished and the next run finishes it.
 pub(crate) const COMMIT_FILE: &str = "commit.json";
+
+/// The staged bytes of the file `stem` (`model.part`): never a name a
+/// commit uses, whatever the stem.
+pub(crate) fn data_name(stem: &str) -> String {
+    format!("{stem}.part")
+}
+
+/// The record of the file `stem` (`model.part.json`).
+pub(crate) fn record_name(stem: &str) -> String {
+    format!("{}.json", data_name(stem))
+}
 
 /// The staging folder, if there is one.
 pub(crate) fn open(folder: &Folder) -> Result<Option<Arc<Folder>>> {
@@ -53,6 +67,25 @@ pub(crate) fn remove(folder: &Folder) -> Result<()> {
     folder
         .remove_sub_folder(STAGING_DIR)
         .map_err(|e| Error::io("remove", folder.shown(STAGING_DIR), e))
+}
+
+/// After a run that failed: removes staged bytes no record speaks for (a
+/// file that never got an answer, or one not worth keeping), and the
+/// staging folder itself if nothing is left in it. Best effort.
+pub(crate) fn tidy(folder: &Folder) {
+    let Ok(Some(staging)) = open(folder) else {
+        return;
+    };
+    let names = staging.names().unwrap_or_default();
+    for name in &names {
+        let record = name.strip_suffix(".part").map(record_name);
+        if record.is_some_and(|record| !names.contains(&record)) {
+            let _ = staging.remove(name);
+        }
+    }
+    if staging.names().is_ok_and(|left| left.is_empty()) {
+        let _ = remove(folder);
+    }
 }
 
 /// Stops the run when something other than a folder stands under the

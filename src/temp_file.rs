@@ -1,8 +1,11 @@
-//! The one place that names temporary files. Every file the crate writes
-//! goes first under a temporary name in the folder it will end up in (so the
+//! The one place that names temporary files. A file the crate writes whole
+//! (the manifest, `SHA256SUMS`, a staged file's record, `commit.json`) goes
+//! first under a temporary name in the folder it will end up in (so the
 //! final rename is atomic), and that name says whose it is:
 //! `.fetch-assets-<random>.part`. The folder lock removes such files a dead
-//! run left behind, and nothing else. The files themselves are made by
+//! run left behind (in the output folder and in its `.fetch-assets/`), and
+//! nothing else. Downloaded files are staged under names of their own (see
+//! [`crate::staging`]). The files themselves are made by
 //! [`crate::folder::Folder::create_temp`], through the folder's handle.
 
 const PREFIX: &str = ".fetch-assets-";

@@ -2,7 +2,7 @@
 //! step of a many-file commit in turn, over an earlier complete run of other
 //! bytes. Every time, either `verify` passes or there is no manifest, and
 //! the next run (the same command, no `--force`) exits 0 with the new files,
-//! verified.
+//! verified, without fetching any of them again.
 //!
 //! The crash comes from the commit itself (`FETCH_ASSETS_TEST_CRASH_AT_STEP`
 //! kills the process after that many steps), so every step is tried and no
@@ -91,8 +91,14 @@ fn a_crash_at_any_step_of_a_commit_leaves_a_verifying_folder_or_none_and_the_nex
             listing(&out)
         );
 
+        let asked_before = new.stats().cdn_requests.len();
         fetch_into(&new, &new.v2_base(), &out).assert().success();
         assert!(verify_passes(&new, &out), "step {step}: repaired");
+        assert_eq!(
+            new.stats().cdn_requests.len(),
+            asked_before,
+            "step {step}: every file was in place or staged: nothing fetched again"
+        );
         assert!(sha256sum_accepts(&out), "step {step}");
         assert_new_versions(&new, &out, step);
         let mut expected: Vec<String> = V2_ALL_OUTPUTS.iter().map(|(n, _)| n.to_string()).collect();

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{Background, listing, manifest, sha256sum_accepts, wait_for};
+use common::{Background, listing, manifest, sha256sum_accepts, staged, wait_for};
 use fake_tripo::{FakeTripo, FileFault, Scenario};
 use fetch_assets::{Client, Event, FetchOptions};
 use serde_json::json;
@@ -38,8 +38,9 @@ fn scenario(seconds: u64) -> Scenario {
     )
 }
 
+/// True once the run has begun receiving a file.
 fn has_temp_file(dir: &Path) -> bool {
-    dir.exists() && listing(dir).iter().any(|n| n.starts_with(".fetch-assets-"))
+    staged(dir).iter().any(|n| n.ends_with(".part"))
 }
 
 #[test]

@@ -1,14 +1,14 @@
 //! Ctrl-C and SIGTERM: a real signal to the real binary while a transfer is
-//! in flight. The run exits 130, removes its temporary files, leaves no
-//! partial file under a final name, and leaves the files and manifest of an
-//! earlier complete run exactly as they were.
+//! in flight. The run exits 130, leaves no partial file under a final name,
+//! keeps what arrived in `.fetch-assets/` (and nothing else), and leaves the
+//! files and manifest of an earlier complete run exactly as they were.
 
 mod common;
 
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use common::{Background, fetch_assets, listing, sha256sum_accepts};
+use common::{Background, fetch_assets, listing, sha256sum_accepts, staged, staged_files};
 use fake_tripo::{FakeTripo, FileFault, Scenario};
 use serde_json::json;
 
@@ -16,6 +16,13 @@ const TASK: &str = "3b1f6c2e-8d4a-4f0b-a1c9-7e2d5b6a8f90";
 /// Large and slow: in flight for many seconds, so a signal always lands mid-transfer.
 const BIG: usize = 40_000_000;
 const SLOW: u64 = 2_000_000;
+/// What a complete run leaves.
+const FILES: [&str; 4] = [
+    "SHA256SUMS",
+    "manifest.json",
+    "model.glb",
+    "rendered_image.webp",
+];
 
 fn scenario(big_and_slow: bool) -> Scenario {
     let scenario = Scenario::from_json(json!({"code": 0, "data": {
@@ -37,20 +44,12 @@ fn scenario(big_and_slow: bool) -> Scenario {
     }
 }
 
-fn temp_files(dir: &Path) -> Vec<String> {
-    if !dir.exists() {
-        return Vec::new();
-    }
-    listing(dir)
-        .into_iter()
-        .filter(|n| n.starts_with(".fetch-assets-") && n.ends_with(".part"))
-        .collect()
-}
-
-/// Waits until the big file is streaming into a temporary file in `dir`.
+/// Waits until the big file is streaming into `.fetch-assets/` in `dir`.
 fn wait_until_in_flight(fake: &FakeTripo, dir: &Path, run: &mut Background) {
     let deadline = Instant::now() + Duration::from_secs(20);
-    while fake.stats().bytes_sent_for("model.glb") < 200_000 || temp_files(dir).is_empty() {
+    while fake.stats().bytes_sent_for("model.glb") < 200_000
+        || !staged(dir).contains(&"model.part".to_owned())
+    {
         assert!(run.is_running(), "the run ended early: {}", run.stderr());
         assert!(
             Instant::now() < deadline,
@@ -61,10 +60,12 @@ fn wait_until_in_flight(fake: &FakeTripo, dir: &Path, run: &mut Background) {
     }
 }
 
-/// Each file's name and content, the manifest and sums included.
+/// Each file's name and content, the manifest and sums included (what a
+/// run keeps in `.fetch-assets/` left out).
 fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
     listing(dir)
         .into_iter()
+        .filter(|name| name != ".fetch-assets")
         .map(|name| {
             let bytes = std::fs::read(dir.join(&name)).expect("readable");
             (name, bytes)
@@ -73,7 +74,7 @@ fn snapshot(dir: &Path) -> Vec<(String, Vec<u8>)> {
 }
 
 #[test]
-fn a_signal_mid_transfer_exits_130_and_leaves_nothing_behind() {
+fn a_signal_mid_transfer_exits_130_and_keeps_only_what_arrived() {
     for signal in ["INT", "TERM"] {
         let fake = FakeTripo::start(scenario(true));
         let root = tempfile::tempdir().expect("tempdir");
@@ -99,8 +100,13 @@ fn a_signal_mid_transfer_exits_130_and_leaves_nothing_behind() {
         );
         assert_eq!(
             listing(&out),
-            Vec::<String>::new(),
-            "SIG{signal}: no temporary file, no partial file under a final name"
+            [".fetch-assets"],
+            "SIG{signal}: no partial file under a final name, nothing else"
+        );
+        assert!(
+            staged_files(&out).contains(&"model".to_owned()),
+            "SIG{signal}: what arrived of the model is kept: {:?}",
+            staged(&out)
         );
     }
 }
@@ -119,12 +125,7 @@ fn a_forced_rerun_interrupted_leaves_the_earlier_complete_run_intact() {
         let before = snapshot(out.path());
         assert_eq!(
             before.iter().map(|(n, _)| n.as_str()).collect::<Vec<_>>(),
-            [
-                "SHA256SUMS",
-                "manifest.json",
-                "model.glb",
-                "rendered_image.webp"
-            ]
+            FILES
         );
 
         let slow = FakeTripo::start(scenario(true));
@@ -137,6 +138,11 @@ fn a_forced_rerun_interrupted_leaves_the_earlier_complete_run_intact() {
             snapshot(out.path()) == before,
             "SIG{signal}: the earlier files and manifest are exactly as they were: {:?}",
             listing(out.path())
+        );
+        assert_eq!(
+            listing(out.path()).len(),
+            before.len() + 1,
+            "SIG{signal}: and beside them only .fetch-assets"
         );
         assert!(sha256sum_accepts(out.path()), "SIG{signal}");
     }
@@ -154,38 +160,40 @@ fn two_signals_in_a_row_still_exit_130_at_once() {
     let status = run.exit(Duration::from_secs(10));
     assert_eq!(status.code(), Some(130), "{}", run.stderr());
     assert!(sent.elapsed() < Duration::from_secs(5), "at once");
-    assert!(
-        listing(out.path())
-            .iter()
-            .all(|n| n.starts_with(".fetch-assets-")),
-        "whichever signal ended it, no file under a final name: {:?}",
-        listing(out.path())
+    assert_eq!(
+        listing(out.path()),
+        [".fetch-assets"],
+        "whichever signal ended it, no file under a final name"
     );
-    // A second signal may cut the cleanup short; the next run tidies up.
+    // A second signal may cut the writing short; the next run carries on.
     let fast = FakeTripo::start(scenario(false));
     fetch_assets(&fast, &fast.v3_base())
         .arg(TASK)
         .arg(out.path())
         .assert()
         .success();
-    assert!(temp_files(out.path()).is_empty());
+    assert_eq!(listing(out.path()), FILES, "nothing else is left");
     assert!(sha256sum_accepts(out.path()));
 }
 
 #[test]
-fn a_killed_run_s_temporary_file_is_removed_by_the_next_run() {
-    // SIGKILL cannot be caught: the temporary file stays, hidden, until the
-    // next run into the folder, which alone holds it then.
+fn a_killed_run_s_staged_file_is_carried_on_by_the_next_run() {
+    // SIGKILL cannot be caught: what arrived stays in .fetch-assets/, and
+    // the next run into the folder carries on from it, then removes it.
     let fake = FakeTripo::start(scenario(true));
     let out = tempfile::tempdir().expect("tempdir");
     let mut run = Background::start(&fake, &[TASK], out.path());
     wait_until_in_flight(&fake, out.path(), &mut run);
     run.signal("KILL");
     run.exit(Duration::from_secs(10));
-    let stale = temp_files(out.path());
-    assert!(!stale.is_empty(), "the killed run left its temporary file");
     assert!(
-        listing(out.path()).iter().all(|n| stale.contains(n)),
+        staged_files(out.path()).contains(&"model".to_owned()),
+        "the killed run left what arrived: {:?}",
+        staged(out.path())
+    );
+    assert_eq!(
+        listing(out.path()),
+        [".fetch-assets"],
         "and nothing under a final name"
     );
 
@@ -195,14 +203,6 @@ fn a_killed_run_s_temporary_file_is_removed_by_the_next_run() {
         .arg(out.path())
         .assert()
         .success();
-    assert_eq!(
-        listing(out.path()),
-        [
-            "SHA256SUMS",
-            "manifest.json",
-            "model.glb",
-            "rendered_image.webp"
-        ]
-    );
+    assert_eq!(listing(out.path()), FILES);
     assert!(sha256sum_accepts(out.path()));
 }

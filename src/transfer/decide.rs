@@ -23,6 +23,9 @@ pub(super) struct Answer<'a> {
     pub content_length: Option<u64>,
     pub content_range: Option<&'a str>,
     pub retry_after: Option<Duration>,
+    /// Its validators name another version than the bytes we have (see
+    /// [`super::validator`]).
+    pub other_version: bool,
 }
 
 /// The next step for the file.
@@ -61,6 +64,10 @@ pub(super) fn decide(asked: Asked, answer: &Answer<'_>, link: &str) -> Step {
         200 => Step::Accept {
             total: answer.content_length,
             start_over: asked.from > 0,
+        },
+        206 if asked.from > 0 && answer.other_version => Step::StartOver {
+            cause: DownloadCause::NewVersion,
+            retry_after: None,
         },
         206 => match answer.content_range.and_then(parse_content_range) {
             Some((start, end, total))
@@ -120,6 +127,14 @@ mod tests {
             content_length: length,
             content_range: range,
             retry_after: Some(Duration::from_secs(3)),
+            other_version: false,
+        }
+    }
+
+    fn another_version(answer: Answer<'_>) -> Answer<'_> {
+        Answer {
+            other_version: true,
+            ..answer
         }
     }
 
@@ -170,6 +185,16 @@ mod tests {
                 resume,
                 answer(206, Some(200), r),
                 "accept Some(300) over=false",
+            ),
+            (
+                resume,
+                another_version(answer(206, Some(200), r)),
+                "start over: the file changed on the CDN (another version) after None",
+            ),
+            (
+                resume,
+                another_version(answer(200, Some(300), None)),
+                "accept Some(300) over=true",
             ),
             (
                 resume,

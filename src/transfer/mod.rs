@@ -1,18 +1,24 @@
-//! One file: stream it into a temporary file in the output folder, hashing
-//! as bytes arrive; resume cut transfers with `Range`; renew a dead link;
-//! retry transient faults; check the content against the file's type (an
-//! error page is a CDN fault, renewed like a refusal; a damaged file ends
-//! it); and hand back a verified file ready to be renamed into place. Dropping the transfer at any point removes the temporary file.
+//! One file: stream it into its place in `.fetch-assets/`, hashing as
+//! bytes arrive; resume cut transfers with `Range` and `If-Range`; renew a
+//! dead link; retry transient faults; check the content against the file's
+//! type (an error page is a CDN fault, renewed like a refusal; a damaged
+//! file ends it); and hand back a verified file ready to be renamed into
+//! place. A transfer that ends early (a failure, the run dropped) leaves
+//! what it received staged, for the next run to reuse or resume.
 //!
 //! The parts: [`decide`] says what an answer means (a pure function, tested
 //! as a table); [`body`] streams a body under the stall rule; [`writer`]
-//! writes and hashes on a thread of its own; [`budget`] bounds the tries and
-//! is the one way a file gives up. This file drives them, request by request.
+//! writes and hashes on a thread of its own; [`staged`] is the file's bytes
+//! and record across runs; [`validator`] tells versions apart; [`budget`]
+//! bounds the tries and is the one way a file gives up. This file drives
+//! them, request by request.
 
 mod body;
 mod budget;
 mod decide;
 mod space;
+mod staged;
+mod validator;
 mod writer;
 
 pub(crate) use self::space::Space;
@@ -20,27 +26,35 @@ pub(crate) use self::space::Space;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use reqwest::header::{CONTENT_RANGE, CONTENT_TYPE, HeaderMap, HeaderName, RANGE};
+use reqwest::header::{CONTENT_RANGE, CONTENT_TYPE, HeaderMap, HeaderName, IF_RANGE, RANGE};
+use sha2::{Digest, Sha256};
 
 use self::body::{Cap, Cut};
 use self::budget::Budget;
 use self::decide::{Answer, Asked, Step};
+use self::staged::{Found, Record, Staged};
+use self::validator::Validator;
 use self::writer::Writer;
 use crate::assets::{self, Asset};
 use crate::content::{self, Finding};
 use crate::error::{DownloadCause, Error, Result, TraceId};
 use crate::events::{Event, Observer};
-use crate::folder::{Folder, TempFile};
+use crate::folder::Folder;
 use crate::link_book::{Lease, LinkBook};
 use crate::net;
 use crate::retry::{self, RetryPolicy};
+use crate::staging;
 
 /// Everything a transfer needs that is shared by all transfers of a run.
 pub(crate) struct TransferContext {
     /// The client for the CDN: it never carries the API key.
     pub cdn: reqwest::Client,
-    /// The output folder, held open: the temporary files are made in it.
+    /// The output folder, held open.
     pub folder: Arc<Folder>,
+    /// `.fetch-assets/` in it, where the files arrive (see [`staged`]).
+    pub staging: Arc<Folder>,
+    /// Reuse nothing an earlier run staged (`--force`).
+    pub fresh: bool,
     pub links: Arc<LinkBook>,
     pub policy: RetryPolicy,
     /// No byte for this long, or under 1 KiB/s on average over it: abandon
@@ -59,7 +73,7 @@ pub(crate) struct TransferContext {
     pub observer: Arc<dyn Observer>,
 }
 
-/// A complete, size-checked and hashed file, still under its temporary name.
+/// A complete, size-checked and hashed file, still in `.fetch-assets/`.
 #[derive(Debug)]
 pub(crate) struct Downloaded {
     pub asset: Asset,
@@ -69,20 +83,22 @@ pub(crate) struct Downloaded {
     pub media_type: String,
     /// The link it came from, without its query.
     pub source: String,
-    temp: TempFile,
+    staged: Staged,
 }
 
 impl Downloaded {
     /// Renames the file to its final name in `folder` (the one it was
     /// downloaded into), replacing what was there.
     pub(crate) fn commit(self, folder: &Folder) -> Result<()> {
-        self.temp.put_in_place(&self.file_name).map_err(|e| {
-            Error::io(
-                "move the finished file into place as",
-                folder.shown(&self.file_name),
-                e,
-            )
-        })
+        self.staged
+            .put_in_place(folder, &self.file_name)
+            .map_err(|e| {
+                Error::io(
+                    "move the finished file into place as",
+                    folder.shown(&self.file_name),
+                    e,
+                )
+            })
     }
 }
 
@@ -90,7 +106,7 @@ impl Downloaded {
 struct Arriving {
     /// The file, by its name without extension (`model`).
     name: Arc<str>,
-    /// Bytes the temporary file holds, from the file's first.
+    /// Bytes the staged file holds, from the file's first.
     received: u64,
     /// The file's whole size, once an answer announced it.
     total: Option<u64>,
@@ -101,11 +117,14 @@ struct Arriving {
     head: Vec<u8>,
     /// The space its announced length still needs.
     reservation: Option<space::Reservation>,
+    /// The version the bytes are of: the validators of the answer they
+    /// came from, sent as `If-Range` when resuming.
+    validator: Option<Validator>,
 }
 
 /// What one request ended with.
 enum Outcome {
-    /// The whole file is in the temporary file.
+    /// The whole file is in the staged file.
     Complete,
     /// The CDN refused the link: renew it.
     Refused(DownloadCause),
@@ -120,17 +139,36 @@ enum Outcome {
     Failed(Error),
 }
 
+/// Fetches one file into `.fetch-assets/`, reusing or resuming what an
+/// earlier run staged for it. A file that fails keeps what it received
+/// when running again may finish it (see [`staged::worth_keeping`]).
 pub(crate) async fn download(ctx: &TransferContext, asset: Asset) -> Result<Downloaded> {
+    let stem = asset.role.stem();
+    let result = fetch_file(ctx, asset).await;
+    if let Err(error) = &result
+        && !staged::worth_keeping(error)
+    {
+        let staging = ctx.staging.clone();
+        // Best effort: what stays is started over by the next run.
+        let _ = tokio::task::spawn_blocking(move || staged::discard(&staging, &stem)).await;
+    }
+    result
+}
+
+async fn fetch_file(ctx: &TransferContext, mut asset: Asset) -> Result<Downloaded> {
     let name: Arc<str> = asset.role.stem().into();
     let mut budget = Budget::new(ctx.policy, ctx.max_refreshes);
     let Some(mut lease) = ctx.links.current(&asset.role) else {
         return Err(budget.give_up(name.to_string(), DownloadCause::NoLink, TraceId::default()));
     };
-    let (file, temp) = ctx
-        .folder
-        .create_temp()
-        .map_err(|e| Error::io("create a temporary file in", ctx.folder.path(), e))?;
-    let mut writer = Writer::start(file);
+    let source = lease.link.redacted();
+    let (mut staged, file, found) = {
+        let (staging, stem, fresh) = (ctx.staging.clone(), name.to_string(), ctx.fresh);
+        tokio::task::spawn_blocking(move || Staged::open(staging, &stem, &source, fresh))
+            .await
+            .map_err(|e| Error::Internal(format!("opening a staged file stopped: {e}")))?
+            .map_err(|e| Error::io("use", ctx.staging.shown(&staging::data_name(&name)), e))?
+    };
     let mut arriving = Arriving {
         name: name.clone(),
         received: 0,
@@ -138,14 +176,49 @@ pub(crate) async fn download(ctx: &TransferContext, asset: Asset) -> Result<Down
         content_type: None,
         head: Vec::new(),
         reservation: None,
+        validator: None,
     };
+    let mut hasher = Sha256::new();
+    match found {
+        Found::Complete { size, record } => {
+            match reuse(ctx, asset, staged, &lease, size, record).await? {
+                Ok(done) => return Ok(done),
+                // It fails the check this run makes: start it over.
+                Err((back, again)) => (asset, staged) = (back, again),
+            }
+        }
+        Found::Partial {
+            received,
+            record,
+            head,
+            hashed,
+        } => {
+            hasher = hashed;
+            arriving.received = received;
+            arriving.total = record.size;
+            arriving.content_type = record.content_type;
+            arriving.head = head;
+            arriving.validator = Some(record.validator);
+        }
+        Found::Nothing => {}
+    }
+    let mut writer = Writer::resume(file, arriving.received, hasher);
 
     loop {
         if let Some(cause) = expiring(&lease, SystemTime::now()) {
             lease = renew(ctx, &asset, lease, &name, cause, &mut budget).await?;
         }
         budget.request();
-        match attempt(ctx, &lease, &mut arriving, &mut writer, &mut budget).await {
+        match attempt(
+            ctx,
+            &lease,
+            &mut arriving,
+            &mut writer,
+            &mut staged,
+            &mut budget,
+        )
+        .await
+        {
             Outcome::Complete => match check_content(ctx, &lease, &arriving) {
                 Ok(()) => break,
                 Err(Finding::ErrorPage(page)) => {
@@ -199,7 +272,7 @@ pub(crate) async fn download(ctx: &TransferContext, asset: Asset) -> Result<Down
     }
     if ctx.content_check && ext == "gltf" {
         // A glTF is a JSON document: only the whole file tells.
-        match check_whole(&temp, &ext, &arriving).await {
+        match check_whole(&staged, &ext, arriving.content_type.as_deref()).await {
             Ok(Ok(())) => {}
             Ok(Err(finding)) => {
                 let check = match finding {
@@ -212,6 +285,15 @@ pub(crate) async fn download(ctx: &TransferContext, asset: Asset) -> Result<Down
             Err(e) => return Err(Error::io("check", ctx.folder.shown(&file_name), e)),
         }
     }
+    let record = Record {
+        source: lease.link.redacted(),
+        validator: arriving.validator.clone().unwrap_or_default(),
+        size: Some(written.size),
+        content_type: arriving.content_type.clone(),
+        sha256: Some(written.sha256.clone()),
+        content_checked: ctx.content_check,
+    };
+    keep_record(ctx, &mut staged, record).await?;
     ctx.observer.event(&Event::FileComplete {
         file: name,
         path: file_name.clone(),
@@ -224,8 +306,61 @@ pub(crate) async fn download(ctx: &TransferContext, asset: Asset) -> Result<Down
         file_name,
         size: written.size,
         sha256: written.sha256,
-        temp,
+        staged,
     })
+}
+
+/// A file an earlier run staged complete, for the same link, that still
+/// matches its record: no request at all. If this run checks content and
+/// that run did not, the check is made now; a file that fails it is
+/// handed back to be fetched anew (its bytes are dropped by the writer,
+/// and its record replaced, before any new byte).
+async fn reuse(
+    ctx: &TransferContext,
+    asset: Asset,
+    staged: Staged,
+    lease: &Lease,
+    size: u64,
+    record: Record,
+) -> Result<Result<Downloaded, (Asset, Staged)>> {
+    let ext = assets::extension(lease.link.url(), record.content_type.as_deref());
+    let file_name = assets::file_name(&asset.role, &ext);
+    if ctx.content_check && !record.content_checked {
+        let checked = check_whole(&staged, &ext, record.content_type.as_deref())
+            .await
+            .map_err(|e| Error::io("check", ctx.staging.shown(&file_name), e))?;
+        if checked.is_err() {
+            return Ok(Err((asset, staged)));
+        }
+    }
+    ctx.observer.event(&Event::FileComplete {
+        file: asset.role.stem().into(),
+        path: file_name.clone(),
+        size,
+    });
+    Ok(Ok(Downloaded {
+        media_type: assets::media_type(&ext, record.content_type.as_deref()),
+        source: record.source.clone(),
+        sha256: record.sha256.clone().unwrap_or_default(),
+        asset,
+        file_name,
+        size,
+        staged,
+    }))
+}
+
+/// Writes the staged file's record (synced) on a blocking thread, unless
+/// it is the one on disk.
+async fn keep_record(ctx: &TransferContext, staged: &mut Staged, record: Record) -> Result<()> {
+    if staged.record() == Some(&record) {
+        return Ok(());
+    }
+    let mut writing = staged.clone();
+    *staged = tokio::task::spawn_blocking(move || writing.keep_record(record).map(|()| writing))
+        .await
+        .map_err(|e| Error::Internal(format!("writing a staged file's record stopped: {e}")))?
+        .map_err(|e| Error::io("write in", ctx.staging.path(), e))?;
+    Ok(())
 }
 
 /// The content check of a file that arrived whole, from its first bytes
@@ -246,14 +381,14 @@ fn check_content(ctx: &TransferContext, lease: &Lease, arriving: &Arriving) -> R
 /// The check of the whole file on disk (glTF's JSON document), on a
 /// blocking thread.
 async fn check_whole(
-    temp: &TempFile,
+    staged: &Staged,
     ext: &str,
-    arriving: &Arriving,
+    content_type: Option<&str>,
 ) -> std::io::Result<Result<(), Finding>> {
     let (file, ext, content_type) = (
-        temp.reopen()?,
+        staged.reopen()?,
         ext.to_owned(),
-        arriving.content_type.clone(),
+        content_type.map(str::to_owned),
     );
     tokio::task::spawn_blocking(move || content::check_file(file, &ext, content_type.as_deref()))
         .await
@@ -313,6 +448,7 @@ async fn attempt(
     lease: &Lease,
     arriving: &mut Arriving,
     writer: &mut Writer,
+    staged: &mut Staged,
     budget: &mut Budget,
 ) -> Outcome {
     ctx.observer.event(&Event::Request {
@@ -322,6 +458,9 @@ async fn attempt(
     let mut request = ctx.cdn.get(lease.link.url().expose().clone());
     if arriving.received > 0 {
         request = request.header(RANGE, format!("bytes={}-", arriving.received));
+        if let Some(version) = arriving.validator.as_ref().and_then(Validator::if_range) {
+            request = request.header(IF_RANGE, version);
+        }
     }
     let response = match body::or_stall(ctx.stall_timeout, request.send()).await {
         Err(stalled) => return transient(stalled, None),
@@ -342,11 +481,16 @@ async fn attempt(
         Ok(Ok(response)) => response,
     };
     let headers = response.headers();
+    let version = Validator::of(headers);
     let answer = Answer {
         status: response.status().as_u16(),
         content_length: response.content_length(),
         content_range: header_text(headers, &CONTENT_RANGE),
         retry_after: retry::retry_after(headers),
+        other_version: arriving
+            .validator
+            .as_ref()
+            .is_some_and(|ours| ours.other_version(&version)),
     };
     let asked = Asked {
         from: arriving.received,
@@ -379,6 +523,22 @@ async fn attempt(
     }
     if arriving.content_type.is_none() {
         arriving.content_type = header_text(response.headers(), &CONTENT_TYPE).map(str::to_owned);
+    }
+    if arriving.received == 0 {
+        // The first bytes of the file: they are of this answer's version.
+        arriving.validator = Some(version);
+    }
+    // What the staged file holds, said before any of its bytes are written.
+    let record = Record {
+        source: lease.link.redacted(),
+        validator: arriving.validator.clone().unwrap_or_default(),
+        size: arriving.total,
+        content_type: arriving.content_type.clone(),
+        sha256: None,
+        content_checked: false,
+    };
+    if let Err(error) = keep_record(ctx, staged, record).await {
+        return Outcome::Failed(error);
     }
     ctx.observer.event(&Event::TransferStarted {
         file: arriving.name.clone(),
@@ -438,6 +598,7 @@ async fn reset(ctx: &TransferContext, arriving: &mut Arriving, writer: &mut Writ
     arriving.received = 0;
     arriving.total = None;
     arriving.content_type = None;
+    arriving.validator = None;
     arriving.head.clear();
     Ok(())
 }

@@ -17,11 +17,11 @@
 
 use std::fs::File;
 use std::io::{Seek, SeekFrom, Write};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use bytes::{Bytes, BytesMut};
 use sha2::{Digest, Sha256};
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 
 /// Feeds one file's hash and disk threads.
@@ -44,9 +44,15 @@ pub(super) struct Written {
 #[derive(Clone)]
 enum Command {
     Data(Bytes),
-    /// Forget everything written: the file starts over.
-    Restart,
+    /// Forget everything written: the file starts over. The disk thread
+    /// says when the file is empty, so nothing said about the new bytes
+    /// (the staged file's record) can reach the disk before the old bytes
+    /// are gone.
+    Restart(Emptied),
 }
+
+/// Told once the file is empty; dropped unsent if the disk thread fails.
+type Emptied = Arc<Mutex<Option<oneshot::Sender<()>>>>;
 
 /// One thread and the queue that feeds it; it ends with a `T`.
 struct Stage<T> {
@@ -68,10 +74,18 @@ const WRITE_BACK_EVERY: u64 = 8 << 20;
 
 impl Writer {
     /// Starts the threads that own `file` until [`Writer::finish`].
+    #[cfg(test)]
     pub(super) fn start(file: File) -> Writer {
+        Writer::resume(file, 0, Sha256::new())
+    }
+
+    /// Starts the threads that own `file`, whose first `kept` bytes an
+    /// earlier run wrote and `hashed` has hashed: new bytes go after them
+    /// (the hash is always of the whole file).
+    pub(super) fn resume(file: File, kept: u64, hashed: Sha256) -> Writer {
         Writer {
-            hash: Stage::start(HASH_DEPTH, hash),
-            disk: Stage::start(DISK_DEPTH, move |commands| write(file, commands)),
+            hash: Stage::start(HASH_DEPTH, move |commands| hash(hashed, commands)),
+            disk: Stage::start(DISK_DEPTH, move |commands| write(file, kept, commands)),
             pending: BytesMut::new(),
         }
     }
@@ -94,10 +108,18 @@ impl Writer {
         Ok(())
     }
 
-    /// Forgets every byte written so far.
+    /// Forgets every byte written so far; returns once the file is empty.
     pub(super) async fn restart(&mut self) -> std::io::Result<()> {
         self.pending.clear();
-        self.send(Command::Restart).await
+        let (tell, emptied) = oneshot::channel();
+        self.send(Command::Restart(Arc::new(Mutex::new(Some(tell)))))
+            .await?;
+        if emptied.await.is_ok() {
+            return Ok(());
+        }
+        // The disk thread failed before emptying the file: its result says why.
+        self.send(Command::Data(Bytes::new())).await?;
+        Err(std::io::Error::other("the file writer stopped"))
     }
 
     /// Hands the command to both threads (the data is shared, not copied).
@@ -162,21 +184,22 @@ impl<T: Send + 'static> Stage<T> {
     }
 }
 
-/// The hash thread: SHA-256 of everything since the last restart.
-fn hash(mut commands: mpsc::Receiver<Command>) -> std::io::Result<String> {
-    let mut hasher = Sha256::new();
+/// The hash thread: SHA-256 of everything since the last restart, going
+/// on from `hasher` (the bytes the file already held).
+fn hash(mut hasher: Sha256, mut commands: mpsc::Receiver<Command>) -> std::io::Result<String> {
     while let Some(command) = commands.blocking_recv() {
         match command {
             Command::Data(data) => hasher.update(&data),
-            Command::Restart => hasher = Sha256::new(),
+            Command::Restart(_) => hasher = Sha256::new(),
         }
     }
     Ok(format!("{:x}", hasher.finalize()))
 }
 
-/// The disk thread: writes, hands finished pieces to the write-back thread,
-/// and at the end syncs the file. Gives the size written.
-fn write(file: File, mut commands: mpsc::Receiver<Command>) -> std::io::Result<u64> {
+/// The disk thread: writes after the `kept` bytes, hands finished pieces to
+/// the write-back thread, and at the end syncs the file. Gives the file's
+/// size.
+fn write(file: File, kept: u64, mut commands: mpsc::Receiver<Command>) -> std::io::Result<u64> {
     let file = Arc::new(file);
     let (pieces, written_back) = std::sync::mpsc::channel::<(u64, u64)>();
     let write_back = {
@@ -185,7 +208,9 @@ fn write(file: File, mut commands: mpsc::Receiver<Command>) -> std::io::Result<u
             .name("write-back".to_owned())
             .spawn(move || write_back(&file, written_back))?
     };
-    let (mut size, mut piece_start) = (0u64, 0u64);
+    file.set_len(kept)?;
+    (&*file).seek(SeekFrom::Start(kept))?;
+    let (mut size, mut piece_start) = (kept, kept);
     while let Some(command) = commands.blocking_recv() {
         match command {
             Command::Data(data) => {
@@ -197,10 +222,17 @@ fn write(file: File, mut commands: mpsc::Receiver<Command>) -> std::io::Result<u
                     piece_start = size;
                 }
             }
-            Command::Restart => {
+            Command::Restart(emptied) => {
                 file.set_len(0)?;
                 (&*file).seek(SeekFrom::Start(0))?;
                 (size, piece_start) = (0, 0);
+                let tell = emptied
+                    .lock()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .take();
+                if let Some(tell) = tell {
+                    let _ = tell.send(());
+                }
             }
         }
     }

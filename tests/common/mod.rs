@@ -102,6 +102,28 @@ pub fn listing(dir: &Path) -> Vec<String> {
     names
 }
 
+/// What a failed or interrupted run kept in `DIR/.fetch-assets/`, by name
+/// (`model.part`, `model.part.json`, ...), sorted; empty when there is no
+/// such folder.
+pub fn staged(dir: &Path) -> Vec<String> {
+    let staging = dir.join(".fetch-assets");
+    if staging.is_dir() {
+        listing(&staging)
+    } else {
+        Vec::new()
+    }
+}
+
+/// The files `DIR/.fetch-assets/` keeps bytes of (those with a record), by
+/// their names without extension (`model`), sorted.
+pub fn staged_files(dir: &Path) -> Vec<String> {
+    staged(dir)
+        .iter()
+        .filter_map(|name| name.strip_suffix(".part.json"))
+        .map(str::to_owned)
+        .collect()
+}
+
 /// Runs `sha256sum -c SHA256SUMS` in the folder, as a user would.
 pub fn sha256sum_accepts(dir: &Path) -> bool {
     Command::new("sha256sum")
