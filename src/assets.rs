@@ -97,6 +97,14 @@ impl Role {
         Role::Multiview(View::Right),
     ];
 
+    /// An open-ended output's role: its name, and its place in `output`.
+    pub(crate) fn open(name: &str, field: &str) -> Role {
+        Role::Open(OpenRole {
+            name: name.into(),
+            field: field.into(),
+        })
+    }
+
     /// The role's name in the manifest and for `--only` (all four views are `multiview`).
     pub fn name(&self) -> &str {
         match self {
@@ -306,14 +314,30 @@ pub fn plan(output: &Map<String, Value>) -> Vec<Asset> {
     assets
 }
 
-/// The names of the open-ended outputs of `output`, in path order: the
-/// order of their manifest entries.
-pub(crate) fn open_names(output: &Map<String, Value>) -> Vec<String> {
-    every_output(output)
-        .into_iter()
-        .filter(|(role, _)| role.field().is_some())
-        .map(|(role, _)| role.name().to_owned())
-        .collect()
+/// The contract's order of a task's files, by stem: the table's roles in
+/// its order, then the open-ended outputs of `output` in path order. The
+/// order of the manifest, of `SHA256SUMS` and of the outputs a message
+/// lists.
+pub(crate) struct ContractOrder(Vec<String>);
+
+impl ContractOrder {
+    /// The order for a task whose output is `output`.
+    pub(crate) fn of(output: &Map<String, Value>) -> ContractOrder {
+        let open = every_output(output)
+            .into_iter()
+            .filter(|(role, _)| role.field().is_some())
+            .map(|(role, _)| role.stem());
+        ContractOrder(Role::ALL.iter().map(Role::stem).chain(open).collect())
+    }
+
+    /// Where the file of this stem goes; a stem the order does not know (an
+    /// output an earlier answer had) goes last.
+    pub(crate) fn place(&self, stem: &str) -> usize {
+        self.0
+            .iter()
+            .position(|known| known == stem)
+            .unwrap_or(self.0.len())
+    }
 }
 
 /// Every output, before shared links are merged: the table's roles in
@@ -335,11 +359,7 @@ fn every_output(output: &Map<String, Value>) -> Vec<(Role, Found)> {
         .chain(RESERVED_NAMES)
         .collect();
     for open in open_outputs::find(output, &|path| taken.contains(path), &reserved) {
-        let role = Role::Open(OpenRole {
-            name: open.name.into(),
-            field: open.field.to_string().into(),
-        });
-        found.push((role, open.found));
+        found.push((Role::open(&open.name, &open.field.to_string()), open.found));
     }
     found
 }
@@ -613,6 +633,26 @@ mod tests {
             .filter_map(|a| a.link.as_ref().ok().map(ToString::to_string))
             .collect();
         assert_eq!(shown, ["https://c/m.glb", "https://c/t.png"]);
+    }
+
+    #[test]
+    fn the_contract_order_is_the_table_then_open_outputs_in_path_order() {
+        let order = ContractOrder::of(&output(json!({
+            "thumbnail_url": "https://c/t.png",
+            "model_url": "https://c/m.glb",
+            "extra": {"a_url": "https://c/a.png"},
+        })));
+        let stems = [
+            "model",
+            "pbr_model",
+            "multiview_0_front",
+            "multiview_3_right",
+            "extra_a",
+            "thumbnail",
+            "gone",
+        ];
+        let places: Vec<usize> = stems.iter().map(|s| order.place(s)).collect();
+        assert_eq!(places, [0, 2, 8, 11, 12, 13, 14]);
     }
 
     #[test]

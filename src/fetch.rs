@@ -11,7 +11,7 @@ use std::time::Instant;
 use futures::{StreamExt, stream};
 
 use crate::api::ApiClient;
-use crate::assets::{self, Asset, Role, RoleSelector};
+use crate::assets::{self, Asset, ContractOrder, Role, RoleSelector};
 use crate::commit;
 use crate::error::{DownloadCause, Error, Result, TraceId, Tried};
 use crate::events::{Event, Observer, PlannedFile};
@@ -19,8 +19,9 @@ use crate::folder::Folder;
 use crate::hosts::HostRules;
 use crate::link_book::LinkBook;
 use crate::lock;
-use crate::manifest::{self, FileCheck, FileEntry, Manifest};
+use crate::manifest::{self, FileEntry, Manifest};
 use crate::poll::PollSchedule;
+use crate::rerun::{self, Rerun};
 use crate::retry::RetryPolicy;
 use crate::staging;
 use crate::task::{Task, TaskStatus};
@@ -102,9 +103,9 @@ pub(crate) async fn fetch(
         }
     };
 
-    let (kept, to_fetch) = blocking({
+    let Rerun { kept, to_fetch } = blocking({
         let (folder, previous) = (folder.clone(), previous.clone());
-        move || split_kept(&folder, previous.as_ref(), planned, options_force)
+        move || rerun::split(&folder, previous.as_ref(), planned, options_force)
     })
     .await?;
     if !kept.is_empty() {
@@ -225,12 +226,11 @@ async fn commit_all(
     files.extend(downloaded.iter().map(entry_for));
     let still_complete = blocking({
         let (folder, previous, files) = (folder.clone(), previous.cloned(), files.clone());
-        move || others_still_complete(&folder, previous.as_ref(), &files)
+        move || rerun::still_complete(&folder, previous.as_ref(), &files)
     })
     .await?;
     files.extend(still_complete);
-    let open_order = assets::open_names(&task.output);
-    files.sort_by_key(|entry| order_of(entry, &open_order));
+    rerun::in_contract_order(&mut files, &ContractOrder::of(&task.output));
     let manifest = Manifest {
         schema_version: manifest::SCHEMA_VERSION,
         task_id: task_id.to_owned(),
@@ -488,21 +488,9 @@ fn select(planned: Vec<Asset>, only: &[RoleSelector], task: &Task) -> Result<Vec
     };
     let missing: Vec<&str> = only.iter().filter(|s| !has(s)).map(|s| s.name()).collect();
     if !missing.is_empty() {
-        // The table's roles in its order, then the open-ended ones in path order.
-        let open_order = assets::open_names(&task.output);
+        let order = ContractOrder::of(&task.output);
         let mut available: Vec<&Role> = planned.iter().flat_map(Asset::roles).collect();
-        available.sort_by_key(|role| {
-            Role::ALL
-                .iter()
-                .position(|r| r == *role)
-                .unwrap_or_else(|| {
-                    Role::ALL.len()
-                        + open_order
-                            .iter()
-                            .position(|n| n == role.name())
-                            .unwrap_or(0)
-                })
-        });
+        available.sort_by_key(|role| order.place(&role.stem()));
         let mut available: Vec<&str> = available.into_iter().map(|r| r.name()).collect();
         available.dedup();
         return Err(Error::RoleNotAvailable {
@@ -558,85 +546,6 @@ fn previous_run(folder: &Folder, task_id: &str, force: bool) -> Result<Option<Ma
         }),
         Err(error) => Err(error),
     }
-}
-
-/// Splits the plan into files an earlier run already completed (they verify
-/// against its manifest) and files to fetch.
-fn split_kept(
-    folder: &Folder,
-    previous: Option<&Manifest>,
-    planned: Vec<Asset>,
-    force: bool,
-) -> (Vec<FileEntry>, Vec<Asset>) {
-    let Some(previous) = previous.filter(|_| !force) else {
-        return (Vec::new(), planned);
-    };
-    let mut kept: Vec<FileEntry> = Vec::new();
-    let mut to_fetch = Vec::new();
-    for asset in planned {
-        let done = previous
-            .files
-            .iter()
-            .find(|entry| names_role(entry, &asset.role))
-            .filter(|entry| manifest::check(folder, entry) == FileCheck::Ok);
-        match done {
-            Some(entry) if !kept.contains(entry) => kept.push(entry.clone()),
-            Some(_) => {}
-            None => to_fetch.push(asset),
-        }
-    }
-    (kept, to_fetch)
-}
-
-/// Entries of the earlier manifest this run neither kept nor fetched (say,
-/// a run with another `--only`) whose files still verify: they stay listed.
-fn others_still_complete(
-    folder: &Folder,
-    previous: Option<&Manifest>,
-    files: &[FileEntry],
-) -> Vec<FileEntry> {
-    let Some(previous) = previous else {
-        return Vec::new();
-    };
-    previous
-        .files
-        .iter()
-        .filter(|old| {
-            !files
-                .iter()
-                .any(|f| f.path == old.path || same_role(f, old))
-        })
-        .filter(|old| manifest::check(folder, old) == FileCheck::Ok)
-        .cloned()
-        .collect()
-}
-
-fn same_role(a: &FileEntry, b: &FileEntry) -> bool {
-    a.role == b.role && a.view == b.view
-}
-
-/// True when the entry is the file of `role`, or lists it as an alias.
-fn names_role(entry: &FileEntry, role: &Role) -> bool {
-    (entry.role == role.name() && entry.view.as_deref() == role.view().map(|v| v.name()))
-        || entry.aliases.iter().any(|alias| *alias == role.stem())
-}
-
-/// The contract's order, for entries old and new: the table's roles in its
-/// order, then the open-ended outputs in path order (`open_order`), then
-/// any other entry an earlier run left.
-fn order_of(entry: &FileEntry, open_order: &[String]) -> usize {
-    let table = Role::ALL
-        .iter()
-        .position(|role| names_role(entry, role) && entry.role == role.name());
-    let open = || {
-        open_order
-            .iter()
-            .position(|name| *name == entry.role)
-            .map(|i| Role::ALL.len() + i)
-    };
-    table
-        .or_else(open)
-        .unwrap_or(Role::ALL.len() + open_order.len())
 }
 
 fn entry_for(file: &Downloaded) -> FileEntry {

@@ -117,6 +117,7 @@ mod options;
 mod poll;
 #[cfg(test)]
 mod properties;
+mod rerun;
 mod retry;
 mod staging;
 mod task;
