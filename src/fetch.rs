@@ -78,21 +78,7 @@ pub(crate) async fn fetch(
         Start::Wait => wait(api, task_id, options, &observer).await?,
         Start::Known(task) => known(*task)?,
     };
-    let planned = select(assets::plan(&task.output), &options.only, &task)?;
-    for asset in &planned {
-        if let Err(reason) = asset.usable_link(client.hosts) {
-            let role = match asset.role.field() {
-                Some(field) => format!("{} (field {field})", asset.role),
-                None => asset.role.to_string(),
-            };
-            return Err(Error::Download {
-                file: asset.role.stem(),
-                cause: DownloadCause::BadLink { role, reason },
-                trace: TraceId::default(),
-                tried: Tried::default(),
-            });
-        }
-    }
+    let planned = plan(&task, &options.only, client.hosts)?;
     // Locked while `folder` lives: a second run into this folder waits, then
     // finds it complete. Every file operation from here on goes through it.
     let (folder, previous, unfinished) = match held {
@@ -467,6 +453,28 @@ pub(crate) fn ended(task_id: &str, task: Task) -> Error {
         message: task.error_message,
         trace: TraceId(task.trace_id),
     }
+}
+
+/// The plan: the task's files in the contract's order, narrowed to
+/// `--only`, each with a link a request may follow. A file without one
+/// ends the run (exit 5) before anything is written.
+fn plan(task: &Task, only: &[RoleSelector], hosts: HostRules) -> Result<Vec<Asset>> {
+    let planned = select(assets::plan(&task.output), only, task)?;
+    for asset in &planned {
+        if let Err(reason) = asset.usable_link(hosts) {
+            let role = match asset.role.field() {
+                Some(field) => format!("{} (field {field})", asset.role),
+                None => asset.role.to_string(),
+            };
+            return Err(Error::Download {
+                file: asset.role.stem(),
+                cause: DownloadCause::BadLink { role, reason },
+                trace: TraceId::default(),
+                tried: Tried::default(),
+            });
+        }
+    }
+    Ok(planned)
 }
 
 /// The planned files, narrowed to `--only`; an empty plan, or a choice the
