@@ -19,6 +19,24 @@ use crate::task::Task;
 
 /// A client for one API key and base. Cheap to clone; reuse it across fetches
 /// so connections are reused.
+///
+/// ```
+/// use fetch_assets::{ApiVersion, Client};
+///
+/// // The key alone: the default base (`https://openapi.tripo3d.ai`), v3.
+/// let client = Client::builder().api_key("tsk_...").build()?;
+/// // A China key, on its own host; or a gateway whose paths are v2's.
+/// let china = Client::builder()
+///     .api_key("tsk_...")
+///     .api_base("https://openapi.tripo3d.com")
+///     .build()?;
+/// let gateway = Client::builder()
+///     .api_key("tsk_...")
+///     .api_base("https://gateway.example.com/tripo")
+///     .api_version(ApiVersion::V2)
+///     .build()?;
+/// # Ok::<(), fetch_assets::Error>(())
+/// ```
 #[derive(Debug, Clone)]
 pub struct Client {
     api: api::ApiClient,
@@ -107,15 +125,25 @@ impl Client {
     /// called within a tokio runtime; dropping the [`Batch`] stops every
     /// task still going, as dropping [`Client::fetch`] does.
     ///
+    /// Against the fake service of the crate's tests (`tests/support`):
+    ///
     /// ```
+    /// use fake_tripo::{FakeTripo, Scenario, TaskSpec};
+    /// use fetch_assets::{Client, FetchOptions, task_report::TaskReport};
+    /// use futures::StreamExt;
+    ///
     /// # #[tokio::main(flavor = "current_thread")]
     /// # async fn main() -> Result<(), fetch_assets::Error> {
-    /// # let fake = fake_tripo::FakeTripo::start(fake_tripo::Scenario::new("v3_model_pbr_same"));
-    /// # let client = fetch_assets::Client::builder().api_key(fake.api_key()).api_base(fake.v3_base()).build()?;
-    /// # let root = tempfile::tempdir().expect("a temporary folder");
-    /// # let ids = vec![fake.task_id().to_owned()];
-    /// use futures::StreamExt;
-    /// use fetch_assets::{FetchOptions, task_report::TaskReport};
+    /// let other = "b2000000-0000-4000-8000-000000000002";
+    /// let fake = FakeTripo::start(
+    ///     Scenario::new("v3_model_pbr_same").task(other, TaskSpec::new("v3_model_pbr_same")),
+    /// );
+    /// let client = Client::builder()
+    ///     .api_key(fake.api_key())
+    ///     .api_base(fake.v3_base())
+    ///     .build()?;
+    /// let root = tempfile::tempdir().expect("a temporary folder");
+    /// let ids = [fake.task_id(), other];
     ///
     /// let mut batch = client.fetch_many(ids, root.path(), &FetchOptions::default())?;
     /// while let Some(outcome) = batch.next().await {

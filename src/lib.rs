@@ -8,24 +8,49 @@
 //! their last byte, and only ever shows a file under its final name once it
 //! is complete. The API key goes to the API host and nowhere else.
 //!
-//! Fetch a task's outputs into a folder (here against the crate's fake
-//! service; with the real one, leave the base out):
+//! The library is async: it needs a [tokio](https://tokio.rs) runtime
+//! (any flavour). Fetch a task's outputs into a folder, with the key the
+//! developer console gives:
 //!
-//! ```
-//! # #[tokio::main(flavor = "current_thread")]
-//! # async fn main() -> Result<(), fetch_assets::Error> {
-//! # let fake = fake_tripo::FakeTripo::start(fake_tripo::Scenario::new("v2_all_outputs"));
-//! # let (key, base, task_id) = (fake.api_key().to_owned(), fake.v2_base(), fake.task_id().to_owned());
-//! # let out = tempfile::tempdir().expect("a temporary folder");
-//! # let out = out.path();
+//! ```no_run
 //! use fetch_assets::{Client, FetchOptions};
 //!
-//! let client = Client::builder().api_key(key).api_base(base).build()?;
-//! let manifest = client.fetch(&task_id, out, &FetchOptions::default()).await?;
-//! for file in &manifest.files {
-//!     println!("{}  {}", file.sha256, file.path);
+//! #[tokio::main]
+//! async fn main() -> Result<(), fetch_assets::Error> {
+//!     let key = std::env::var("TRIPO_API_KEY").expect("TRIPO_API_KEY is set");
+//!     let client = Client::builder().api_key(key).build()?;
+//!     let task_id = "916e2b2c-1a2b-4c3d-8e9f-0123456789ab";
+//!     let manifest = client.fetch(task_id, "./out", &FetchOptions::default()).await?;
+//!     for file in &manifest.files {
+//!         println!("{}  {}", file.sha256, file.path);
+//!     }
+//!     Ok(())
 //! }
-//! assert!(out.join("model.glb").exists() && out.join("manifest.json").exists());
+//! ```
+//!
+//! The examples below run (as tests) against the fake Tripo service this
+//! crate's tests use (crate `fake-tripo` in `tests/support`, API and CDN on
+//! loopback); only the `main` around them is hidden. The same fetch:
+//!
+//! ```
+//! use fetch_assets::{Client, FetchOptions};
+//! use fake_tripo::{FakeTripo, Scenario};
+//!
+//! # #[tokio::main(flavor = "current_thread")]
+//! # async fn main() -> Result<(), fetch_assets::Error> {
+//! let fake = FakeTripo::start(Scenario::new("v2_all_outputs"));
+//! let client = Client::builder()
+//!     .api_key(fake.api_key())
+//!     .api_base(fake.v2_base())
+//!     .build()?;
+//! let out = tempfile::tempdir().expect("a temporary folder");
+//!
+//! let manifest = client
+//!     .fetch(fake.task_id(), out.path(), &FetchOptions::default())
+//!     .await?;
+//! assert_eq!(manifest.files.len(), 10);
+//! assert!(out.path().join("model.glb").exists());
+//! assert!(out.path().join("manifest.json").exists());
 //! # Ok(()) }
 //! ```
 //!
@@ -33,13 +58,17 @@
 //! these):
 //!
 //! ```
+//! use fetch_assets::{Client, Event, FetchOptions};
+//! use fake_tripo::{FakeTripo, Scenario};
+//!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), fetch_assets::Error> {
-//! # let fake = fake_tripo::FakeTripo::start(fake_tripo::Scenario::new("v3_model_pbr_same"));
-//! # let (key, base, task_id) = (fake.api_key().to_owned(), fake.v3_base(), fake.task_id().to_owned());
-//! # let out = tempfile::tempdir().expect("a temporary folder");
-//! # let out = out.path();
-//! use fetch_assets::{Client, Event, FetchOptions};
+//! let fake = FakeTripo::start(Scenario::new("v3_model_pbr_same"));
+//! let client = Client::builder()
+//!     .api_key(fake.api_key())
+//!     .api_base(fake.v3_base())
+//!     .build()?;
+//! let out = tempfile::tempdir().expect("a temporary folder");
 //!
 //! let options = FetchOptions::default().observer(|event: &Event| match event {
 //!     Event::TaskPolled { status, progress, .. } => eprintln!("task {status} {progress:?}"),
@@ -47,22 +76,29 @@
 //!     Event::FileDone { path, size, .. } => eprintln!("{path}: {size} bytes"),
 //!     _ => {}
 //! });
-//! let client = Client::builder().api_key(key).api_base(base).build()?;
-//! client.fetch(&task_id, out, &options).await?;
+//! client.fetch(fake.task_id(), out.path(), &options).await?;
 //! # Ok(()) }
 //! ```
 //!
 //! Check a folder later, like `sha256sum -c`:
 //!
 //! ```
+//! use fetch_assets::{Client, FetchOptions};
+//! use fake_tripo::{FakeTripo, Scenario};
+//!
 //! # #[tokio::main(flavor = "current_thread")]
 //! # async fn main() -> Result<(), fetch_assets::Error> {
-//! # let fake = fake_tripo::FakeTripo::start(fake_tripo::Scenario::new("v3_bare_task"));
-//! # let client = fetch_assets::Client::builder().api_key(fake.api_key()).api_base(fake.v3_base()).build()?;
-//! # let out = tempfile::tempdir().expect("a temporary folder");
-//! # let out = out.path();
-//! # client.fetch(fake.task_id(), out, &Default::default()).await?;
-//! let report = fetch_assets::verify(out).await?;
+//! let fake = FakeTripo::start(Scenario::new("v3_bare_task"));
+//! let client = Client::builder()
+//!     .api_key(fake.api_key())
+//!     .api_base(fake.v3_base())
+//!     .build()?;
+//! let out = tempfile::tempdir().expect("a temporary folder");
+//! client
+//!     .fetch(fake.task_id(), out.path(), &FetchOptions::default())
+//!     .await?;
+//!
+//! let report = fetch_assets::verify(out.path()).await?;
 //! for (path, check) in &report.files {
 //!     println!("{path}: {check}");
 //! }
@@ -75,10 +111,10 @@
 //! checks a delivery's signature for a service that brings its own server:
 //!
 //! ```
-//! # let headers = http::HeaderMap::new();
-//! # let body = b"{}";
 //! use fetch_assets::webhook::{self, WebhookSecret};
 //!
+//! // What the service's POST brought (here: a request that is not signed).
+//! let (headers, body) = (http::HeaderMap::new(), b"{}");
 //! let secret = WebhookSecret::new("whsec_...")?;
 //! match webhook::verify(&headers, body, &secret, std::time::SystemTime::now()) {
 //!     Ok(event) => println!("{} for task {:?}", event.event_type, event.task.map(|t| t.task_id)),
