@@ -19,8 +19,9 @@ use fake_tripo::{FakeTripo, FileFault, Scenario};
 fn eventful_task() -> FakeTripo {
     FakeTripo::start(
         Scenario::new("v2_all_outputs")
-            // Long enough that a loaded machine starting the binary late
-            // still finds the task queued.
+            // From the binary's first request, however late a loaded
+            // machine starts it; each long enough for a poll in it.
+            .phases_from_first_request()
             .phase("queued", Duration::from_millis(1000))
             .phase("running", Duration::from_millis(1000))
             .fault("pbr_model.glb", FileFault::refuse(1))
@@ -216,6 +217,7 @@ fn no_color_on_a_terminal_gets_plain_log_lines() {
 /// is drawn a good many times: about two seconds of transfers.
 fn slow_eventful_task() -> FakeTripo {
     let mut scenario = Scenario::new("v2_all_outputs")
+        .phases_from_first_request()
         .phase("queued", Duration::from_millis(300))
         .phase("running", Duration::from_millis(300))
         .throttle(1 << 20)

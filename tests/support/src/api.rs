@@ -99,7 +99,8 @@ fn decide(shared: &Shared, request: &Request) -> (String, Outcome) {
                     }),
                 ),
                 (None, Some(timeline)) => {
-                    let (answer, is_final) = task_answer(shared, timeline, &mut record, at);
+                    let (answer, is_final) =
+                        task_answer(shared, timeline, &mut record, shared.phase_clock());
                     final_answer = is_final;
                     Outcome::Answer(StatusCode::OK, answer)
                 }

@@ -124,7 +124,8 @@ fn decide(
                         missed.push(id.clone());
                         continue;
                     };
-                    let (answer, is_final) = api::task_answer(shared, timeline, &mut record, at);
+                    let (answer, is_final) =
+                        api::task_answer(shared, timeline, &mut record, shared.phase_clock());
                     any_final |= is_final;
                     match task_of(&answer, timeline.shape) {
                         Some(task) => tasks.push((id.clone(), task.clone())),

@@ -21,6 +21,7 @@ pub struct Scenario {
     pub(crate) task_id: Option<String>,
     pub(crate) api_key: String,
     pub(crate) phases: Vec<(String, Duration)>,
+    pub(crate) phases_from_first_request: bool,
     pub(crate) link_lifetime: Duration,
     pub(crate) link_style: LinkStyle,
     pub(crate) files: Vec<(String, FileSpec)>,
@@ -78,6 +79,7 @@ impl Scenario {
             task_id: None,
             api_key: DEFAULT_API_KEY.to_owned(),
             phases: Vec::new(),
+            phases_from_first_request: false,
             link_lifetime: Duration::from_secs(300),
             link_style: LinkStyle::default(),
             files: Vec::new(),
@@ -110,6 +112,14 @@ impl Scenario {
     /// any other status reports progress and time left like `running`.
     pub fn phase(mut self, status: &str, duration: Duration) -> Self {
         self.phases.push((status.to_owned(), duration));
+        self
+    }
+
+    /// Phases count from the first task request rather than from the
+    /// fake's start, so a client that starts late (a loaded machine) still
+    /// sees every phase: for tests of what a client shows while it waits.
+    pub fn phases_from_first_request(mut self) -> Self {
+        self.phases_from_first_request = true;
         self
     }
 

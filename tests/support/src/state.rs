@@ -47,6 +47,9 @@ impl Shape {
 
 pub(crate) struct Shared {
     pub started: Instant,
+    /// The first task request, when phases count from it
+    /// ([`crate::Scenario::phases_from_first_request`]).
+    first_request: Option<std::sync::OnceLock<Instant>>,
     pub started_unix: SystemTime,
     pub api_key: String,
     /// The scenario's own task.
@@ -93,6 +96,15 @@ pub(crate) struct State {
 }
 
 impl Shared {
+    /// How far into their phases the tasks are: since the start, or since
+    /// the first task request.
+    pub(crate) fn phase_clock(&self) -> Duration {
+        match &self.first_request {
+            Some(first) => first.get_or_init(Instant::now).elapsed(),
+            None => self.started.elapsed(),
+        }
+    }
+
     /// Checks the scenario (panicking with a message naming the mistake) and
     /// lays it out for serving.
     pub(crate) fn new(scenario: Scenario, started: Instant, cdn: SocketAddr) -> Shared {
@@ -181,6 +193,9 @@ impl Shared {
             .map_or(0, |d| d.as_nanos() as u64);
         Shared {
             started,
+            first_request: scenario
+                .phases_from_first_request
+                .then(std::sync::OnceLock::new),
             started_unix: SystemTime::now(),
             api_key: scenario.api_key,
             task_id,

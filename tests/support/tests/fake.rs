@@ -186,6 +186,33 @@ async fn timeline_goes_queued_running_then_final_on_both_routes() {
 }
 
 #[tokio::test]
+async fn phases_can_count_from_the_first_task_request() {
+    let phases = |scenario: Scenario| {
+        FakeTripo::start(
+            scenario
+                .phase("queued", Duration::from_millis(300))
+                .phase("running", Duration::from_millis(300)),
+        )
+    };
+    let from_start = phases(Scenario::new("v3_bare_task"));
+    let from_first = phases(Scenario::new("v3_bare_task").phases_from_first_request());
+    let http = client();
+    // Both fakes' phases are over by the fake's clock.
+    tokio::time::sleep(Duration::from_millis(700)).await;
+    assert_eq!(task(&from_start, &http).await["status"], "success");
+    let status = |answer: Value| answer["status"].as_str().map(str::to_owned);
+    assert_eq!(
+        status(task(&from_first, &http).await).as_deref(),
+        Some("queued")
+    );
+    tokio::time::sleep(Duration::from_millis(650)).await;
+    assert_eq!(
+        status(task(&from_first, &http).await).as_deref(),
+        Some("success")
+    );
+}
+
+#[tokio::test]
 async fn signed_link_works_until_it_expires_and_a_refresh_gives_a_new_one() {
     let fake =
         FakeTripo::start(Scenario::new("v3_all_outputs").link_lifetime(Duration::from_secs(1)));
