@@ -9,8 +9,10 @@
 //! Each task is queued for 0.3 s, then runs 2.3, 3.7, 5.1 or 7.9 s. Every run
 //! has a fake of its own; per convention the runs of one schedule all go at
 //! once (fetch-assets first, then the SDK's schedule), so the whole takes
-//! about two and a half minutes. `BENCH_RUNS` sets the runs per length
-//! (default 5).
+//! about three and a half minutes. `BENCH_RUNS` sets the runs per length
+//! (default 5). The conventions are `Estimates::ALL`: the five roundings
+//! with linear progress, an estimate that jumps up half way, and progress
+//! ahead of time, behind it, or stuck at 99 before the end.
 
 #[path = "common/mod.rs"]
 mod common;

@@ -60,6 +60,11 @@ const WINDOW_POLLS: u32 = 3;
 /// Without an estimate, the share of the predicted time left to wait: half
 /// way, so a prediction twice too long still polls before the end.
 const TOWARDS_PREDICTED: f64 = 0.5;
+/// Without an estimate, the longest wait as a multiple of the time the run
+/// has been going: a run predicted from a few percent of progress is still
+/// seen if its progress speeds up (the alternative seen: 25 s late for an
+/// 8 s run).
+const AGE_FACTOR: f64 = 4.0;
 /// How long before its arrival the first answer may have been made, in
 /// seconds. For later answers the request's departure is known: the end of
 /// the wait this schedule asked for.
@@ -237,11 +242,16 @@ impl PollSchedule {
     fn target(&mut self, now: f64) -> Option<Target> {
         let estimated = match self.estimate_window() {
             Estimated::Contradiction => {
-                // The estimates proved wrong: believe the latest, and spend
-                // a new budget on the window it gives.
+                // The estimates proved wrong: believe the latest, spend a
+                // new budget on the window it gives, and hear progress
+                // again (its disagreement may have been theirs).
                 self.misses += 1;
-                self.readings.drain(..self.readings.len() - 1);
+                let latest = self.readings.len() - 1;
+                for reading in &mut self.readings[..latest] {
+                    reading.left = None;
+                }
                 self.window_polls = 0;
+                self.trust_progress = true;
                 self.estimate_window()
             }
             estimated => estimated,
@@ -270,17 +280,7 @@ impl PollSchedule {
                 let (low, high) = estimate.window();
                 (low, high, NARROW)
             }
-            (_, Some((low, high))) if high - low <= NARROW_WITHOUT_ESTIMATE => {
-                (low, high, NARROW_WITHOUT_ESTIMATE)
-            }
-            (_, Some((low, high))) => {
-                let predicted = self.predicted_end()?.clamp(low, high);
-                let at = now + TOWARDS_PREDICTED * (predicted - now);
-                return Some(Target {
-                    at: at.clamp(low, high),
-                    aimed: false,
-                });
-            }
+            (_, Some(window)) => return self.progress_alone(now, window),
             (_, None) => return None,
         };
         if high - low <= narrow {
@@ -306,6 +306,37 @@ impl PollSchedule {
         Some(Target {
             at,
             aimed: left == 1,
+        })
+    }
+
+    /// Without an estimate, from linear progress's window: just past it
+    /// when it is narrow, else half way to where progress per second puts
+    /// the end. Either way no later than `AGE_FACTOR` times the time the
+    /// run has been going: a linear reading of a few percent may put the
+    /// end far off, and progress that speeds up ends long before it.
+    fn progress_alone(&self, now: f64, (low, high): (f64, f64)) -> Option<Target> {
+        let target = if high - low <= NARROW_WITHOUT_ESTIMATE {
+            Target {
+                at: high + MARGIN,
+                aimed: true,
+            }
+        } else {
+            let predicted = self.predicted_end()?.clamp(low, high);
+            let at = now + TOWARDS_PREDICTED * (predicted - now);
+            Target {
+                at: at.clamp(low, high),
+                aimed: false,
+            }
+        };
+        let started = self.queued_at.unwrap_or(self.readings[0].after);
+        let latest = now + AGE_FACTOR * (now - started);
+        Some(if target.at > latest {
+            Target {
+                at: latest,
+                aimed: false,
+            }
+        } else {
+            target
         })
     }
 
@@ -593,7 +624,11 @@ mod tests {
             LeftTime::Nearest,
             LeftTime::Ceiling,
         ];
-        for curve in [ProgressCurve::Ahead, ProgressCurve::Behind] {
+        for curve in [
+            ProgressCurve::Ahead,
+            ProgressCurve::Behind,
+            ProgressCurve::Stalls,
+        ] {
             for left in roundings {
                 let runs = mix(Estimates {
                     left,
@@ -759,6 +794,52 @@ mod tests {
             assert!(
                 (*earliest..=*latest).contains(&next),
                 "{name}: next poll at {next:.2} s, expected in [{earliest}, {latest}]"
+            );
+        }
+    }
+
+    #[test]
+    fn an_estimate_that_jumps_up_gets_a_new_budget_and_progress_a_new_hearing() {
+        // Until half way the estimate counts down a run 40% shorter, and
+        // linear progress, which disagrees, is not believed; when the
+        // estimate jumps up it has proved wrong, and progress pins the end.
+        let runs = mix(Estimates::left(LeftTime::Jumps));
+        let (late, requests) = means(&runs);
+        assert!(late <= 0.35, "{late} s late on average");
+        assert!(requests <= 5.5, "{requests} requests on average");
+        for polled in &runs {
+            assert!(
+                polled.late <= 0.8 && polled.requests <= 6,
+                "{} s late, {} requests ({:?})",
+                polled.late,
+                polled.requests,
+                polled.waits
+            );
+        }
+    }
+
+    #[test]
+    fn without_an_estimate_progress_that_speeds_up_is_still_seen() {
+        // A linear reading of the first percent puts the end of a run whose
+        // progress speeds up several times too far (25 s late for the 7.9 s
+        // run, before); the wait is held to a few times the run's age, so
+        // the end is seen before twice the run's length passes again. (A
+        // guard, not a good figure: without an estimate, progress that
+        // speeds up costs seconds.)
+        for run in [2.3, 3.7, 5.1, 7.9] {
+            let timeline = Timeline {
+                estimates: Estimates {
+                    left: LeftTime::Absent,
+                    progress: ProgressCurve::Behind,
+                },
+                ..Timeline::new(0.3, run)
+            };
+            let polled = poll(&timeline, 0.0, 0.002);
+            assert!(
+                polled.late <= 2.0 * run,
+                "{run} s run: {} s late ({:?})",
+                polled.late,
+                polled.waits
             );
         }
     }

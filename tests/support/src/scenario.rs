@@ -216,6 +216,10 @@ pub enum LeftTime {
     Ceiling,
     /// No estimate: `-1` throughout.
     Absent,
+    /// Re-estimated half way: until then the time left of a run guessed
+    /// 40% shorter than it is (so it nears 0 early), then the true time
+    /// left, rounded down: the estimate jumps up.
+    Jumps,
 }
 
 /// How `progress` (0 to 99 while running) grows over the run's time.
@@ -228,19 +232,24 @@ pub enum ProgressCurve {
     Ahead,
     /// Slow at first, fast at the end: `f²`.
     Behind,
+    /// In step with time to 99 at 80% of the run, then stuck at 99 (a last
+    /// step that reports nothing).
+    Stalls,
 }
 
 impl Estimates {
     /// Every `running_left_time` convention with linear progress, then the
-    /// two non-linear progress curves with the default rounding.
-    pub const ALL: [Estimates; 7] = [
+    /// non-linear progress curves with the default rounding.
+    pub const ALL: [Estimates; 9] = [
         Estimates::left(LeftTime::Floor),
         Estimates::left(LeftTime::FloorAtLeastOne),
         Estimates::left(LeftTime::Nearest),
         Estimates::left(LeftTime::Ceiling),
         Estimates::left(LeftTime::Absent),
+        Estimates::left(LeftTime::Jumps),
         Estimates::progress(ProgressCurve::Ahead),
         Estimates::progress(ProgressCurve::Behind),
+        Estimates::progress(ProgressCurve::Stalls),
     ];
 
     /// This rounding, progress linear.
@@ -267,10 +276,14 @@ impl Estimates {
             ProgressCurve::Linear => share,
             ProgressCurve::Ahead => 1.0 - (1.0 - share).powi(2),
             ProgressCurve::Behind => share.powi(2),
+            ProgressCurve::Stalls => (share / 0.8).min(1.0),
         };
         let progress = ((done * 99.0).floor() as u64).min(99);
         let left = length.saturating_sub(into).as_secs_f64();
+        let guessed = (0.6 * length.as_secs_f64() - into.as_secs_f64()).max(0.0);
         let left = match self.left {
+            LeftTime::Jumps if share < 0.5 => guessed.floor(),
+            LeftTime::Jumps => left.floor(),
             LeftTime::Floor => left.floor(),
             LeftTime::FloorAtLeastOne => left.floor().max(1.0),
             LeftTime::Nearest => (left + 0.5).floor(),
@@ -288,11 +301,13 @@ impl Estimates {
             LeftTime::Nearest => "nearest",
             LeftTime::Ceiling => "ceiling",
             LeftTime::Absent => "absent (-1)",
+            LeftTime::Jumps => "jumps up half way",
         };
         match self.progress {
             ProgressCurve::Linear => left.to_owned(),
             ProgressCurve::Ahead => format!("{left}, progress ahead"),
             ProgressCurve::Behind => format!("{left}, progress behind"),
+            ProgressCurve::Stalls => format!("{left}, stuck at 99"),
         }
     }
 }

@@ -1027,6 +1027,8 @@ fn each_estimate_convention_rounds_its_own_way() {
         (LeftTime::Nearest, [5, 5, 2, 1, 1, 0]),
         (LeftTime::Ceiling, [5, 5, 2, 2, 1, 1]),
         (LeftTime::Absent, [-1; 6]),
+        // From half way on, the true time left rounded down.
+        (LeftTime::Jumps, [5, 4, 1, 1, 0, 0]),
     ];
     for (left, values) in expected {
         let got: Vec<i64> = into.iter().map(|at| left_at(left, *at)).collect();
@@ -1042,6 +1044,7 @@ fn each_estimate_convention_rounds_its_own_way() {
         (ProgressCurve::Linear, [9, 49, 89, 98]),
         (ProgressCurve::Ahead, [18, 74, 98, 98]),
         (ProgressCurve::Behind, [0, 24, 80, 98]),
+        (ProgressCurve::Stalls, [12, 61, 99, 99]),
     ];
     for (curve, values) in expected {
         let got: Vec<u64> = [0.1, 0.5, 0.9, 0.995]
@@ -1050,6 +1053,13 @@ fn each_estimate_convention_rounds_its_own_way() {
             .collect();
         assert_eq!(got, values, "{curve:?}");
     }
+    // Before half way, a jumping estimate counts down a run of 6 s, not 10:
+    // near 0 just before it jumps back up to the truth.
+    let jumps: Vec<i64> = [1.0, 4.9, 5.0]
+        .iter()
+        .map(|into| left_at(LeftTime::Jumps, *into))
+        .collect();
+    assert_eq!(jumps, [5, 1, 5]);
     // Never 100 while running; the default is floor and linear.
     assert_eq!(Estimates::default().running(length, length).0, 99);
     assert_eq!(Estimates::default(), Estimates::ALL[0]);
