@@ -61,7 +61,10 @@ pub enum Event {
         /// The files, in the contract's order.
         files: Vec<PlannedFile>,
     },
-    /// These files were already on disk and verified: they are kept as they are.
+    /// These files were already on disk and verified: they are kept as they
+    /// are. Sent once for the files in the folder (before `Planned`), and
+    /// once for each file an earlier run left complete in `.fetch-assets/`
+    /// (as its transfer starts; no request is made for it).
     Kept {
         /// The files kept.
         files: Vec<String>,

@@ -333,6 +333,9 @@ async fn reuse(
             return Ok(Err((asset, staged)));
         }
     }
+    ctx.observer.event(&Event::Kept {
+        files: vec![file_name.clone()],
+    });
     ctx.observer.event(&Event::FileComplete {
         file: asset.role.stem().into(),
         path: file_name.clone(),
