@@ -2,7 +2,9 @@
 //! complete, fetch the rest all at once, then commit them and the manifest.
 //!
 //! Files land under their final names only when every file of the run is
-//! complete, so a run that fails leaves the folder as it found it.
+//! complete, so a run that fails leaves the folder as it found it, but for
+//! what it received, kept in `.fetch-assets/` for the next run to carry on
+//! from (see `transfer::staged`).
 
 use std::path::Path;
 use std::sync::Arc;
