@@ -200,20 +200,17 @@ impl Folder {
         }
     }
 
-    /// Removes the folder `name` directly inside this one, and the files in
-    /// it (a folder of ours holds only files). Nothing there is fine.
-    pub(crate) fn remove_sub_folder(&self, name: &str) -> io::Result<()> {
-        let sub = match self.sub_folder(name, false) {
-            Ok(Some(sub)) => sub,
-            Ok(None) => return Ok(()),
-            Err(OpenError::Io(e)) => return Err(e),
-            Err(_) => return Err(io::Error::other(format!("{name} is not a folder"))),
-        };
-        for name in sub.names()? {
-            sub.remove(&name)?;
+    /// Removes the folder `name` directly inside this one if it is empty:
+    /// nothing there, or something left in it, is fine.
+    pub(crate) fn remove_if_empty(&self, name: &str) -> io::Result<()> {
+        if !is_plain_name(name) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("'{}' is not a plain file name", name.escape_default()),
+            ));
         }
         match rustix::fs::unlinkat(&self.handle, name, AtFlags::REMOVEDIR) {
-            Ok(()) | Err(rustix::io::Errno::NOENT) => Ok(()),
+            Ok(()) | Err(rustix::io::Errno::NOENT | rustix::io::Errno::NOTEMPTY) => Ok(()),
             Err(other) => Err(other.into()),
         }
     }

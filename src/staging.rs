@@ -62,11 +62,29 @@ fn opened(folder: &Folder, create: bool) -> Result<Option<Arc<Folder>>> {
     }
 }
 
-/// Removes the staging folder and all it holds: the run is complete.
+/// Removes the staging folder and what a run put in it: the run is
+/// complete. Only names a run gives are removed (a `listen` journal kept in
+/// the same folder name, say, stays, and so does the folder then).
 pub(crate) fn remove(folder: &Folder) -> Result<()> {
-    folder
-        .remove_sub_folder(STAGING_DIR)
-        .map_err(|e| Error::io("remove", folder.shown(STAGING_DIR), e))
+    let failed = |e| Error::io("remove", folder.shown(STAGING_DIR), e);
+    let Some(staging) = open(folder)? else {
+        return Ok(());
+    };
+    for name in staging.names().map_err(failed)? {
+        if is_ours(&name) {
+            staging.remove(&name).map_err(failed)?;
+        }
+    }
+    folder.remove_if_empty(STAGING_DIR).map_err(failed)
+}
+
+/// True for the names a run gives in the staging folder: staged files and
+/// records, `commit.json`, the earlier manifest and sums moved aside, and
+/// temporary files.
+fn is_ours(name: &str) -> bool {
+    name.ends_with(".part")
+        || name.ends_with(".part.json")
+        || [COMMIT_FILE, manifest::MANIFEST_FILE, manifest::SUMS_FILE].contains(&name)
 }
 
 /// After a run that failed: removes staged bytes no record speaks for (a
@@ -128,4 +146,38 @@ pub(crate) fn unfinished_commit(folder: &Folder) -> Result<Option<Manifest>> {
 pub(crate) fn moved_aside_manifest(folder: &Folder) -> Option<Manifest> {
     let staging = open(folder).ok()??;
     Manifest::read_file(&staging, manifest::MANIFEST_FILE).ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn removing_takes_what_runs_put_there_and_leaves_anything_else() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let folder = Folder::open(dir.path()).expect("open");
+        let staging = create(&folder).expect("create");
+        for name in [
+            "model.part",
+            "model.part.json",
+            COMMIT_FILE,
+            "manifest.json",
+            "SHA256SUMS",
+            ".fetch-assets-abc123.part",
+        ] {
+            std::fs::write(staging.shown(name), b"x").expect("write");
+        }
+        remove(&folder).expect("remove");
+        assert!(!dir.path().join(STAGING_DIR).exists(), "all ours: gone");
+
+        let staging = create(&folder).expect("create");
+        std::fs::write(staging.shown("model.part"), b"x").expect("write");
+        std::fs::write(staging.shown("listen.journal"), b"{}").expect("write");
+        remove(&folder).expect("remove");
+        let left: Vec<_> = std::fs::read_dir(dir.path().join(STAGING_DIR))
+            .expect("still there")
+            .map(|e| e.expect("entry").file_name())
+            .collect();
+        assert_eq!(left, ["listen.journal"], "a file no run makes stays");
+    }
 }

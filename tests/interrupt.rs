@@ -197,6 +197,9 @@ fn a_killed_run_s_staged_file_is_carried_on_by_the_next_run() {
         "and nothing under a final name"
     );
 
+    let kept = std::fs::metadata(out.path().join(".fetch-assets/model.part"))
+        .expect("kept")
+        .len();
     let fast = FakeTripo::start(scenario(false));
     fetch_assets(&fast, &fast.v3_base())
         .arg(TASK)
@@ -205,4 +208,9 @@ fn a_killed_run_s_staged_file_is_carried_on_by_the_next_run() {
         .success();
     assert_eq!(listing(out.path()), FILES);
     assert!(sha256sum_accepts(out.path()));
+    assert_eq!(
+        fast.stats().bytes_sent_for("model.glb"),
+        BIG as u64 - kept,
+        "only what the killed run had not received"
+    );
 }
