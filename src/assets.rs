@@ -13,36 +13,7 @@ use serde_json::{Map, Value};
 use crate::hosts::HostRules;
 use crate::link::SecretUrl;
 use crate::open_outputs::{self, FieldPath, Found, Step};
-
-/// One of the four multiview images, in the fixed order the API gives them.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum View {
-    /// Front view (index 0).
-    Front,
-    /// Left view (index 1).
-    Left,
-    /// Back view (index 2).
-    Back,
-    /// Right view (index 3).
-    Right,
-}
-
-impl View {
-    /// The view's position in the fixed order.
-    pub fn index(self) -> usize {
-        self as usize
-    }
-
-    /// The view's name: `front`, `left`, `back` or `right`.
-    pub fn name(self) -> &'static str {
-        match self {
-            View::Front => "front",
-            View::Left => "left",
-            View::Back => "back",
-            View::Right => "right",
-        }
-    }
-}
+use crate::output_role::{OutputRole, View};
 
 /// What an output file is, independent of the dialect that named it.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -108,26 +79,15 @@ impl Role {
     /// The role's name in the manifest and for `--only` (all four views are `multiview`).
     pub fn name(&self) -> &str {
         match self {
-            Role::Model => "model",
-            Role::BaseModel => "base_model",
-            Role::PbrModel => "pbr_model",
-            Role::GeneratedImage => "generated_image",
-            Role::RenderedImage => "rendered_image",
-            Role::DepthImage => "depth_image",
-            Role::UvRender => "uv_render",
-            Role::RenderedVideo => "rendered_video",
-            Role::Multiview(_) => "multiview",
             Role::Open(open) => &open.name,
+            table => OutputRole::from(table).table_name().unwrap_or_default(),
         }
     }
 
     /// The file name without its extension: the role's name, or
     /// `multiview_<index>_<view>`.
     pub fn stem(&self) -> String {
-        match self {
-            Role::Multiview(view) => format!("multiview_{}_{}", view.index(), view.name()),
-            other => other.name().to_owned(),
-        }
+        OutputRole::from(self).stem()
     }
 
     /// The view, for multiview images.
@@ -175,9 +135,26 @@ impl Role {
 
 impl fmt::Display for Role {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            Role::Multiview(view) => write!(f, "multiview {}", view.name()),
-            other => f.write_str(other.name()),
+        OutputRole::from(self).fmt(f)
+    }
+}
+
+/// What the manifest calls a role: the one conversion from the planner's
+/// roles to the public model (an open-ended output's `field` goes to the
+/// entry's own `field`).
+impl From<&Role> for OutputRole {
+    fn from(role: &Role) -> OutputRole {
+        match role {
+            Role::Model => OutputRole::Model,
+            Role::BaseModel => OutputRole::BaseModel,
+            Role::PbrModel => OutputRole::PbrModel,
+            Role::GeneratedImage => OutputRole::GeneratedImage,
+            Role::RenderedImage => OutputRole::RenderedImage,
+            Role::DepthImage => OutputRole::DepthImage,
+            Role::UvRender => OutputRole::UvRender,
+            Role::RenderedVideo => OutputRole::RenderedVideo,
+            Role::Multiview(view) => OutputRole::Multiview(*view),
+            Role::Open(open) => OutputRole::Open(open.name.to_string()),
         }
     }
 }
@@ -314,11 +291,11 @@ pub fn plan(output: &Map<String, Value>) -> Vec<Asset> {
     assets
 }
 
-/// The contract's order of a task's files, by stem: the table's roles in
+/// The contract's order of a task's files, by role: the table's roles in
 /// its order, then the open-ended outputs of `output` in path order. The
 /// order of the manifest, of `SHA256SUMS` and of the outputs a message
 /// lists.
-pub(crate) struct ContractOrder(Vec<String>);
+pub(crate) struct ContractOrder(Vec<OutputRole>);
 
 impl ContractOrder {
     /// The order for a task whose output is `output`.
@@ -326,16 +303,16 @@ impl ContractOrder {
         let open = every_output(output)
             .into_iter()
             .filter(|(role, _)| role.field().is_some())
-            .map(|(role, _)| role.stem());
-        ContractOrder(Role::ALL.iter().map(Role::stem).chain(open).collect())
+            .map(|(role, _)| OutputRole::from(&role));
+        ContractOrder(OutputRole::TABLE.into_iter().chain(open).collect())
     }
 
-    /// Where the file of this stem goes; a stem the order does not know (an
+    /// Where the file of this role goes; a role the order does not know (an
     /// output an earlier answer had) goes last.
-    pub(crate) fn place(&self, stem: &str) -> usize {
+    pub(crate) fn place(&self, role: &OutputRole) -> usize {
         self.0
             .iter()
-            .position(|known| known == stem)
+            .position(|known| known == role)
             .unwrap_or(self.0.len())
     }
 }
@@ -651,7 +628,10 @@ mod tests {
             "thumbnail",
             "gone",
         ];
-        let places: Vec<usize> = stems.iter().map(|s| order.place(s)).collect();
+        let places: Vec<usize> = stems
+            .iter()
+            .map(|s| order.place(&OutputRole::from_stem(s)))
+            .collect();
         assert_eq!(places, [0, 2, 8, 11, 12, 13, 14]);
     }
 
@@ -695,6 +675,14 @@ mod tests {
             extension(&link("https://c/a/x"), Some("application/octet-stream")),
             "bin"
         );
+    }
+
+    #[test]
+    fn the_planner_s_table_is_the_manifest_s_table() {
+        let mapped: Vec<OutputRole> = Role::ALL.iter().map(OutputRole::from).collect();
+        assert_eq!(mapped, OutputRole::TABLE);
+        assert_eq!(Role::Multiview(View::Left).to_string(), "multiview left");
+        assert_eq!(Role::open("model_1", "model_urls[1]").name(), "model_1");
     }
 
     #[test]

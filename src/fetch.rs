@@ -22,6 +22,7 @@ use crate::hosts::HostRules;
 use crate::link_book::LinkBook;
 use crate::lock;
 use crate::manifest::{self, FileEntry, Manifest};
+use crate::output_role::OutputRole;
 use crate::poll::PollSchedule;
 use crate::rerun::{self, Rerun};
 use crate::retry::RetryPolicy;
@@ -500,7 +501,7 @@ fn select(planned: Vec<Asset>, only: &[RoleSelector], task: &Task) -> Result<Vec
     if !missing.is_empty() {
         let order = ContractOrder::of(&task.output);
         let mut available: Vec<&Role> = planned.iter().flat_map(Asset::roles).collect();
-        available.sort_by_key(|role| order.place(&role.stem()));
+        available.sort_by_key(|role| order.place(&OutputRole::from(*role)));
         let mut available: Vec<&str> = available.into_iter().map(|r| r.name()).collect();
         available.dedup();
         return Err(Error::RoleNotAvailable {
@@ -561,16 +562,14 @@ fn previous_run(folder: &Folder, task_id: &str, force: bool) -> Result<Option<Ma
 fn entry_for(file: &Downloaded) -> FileEntry {
     let role = &file.asset.role;
     FileEntry {
-        role: role.name().to_owned(),
-        view: role.view().map(|v| v.name().to_owned()),
-        index: role.view().map(|v| v.index()),
+        role: role.into(),
         field: role.field().map(str::to_owned),
         path: file.file_name.clone(),
         size: file.size,
         sha256: file.sha256.clone(),
         media_type: file.media_type.clone(),
         source: file.source.clone(),
-        aliases: file.asset.aliases.iter().map(|r| r.stem()).collect(),
+        aliases: file.asset.aliases.iter().map(OutputRole::from).collect(),
     }
 }
 

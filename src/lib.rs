@@ -150,6 +150,7 @@ mod manifest;
 mod net;
 mod open_outputs;
 mod options;
+mod output_role;
 mod poll;
 #[cfg(test)]
 mod properties;
@@ -175,5 +176,6 @@ pub use manifest::{
 };
 pub use net::NetFault;
 pub use options::FetchOptions;
+pub use output_role::{OutputRole, View};
 pub use retry::RetryPolicy;
 pub use task::{Task, TaskStatus};

@@ -10,6 +10,7 @@ use sha2::{Digest, Sha256};
 
 use crate::error::{Error, ManifestProblem, Result};
 use crate::folder::{Folder, OpenError};
+use crate::output_role::OutputRole;
 
 /// The manifest's file name in the output folder.
 pub const MANIFEST_FILE: &str = "manifest.json";
@@ -41,19 +42,22 @@ pub struct Manifest {
 }
 
 /// One file of the folder.
+///
+/// Its role and aliases are typed ([`OutputRole`]) but written as the
+/// contract's strings, byte for byte as every earlier version wrote them:
+/// `role` (with `view` and `index` for a multiview image) holds the role's
+/// name, `aliases` hold file stems (`pbr_model`, `multiview_1_left`,
+/// `image_0`). A role or alias this version does not know reads as
+/// [`OutputRole::Open`] (or [`OutputRole::UnknownView`]) and is written back
+/// unchanged, so a manifest from a later version still reads.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(from = "WireEntry", into = "WireEntry")]
 pub struct FileEntry {
-    /// The output role: `model`, …, `multiview`.
-    pub role: String,
-    /// For multiview images: `front`, `left`, `back` or `right`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub view: Option<String>,
-    /// For multiview images: 0 to 3, in the fixed order.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub index: Option<usize>,
+    /// The output role: [`OutputRole::Model`], …, a multiview view, or an
+    /// open-ended output by its name.
+    pub role: OutputRole,
     /// For open-ended outputs: the JSON path in the task's `output` the
     /// link came from (`thumbnail_url`, `model_urls[1]`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub field: Option<String>,
     /// The file's name in the folder.
     pub path: String,
@@ -65,9 +69,72 @@ pub struct FileEntry {
     pub media_type: String,
     /// The link it came from, without its query (a signed link is a secret).
     pub source: String,
-    /// Other roles whose link was the same file.
+    /// Other roles whose link was the same file (written as their file stems).
+    pub aliases: Vec<OutputRole>,
+}
+
+impl FileEntry {
+    /// The roles this file stands for: its role, then its aliases.
+    pub fn roles(&self) -> impl Iterator<Item = &OutputRole> {
+        std::iter::once(&self.role).chain(&self.aliases)
+    }
+}
+
+/// A [`FileEntry`] as the manifest spells it (DESIGN.md, "Files"): the
+/// field order and the fields left out are the contract's bytes.
+#[derive(Serialize, Deserialize)]
+struct WireEntry {
+    role: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    view: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    index: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    field: Option<String>,
+    path: String,
+    size: u64,
+    sha256: String,
+    media_type: String,
+    source: String,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub aliases: Vec<String>,
+    aliases: Vec<String>,
+}
+
+impl From<WireEntry> for FileEntry {
+    fn from(wire: WireEntry) -> FileEntry {
+        FileEntry {
+            role: OutputRole::from_parts(wire.role, wire.view, wire.index),
+            field: wire.field,
+            path: wire.path,
+            size: wire.size,
+            sha256: wire.sha256,
+            media_type: wire.media_type,
+            source: wire.source,
+            aliases: wire
+                .aliases
+                .iter()
+                .map(|a| OutputRole::from_stem(a))
+                .collect(),
+        }
+    }
+}
+
+impl From<FileEntry> for WireEntry {
+    fn from(entry: FileEntry) -> WireEntry {
+        let (role, view, index) = entry.role.parts();
+        WireEntry {
+            role,
+            view,
+            index,
+            field: entry.field,
+            path: entry.path,
+            size: entry.size,
+            sha256: entry.sha256,
+            media_type: entry.media_type,
+            source: entry.source,
+            aliases: entry.aliases.iter().map(OutputRole::stem).collect(),
+        }
+    }
 }
 
 impl Manifest {
@@ -281,12 +348,11 @@ pub(crate) fn sha256_of(mut file: impl Read) -> std::io::Result<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::output_role::View;
 
     fn entry(path: &str, content: &[u8]) -> FileEntry {
         FileEntry {
-            role: "model".into(),
-            view: None,
-            index: None,
+            role: OutputRole::Model,
             field: None,
             path: path.into(),
             size: content.len() as u64,
@@ -357,5 +423,230 @@ mod tests {
             .filter(|e| e.file_name().to_string_lossy().starts_with('.'))
             .collect();
         assert!(leftovers.is_empty());
+    }
+
+    /// A manifest as this version (and every earlier one) writes it: each
+    /// role of the table, the four views, an open-ended output, aliases of
+    /// each kind.
+    const EVERY_ROLE: &str = r#"{
+  "schema_version": 1,
+  "task_id": "t",
+  "task_type": "text_to_model",
+  "create_time": 1768888519,
+  "fetched_at": "2026-11-28T17:34:05Z",
+  "generator": "fetch-assets 0.1.0",
+  "files": [
+    {
+      "role": "model",
+      "path": "model.glb",
+      "size": 1,
+      "sha256": "ab",
+      "media_type": "model/gltf-binary",
+      "source": "https://cdn.example/model.glb",
+      "aliases": [
+        "pbr_model",
+        "multiview_3_right",
+        "image_0"
+      ]
+    },
+    {
+      "role": "base_model",
+      "path": "base_model.glb",
+      "size": 1,
+      "sha256": "ab",
+      "media_type": "m",
+      "source": "s"
+    },
+    {
+      "role": "pbr_model",
+      "path": "pbr_model.glb",
+      "size": 1,
+      "sha256": "ab",
+      "media_type": "m",
+      "source": "s"
+    },
+    {
+      "role": "generated_image",
+      "path": "generated_image.png",
+      "size": 1,
+      "sha256": "ab",
+      "media_type": "m",
+      "source": "s"
+    },
+    {
+      "role": "rendered_image",
+      "path": "rendered_image.webp",
+      "size": 1,
+      "sha256": "ab",
+      "media_type": "m",
+      "source": "s"
+    },
+    {
+      "role": "depth_image",
+      "path": "depth_image.png",
+      "size": 1,
+      "sha256": "ab",
+      "media_type": "m",
+      "source": "s"
+    },
+    {
+      "role": "uv_render",
+      "path": "uv_render.png",
+      "size": 1,
+      "sha256": "ab",
+      "media_type": "m",
+      "source": "s"
+    },
+    {
+      "role": "rendered_video",
+      "path": "rendered_video.mp4",
+      "size": 1,
+      "sha256": "ab",
+      "media_type": "m",
+      "source": "s"
+    },
+    {
+      "role": "multiview",
+      "view": "front",
+      "index": 0,
+      "path": "multiview_0_front.png",
+      "size": 1,
+      "sha256": "ab",
+      "media_type": "m",
+      "source": "s"
+    },
+    {
+      "role": "multiview",
+      "view": "left",
+      "index": 1,
+      "path": "multiview_1_left.png",
+      "size": 1,
+      "sha256": "ab",
+      "media_type": "m",
+      "source": "s"
+    },
+    {
+      "role": "multiview",
+      "view": "back",
+      "index": 2,
+      "path": "multiview_2_back.png",
+      "size": 1,
+      "sha256": "ab",
+      "media_type": "m",
+      "source": "s"
+    },
+    {
+      "role": "multiview",
+      "view": "right",
+      "index": 3,
+      "path": "multiview_3_right.png",
+      "size": 1,
+      "sha256": "ab",
+      "media_type": "m",
+      "source": "s"
+    },
+    {
+      "role": "model_1",
+      "field": "model_urls[1]",
+      "path": "model_1.fbx",
+      "size": 1,
+      "sha256": "ab",
+      "media_type": "m",
+      "source": "s",
+      "aliases": [
+        "thumbnail"
+      ]
+    }
+  ]
+}
+"#;
+
+    #[test]
+    fn every_role_of_the_table_each_view_and_an_open_output_round_trip_byte_for_byte() {
+        let manifest: Manifest = serde_json::from_str(EVERY_ROLE).expect("read");
+        let roles: Vec<&OutputRole> = manifest.files.iter().map(|f| &f.role).collect();
+        let mut expected: Vec<OutputRole> = OutputRole::TABLE.to_vec();
+        expected.push(OutputRole::Open("model_1".into()));
+        assert_eq!(roles, expected.iter().collect::<Vec<_>>());
+        assert_eq!(
+            manifest.files[0].aliases,
+            [
+                OutputRole::PbrModel,
+                OutputRole::Multiview(View::Right),
+                OutputRole::Open("image_0".into())
+            ]
+        );
+        assert_eq!(manifest.files[12].field.as_deref(), Some("model_urls[1]"));
+        assert_eq!(manifest.to_json().expect("write"), EVERY_ROLE);
+    }
+
+    /// A manifest from a later version: a role, a view and aliases this
+    /// version does not know.
+    const UNKNOWN_ROLES: &str = r#"{
+  "schema_version": 1,
+  "task_id": "t",
+  "task_type": null,
+  "create_time": null,
+  "fetched_at": "2026-11-28T17:34:05Z",
+  "generator": "fetch-assets 9.0.0",
+  "files": [
+    {
+      "role": "splat_v2",
+      "field": "splat_url",
+      "path": "splat_v2.ply",
+      "size": 2,
+      "sha256": "cd",
+      "media_type": "application/octet-stream",
+      "source": "s",
+      "aliases": [
+        "gaussian_0",
+        "multiview_4_top"
+      ]
+    },
+    {
+      "role": "multiview",
+      "view": "top",
+      "index": 4,
+      "path": "multiview_4_top.png",
+      "size": 3,
+      "sha256": "ef",
+      "media_type": "image/png",
+      "source": "s"
+    },
+    {
+      "role": "hologram",
+      "path": "hologram.bin",
+      "size": 4,
+      "sha256": "01",
+      "media_type": "application/octet-stream",
+      "source": "s"
+    }
+  ]
+}
+"#;
+
+    #[test]
+    fn unknown_roles_views_and_aliases_read_and_write_back_unchanged() {
+        let text = UNKNOWN_ROLES;
+        let manifest: Manifest = serde_json::from_str(text).expect("an unknown role reads");
+        let files = &manifest.files;
+        assert_eq!(files[0].role, OutputRole::Open("splat_v2".into()));
+        assert_eq!(
+            files[0].aliases,
+            [
+                OutputRole::Open("gaussian_0".into()),
+                OutputRole::Open("multiview_4_top".into())
+            ]
+        );
+        assert_eq!(
+            files[1].role,
+            OutputRole::UnknownView {
+                role: "multiview".into(),
+                view: Some("top".into()),
+                index: Some(4)
+            }
+        );
+        assert_eq!(files[2].role, OutputRole::Open("hologram".into()));
+        assert_eq!(manifest.to_json().expect("write"), text);
     }
 }

@@ -3,13 +3,15 @@
 //! of the earlier manifest's other entries (say, from a run with another
 //! `--only`) are still complete and stay listed.
 //!
-//! Entries are matched to the plan by typed role ([`role_of`]): a file is
-//! known by its stem (`model`, `multiview_2_back`, `thumbnail`), which is
-//! also how the manifest lists its aliases.
+//! Entries are matched to the plan by typed role ([`OutputRole`], what the
+//! manifest calls a role): a planned file is done when an entry's role or
+//! one of its aliases is the file's role. An open-ended output is known by
+//! its name (its `field` may move between answers).
 
-use crate::assets::{Asset, ContractOrder, Role, View};
+use crate::assets::{Asset, ContractOrder};
 use crate::folder::Folder;
 use crate::manifest::{self, FileCheck, FileEntry, Manifest};
+use crate::output_role::OutputRole;
 
 /// The plan, split by what an earlier run left.
 #[derive(Debug, Default)]
@@ -38,11 +40,11 @@ pub(crate) fn split(
     };
     let mut rerun = Rerun::default();
     for asset in planned {
-        let stem = asset.role.stem();
+        let role = OutputRole::from(&asset.role);
         let done = previous
             .files
             .iter()
-            .find(|entry| stems(entry).any(|s| s == stem))
+            .find(|entry| entry.roles().any(|r| *r == role))
             .filter(|entry| manifest::check(folder, entry) == FileCheck::Ok);
         match done {
             Some(entry) if !rerun.kept.contains(entry) => rerun.kept.push(entry.clone()),
@@ -70,7 +72,7 @@ pub(crate) fn still_complete(
         .filter(|old| {
             !files
                 .iter()
-                .any(|f| f.path == old.path || role_of(f).stem() == role_of(old).stem())
+                .any(|f| f.path == old.path || f.role == old.role)
         })
         .filter(|old| manifest::check(folder, old) == FileCheck::Ok)
         .cloned()
@@ -79,62 +81,80 @@ pub(crate) fn still_complete(
 
 /// Puts entries, old and new, in the contract's order.
 pub(crate) fn in_contract_order(files: &mut [FileEntry], order: &ContractOrder) {
-    files.sort_by_key(|entry| order.place(&role_of(entry).stem()));
-}
-
-/// The role an entry is the file of: a table role by its name and view,
-/// anything else an open-ended output by its name and field.
-fn role_of(entry: &FileEntry) -> Role {
-    let view = entry.view.as_deref();
-    Role::ALL
-        .into_iter()
-        .find(|role| role.name() == entry.role && role.view().map(View::name) == view)
-        .unwrap_or_else(|| Role::open(&entry.role, entry.field.as_deref().unwrap_or_default()))
-}
-
-/// The stems an entry's file stands for: its role's, then its aliases'.
-fn stems(entry: &FileEntry) -> impl Iterator<Item = String> + '_ {
-    std::iter::once(role_of(entry).stem()).chain(entry.aliases.iter().cloned())
+    files.sort_by_key(|entry| order.place(&entry.role));
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::assets;
+    use sha2::{Digest, Sha256};
 
-    fn entry(role: &str, view: Option<&str>, field: Option<&str>, aliases: &[&str]) -> FileEntry {
-        FileEntry {
-            role: role.into(),
-            view: view.map(str::to_owned),
-            index: None,
-            field: field.map(str::to_owned),
-            path: "x".into(),
-            size: 0,
-            sha256: String::new(),
-            media_type: String::new(),
-            source: String::new(),
-            aliases: aliases.iter().map(|a| (*a).to_owned()).collect(),
-        }
+    /// An entry of an earlier manifest for `path`, holding `content`.
+    fn entry(wire: serde_json::Value, content: &[u8]) -> FileEntry {
+        let mut wire = wire;
+        wire["size"] = content.len().into();
+        wire["sha256"] = format!("{:x}", Sha256::digest(content)).into();
+        wire["media_type"] = "application/octet-stream".into();
+        wire["source"] = "https://c/x".into();
+        serde_json::from_value(wire).expect("an entry")
     }
 
     #[test]
-    fn entries_read_back_as_the_roles_and_stems_the_plan_uses() {
-        let model = entry("model", None, None, &["pbr_model"]);
-        assert_eq!(role_of(&model), Role::Model);
-        assert_eq!(stems(&model).collect::<Vec<_>>(), ["model", "pbr_model"]);
-        let back = entry("multiview", Some("back"), None, &["multiview_3_right"]);
-        assert_eq!(role_of(&back), Role::Multiview(View::Back));
-        assert_eq!(
-            stems(&back).collect::<Vec<_>>(),
-            ["multiview_2_back", "multiview_3_right"]
+    fn an_earlier_manifest_with_roles_this_version_does_not_know_still_reruns() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for (name, content) in [
+            ("model.glb", &b"m"[..]),
+            ("splat_v2.ply", b"s"),
+            ("multiview_4_top.png", b"v"),
+        ] {
+            std::fs::write(dir.path().join(name), content).expect("write");
+        }
+        let folder = Folder::open(dir.path()).expect("open");
+        let model = entry(
+            serde_json::json!({"role": "model", "path": "model.glb", "aliases": ["pbr_model", "gaussian_0"]}),
+            b"m",
         );
-        let thumbnail = entry("thumbnail", None, Some("thumbnail_url"), &["image_0"]);
-        assert_eq!(
-            role_of(&thumbnail),
-            Role::open("thumbnail", "thumbnail_url")
+        let splat = entry(
+            serde_json::json!({"role": "splat_v2", "field": "splat_url", "path": "splat_v2.ply", "aliases": ["splat_preview"]}),
+            b"s",
         );
-        assert_eq!(
-            stems(&thumbnail).collect::<Vec<_>>(),
-            ["thumbnail", "image_0"]
+        let top = entry(
+            serde_json::json!({"role": "multiview", "view": "top", "index": 4, "path": "multiview_4_top.png"}),
+            b"v",
         );
+        let previous = Manifest {
+            schema_version: 1,
+            task_id: "t".into(),
+            task_type: None,
+            create_time: None,
+            fetched_at: "2026-11-28T17:34:05Z".into(),
+            generator: "fetch-assets 9.0.0".into(),
+            files: vec![splat.clone(), model.clone(), top.clone()],
+        };
+        let output = serde_json::json!({
+            "pbr_model_url": "https://c/m.glb",
+            "thumbnail_url": "https://c/t.png",
+        });
+        let output = output.as_object().expect("an object");
+        let planned = assets::plan(output);
+
+        let rerun = split(&folder, Some(&previous), planned, false);
+        assert_eq!(
+            rerun.kept.iter().collect::<Vec<_>>(),
+            [&model],
+            "pbr_model is the model's alias"
+        );
+        let to_fetch: Vec<String> = rerun.to_fetch.iter().map(|a| a.role.stem()).collect();
+        assert_eq!(to_fetch, ["thumbnail"]);
+
+        let thumbnail = entry(
+            serde_json::json!({"role": "thumbnail", "field": "thumbnail_url", "path": "thumbnail.png"}),
+            b"t",
+        );
+        let mut files = vec![thumbnail.clone(), model.clone()];
+        files.extend(still_complete(&folder, Some(&previous), &files));
+        in_contract_order(&mut files, &ContractOrder::of(output));
+        assert_eq!(files, [model, thumbnail, splat, top]);
     }
 }

@@ -13,6 +13,7 @@ use fake_tripo::{FakeTripo, Scenario};
 use fetch_assets::{Client, Error, Event, FetchOptions, FileCheck, RoleSelector, TaskStatus};
 use predicates::prelude::PredicateBooleanExt;
 use predicates::str::contains;
+use sha2::Digest;
 
 fn client(fake: &FakeTripo) -> Client {
     common::client(fake, &fake.v2_base(), Default::default())
@@ -72,6 +73,65 @@ fn a_corrupted_or_missing_file_is_fetched_again_and_the_rest_kept() {
     );
     assert!(sha256sum_accepts(out.path()));
     assert_eq!(manifest_paths(out.path()).len(), 10);
+    fetch_assets(&fake, &fake.v2_base())
+        .arg("verify")
+        .arg(out.path())
+        .assert()
+        .success();
+}
+
+#[test]
+fn a_rerun_keeps_what_a_later_version_listed_and_writes_it_back_unchanged() {
+    let fake = FakeTripo::start(Scenario::new("v2_all_outputs"));
+    let out = tempfile::tempdir().expect("tempdir");
+    fetch_into(&fake, &fake.v2_base(), out.path())
+        .assert()
+        .success();
+    // What a later version might list: a role, a view and an alias (on a
+    // file this run keeps) this version does not know.
+    let mut later = manifest(out.path());
+    let files = later["files"].as_array_mut().expect("files");
+    assert_eq!(files[1]["path"], "base_model.glb");
+    files[1]["aliases"] = serde_json::json!(["gaussian_0"]);
+    for (role, view, path, content) in [
+        ("splat_v2", None, "splat_v2.ply", &b"splat"[..]),
+        ("multiview", Some("top"), "multiview_4_top.png", b"top view"),
+    ] {
+        std::fs::write(out.path().join(path), content).expect("write");
+        let mut entry = serde_json::json!({
+            "role": role, "path": path, "size": content.len(),
+            "sha256": format!("{:x}", sha2::Sha256::digest(content)),
+            "media_type": "application/octet-stream", "source": "https://cdn.example/x",
+        });
+        match view {
+            Some(view) => {
+                entry["view"] = view.into();
+                entry["index"] = 4.into();
+            }
+            None => entry["field"] = "splat_url".into(),
+        }
+        files.push(entry);
+    }
+    let text = serde_json::to_string_pretty(&later).expect("json");
+    std::fs::write(out.path().join("manifest.json"), text).expect("write the manifest");
+    std::fs::remove_file(out.path().join("model.glb")).expect("remove");
+
+    fetch_into(&fake, &fake.v2_base(), out.path())
+        .assert()
+        .success();
+    assert_eq!(
+        fake.stats().requests_for("model.glb"),
+        2,
+        "only the missing file"
+    );
+    assert_eq!(fake.stats().requests_for("pbr_model.glb"), 1);
+    let mut written = manifest(out.path());
+    written["fetched_at"] = later["fetched_at"].clone();
+    assert_eq!(
+        written, later,
+        "every entry kept, unknown ones last, as written"
+    );
+    assert!(sha256sum_accepts(out.path()));
     fetch_assets(&fake, &fake.v2_base())
         .arg("verify")
         .arg(out.path())
