@@ -399,7 +399,22 @@ fn peak_transfers() -> (Arc<AtomicUsize>, impl Fn(&Event) + Send + Sync + 'stati
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn concurrency_caps_transfers_at_once() {
-    let fake = FakeTripo::start(Scenario::new("v2_all_outputs").throttle(400_000));
+    // Every file takes half a second, so however slow the machine is to
+    // start ten transfers, none ends before the last one starts.
+    let scenario = [
+        "generated_image.webp",
+        "rendered_image.webp",
+        "front.png",
+        "left.png",
+        "back.png",
+        "right.png",
+        "thumbnail.webp",
+    ]
+    .into_iter()
+    .fold(Scenario::new("v2_all_outputs"), |scenario, image| {
+        scenario.file_size(image, 200_000)
+    });
+    let fake = FakeTripo::start(scenario.throttle(400_000));
     let capped = tempfile::tempdir().expect("tempdir");
     let (peak, observer) = peak_transfers();
     let options = FetchOptions::default()
