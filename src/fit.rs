@@ -110,11 +110,16 @@ impl Row<'_> {
             "=".repeat(filled.saturating_sub(head)),
             ">".repeat(head)
         );
+        // Colour codes only around something drawn.
+        let drawn = if drawn.is_empty() {
+            drawn
+        } else {
+            self.style.apply_to(drawn).to_string()
+        };
         let pad = name_width.saturating_sub(measure_text_width(name));
         let mut line = format!(
-            "{INDENT}{name}{} [{}{}]",
+            "{INDENT}{name}{} [{drawn}{}]",
             " ".repeat(pad),
-            self.style.apply_to(drawn),
             " ".repeat(bar - filled.max(head))
         );
         for figure in figures {
