@@ -25,9 +25,10 @@ use indicatif::{
     HumanBytes, MultiProgress, ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle,
 };
 
-use crate::fit::{self, AMOUNT_WIDTH, RATE_WIDTH, Row};
+use crate::fit::{self, Row};
 use crate::progress::{
-    Mark, Mode, Pace, RESTARTED, files, log_every, print_line, progress_line, retry_words, short,
+    Mark, Mode, Pace, RESTARTED, bar_style, files, log_every, print_line, progress_line,
+    retry_words, short,
 };
 
 /// Live bars at most, however many tasks download at once.
@@ -341,7 +342,9 @@ impl BatchDisplay {
         let bar = self.0.bars.as_ref().and_then(|(multi, total)| {
             let with_bars = tally.active.values().filter(|a| a.bar.is_some()).count();
             (with_bars < MAX_BARS).then(|| {
-                let style = task_style(task_id, self.0.id_width);
+                // Its id, elided in the middle where the width is short.
+                let cyan = Style::new().cyan().for_stderr();
+                let style = bar_style(task_id, self.0.id_width, cyan, false);
                 multi.insert_before(total, ProgressBar::no_length().with_style(style))
             })
         });
@@ -368,32 +371,6 @@ impl BatchDisplay {
 
 /// The label of the total bar.
 const TOTAL: &str = "total";
-
-/// A task's bar: its id (elided in the middle where the width is short),
-/// its files' bytes, and their rate, fitted at each draw.
-fn task_style(task_id: &str, id_width: usize) -> ProgressStyle {
-    let (task_id, colour) = (task_id.to_owned(), Style::new().cyan().for_stderr());
-    let row = move |state: &ProgressState, w: &mut dyn std::fmt::Write| {
-        let (done, len) = (state.pos(), state.len().filter(|len| *len > 0));
-        let figures = [
-            fit::right(&fit::amount(done, len), AMOUNT_WIDTH),
-            fit::right(&fit::rate(state.per_sec()), RATE_WIDTH),
-        ];
-        let row = Row {
-            name: &task_id,
-            name_width: id_width,
-            fraction: state.fraction(),
-            style: &colour,
-            figures: &figures,
-            short: &fit::right(&fit::percent(done, len), 4),
-            tail: "",
-        };
-        let _ = w.write_str(&row.render(fit::width()));
-    };
-    ProgressStyle::with_template("{row}")
-        .unwrap_or_else(|_| ProgressStyle::default_bar())
-        .with_key("row", row)
-}
 
 /// The total bar: tasks ended of all, how many are downloading, the time
 /// so far, fitted at each draw.

@@ -528,7 +528,12 @@ pub(crate) const RESTARTED: &str = "the server ignored the resume request; start
 
 /// A bar's style: its whole line rendered by [`fit::Row`] at the width the
 /// terminal has at each draw; the total also shows its ETA where it fits.
-fn bar_style(name: &str, name_width: usize, colour: Style, total: bool) -> ProgressStyle {
+pub(crate) fn bar_style(
+    name: &str,
+    name_width: usize,
+    colour: Style,
+    total: bool,
+) -> ProgressStyle {
     let name = name.to_owned();
     let row = move |state: &ProgressState, w: &mut dyn std::fmt::Write| {
         let (done, len) = (state.pos(), state.len());

@@ -231,24 +231,12 @@ fn slow_eventful_task() -> FakeTripo {
 
 #[test]
 fn bars_and_lines_fit_the_terminal_at_100_80_60_and_30_columns() {
-    let widths = [100, 80, 60, 30];
-    let runs: Vec<_> = std::thread::scope(|scope| {
-        let runs: Vec<_> = widths
-            .map(|cols| {
-                scope.spawn(move || {
-                    let fake = slow_eventful_task();
-                    let out = tempfile::tempdir().expect("tempdir");
-                    let (code, screen) = on_terminal(&fake, out.path(), cols, &[], &[]);
-                    (cols, code, screen)
-                })
-            })
-            .into_iter()
-            .collect();
-        runs.into_iter()
-            .map(|run| run.join().expect("a run"))
-            .collect()
+    let runs = at_widths([100, 80, 60, 30], |cols| {
+        let fake = slow_eventful_task();
+        let out = tempfile::tempdir().expect("tempdir");
+        on_terminal(&fake, out.path(), cols, &[], &[])
     });
-    for (cols, code, screen) in runs {
+    for (cols, (code, screen)) in runs {
         assert_eq!(code, 0, "the run at {cols} columns succeeds:\n{screen}");
         let rows = assert_fits(&screen, cols);
         let shown = rows.join("\n");
@@ -296,35 +284,22 @@ fn batch_bars_and_lines_fit_the_terminal_at_100_60_and_30_columns() {
         "b2000000-0000-4000-8000-000000000002",
         "c3000000-0000-4000-8000-000000000003",
     ];
-    let widths = [100, 60, 30];
-    let runs: Vec<_> = std::thread::scope(|scope| {
-        let runs: Vec<_> = widths
-            .map(|cols| {
-                scope.spawn(move || {
-                    let mut scenario = Scenario::new("v3_model_pbr_same")
-                        .task_id(IDS[0])
-                        .file_size("model.glb", 1_500_000)
-                        .file_size("rendered_image.webp", 1_000_000)
-                        .throttle(1 << 20);
-                    for id in &IDS[1..] {
-                        scenario =
-                            scenario.task(id, fake_tripo::TaskSpec::new("v3_model_pbr_same"));
-                    }
-                    let fake = FakeTripo::start(scenario);
-                    let root = tempfile::tempdir().expect("tempdir");
-                    let mut command = common::command(&fake, &fake.v3_base());
-                    command.arg("batch").arg(root.path()).args(IDS);
-                    let (code, screen) = run_on_terminal(with_terminal_env(command, &[]), cols);
-                    (cols, code, screen)
-                })
-            })
-            .into_iter()
-            .collect();
-        runs.into_iter()
-            .map(|run| run.join().expect("a run"))
-            .collect()
+    let runs = at_widths([100, 60, 30], |cols| {
+        let mut scenario = Scenario::new("v3_model_pbr_same")
+            .task_id(IDS[0])
+            .file_size("model.glb", 1_500_000)
+            .file_size("rendered_image.webp", 1_000_000)
+            .throttle(1 << 20);
+        for id in &IDS[1..] {
+            scenario = scenario.task(id, fake_tripo::TaskSpec::new("v3_model_pbr_same"));
+        }
+        let fake = FakeTripo::start(scenario);
+        let root = tempfile::tempdir().expect("tempdir");
+        let mut command = common::command(&fake, &fake.v3_base());
+        command.arg("batch").arg(root.path()).args(IDS);
+        run_on_terminal(with_terminal_env(command, &[]), cols)
     });
-    for (cols, code, screen) in runs {
+    for (cols, (code, screen)) in runs {
         assert_eq!(code, 0, "the batch at {cols} columns succeeds:\n{screen}");
         let rows = assert_fits(&screen, cols);
         let shown = rows.join("\n");
@@ -443,6 +418,21 @@ fn a_batch_log_reports_a_long_task_every_few_seconds() {
         progress >= 3,
         "progress lines for the task while it downloads:\n{log}"
     );
+}
+
+/// `run` at each width, all at once (each mostly waits on its throttled
+/// transfers): each width with what `run` returned for it.
+fn at_widths<const N: usize, T: Send>(
+    widths: [u16; N],
+    run: impl Fn(u16) -> T + Sync,
+) -> Vec<(u16, T)> {
+    std::thread::scope(|scope| {
+        let run = &run;
+        let runs = widths.map(|cols| scope.spawn(move || (cols, run(cols))));
+        runs.into_iter()
+            .map(|run| run.join().expect("a run"))
+            .collect()
+    })
 }
 
 /// Runs the binary with `flags` for the fake's task into `dir`, on a new
