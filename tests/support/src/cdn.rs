@@ -327,6 +327,7 @@ fn validators(shared: &Shared, name: &str, version: u32) -> Vec<(HeaderName, Str
         Validators::ETag => (Some(tag), None),
         Validators::LastModified => (None, Some(modified)),
         Validators::WeakETag => (Some(format!("W/{tag}")), Some(modified)),
+        Validators::WeakETagOnly => (Some(format!("W/{tag}")), None),
         Validators::None => (None, None),
     };
     etag.map(|v| (header::ETAG, v))

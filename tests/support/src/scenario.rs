@@ -49,6 +49,8 @@ pub enum Validators {
     /// A weak `ETag` (`W/"…"`), which `If-Range` may not use (RFC 9110), and
     /// `Last-Modified`.
     WeakETag,
+    /// A weak `ETag` alone: nothing `If-Range` may use.
+    WeakETagOnly,
     /// Neither: nothing tells one version of a file from another.
     None,
 }
