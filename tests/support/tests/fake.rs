@@ -891,6 +891,7 @@ async fn validators_and_if_range_for_each_setting() {
         Validators::ETag,
         Validators::LastModified,
         Validators::WeakETag,
+        Validators::WeakETagOnly,
         Validators::None,
     ] {
         let fake = FakeTripo::start(Scenario::new("v3_bare_task").validators(validators));
@@ -909,6 +910,7 @@ async fn validators_and_if_range_for_each_setting() {
             Validators::ETag => (true, false, false),
             Validators::LastModified => (false, false, true),
             Validators::WeakETag => (true, true, true),
+            Validators::WeakETagOnly => (true, true, false),
             Validators::None => (false, false, false),
         };
         assert_eq!(
