@@ -140,13 +140,15 @@ impl Staged {
         self.record.as_ref()
     }
 
-    /// Writes `record` (atomically), unless it is the one on disk.
+    /// Writes `record` (atomically, and durably: the folder is synced),
+    /// unless it is the one on disk.
     pub(super) fn keep_record(&mut self, record: Record) -> io::Result<()> {
         if self.record.as_ref() == Some(&record) {
             return Ok(());
         }
         let text = serde_json::to_vec(&record).map_err(io::Error::other)?;
         self.staging.write_atomically(&self.record_name(), &text)?;
+        self.staging.sync()?;
         self.record = Some(record);
         Ok(())
     }
