@@ -681,6 +681,9 @@ mod tests {
     fn the_planner_s_table_is_the_manifest_s_table() {
         let mapped: Vec<OutputRole> = Role::ALL.iter().map(OutputRole::from).collect();
         assert_eq!(mapped, OutputRole::TABLE);
+        let mut names: Vec<&str> = OutputRole::TABLE.iter().map(OutputRole::name).collect();
+        names.dedup();
+        assert_eq!(names, RoleSelector::NAMES, "--only takes the table's names");
         assert_eq!(Role::Multiview(View::Left).to_string(), "multiview left");
         assert_eq!(Role::open("model_1", "model_urls[1]").name(), "model_1");
     }
