@@ -23,8 +23,8 @@
 //! services use (down, nearest, up): then the window is where they overlap,
 //! and that picks the rounding. Where it agrees with none (progress not
 //! linear in time), or an end it pinned proves wrong, progress is not
-//! trusted again for the task, and the estimates' window stands alone,
-//! every rounding in it. The rate of a progress that is not linear is not
+//! trusted until the estimates contradict each other (then theirs was the
+//! fault), and the estimates' window stands alone, every rounding in it. The rate of a progress that is not linear is not
 //! used to narrow it: slowing progress puts the end early, and a window
 //! narrowed by it kept the schedule polling before the end (issue 15).
 //! Without an estimate, progress per second since the run began predicts the
@@ -263,27 +263,20 @@ impl PollSchedule {
         } else {
             None
         };
-        let (low, high, narrow) = match (estimated, progress) {
+        let (low, high) = match (estimated, progress) {
             (Estimated::Within(estimate), Some(progress)) => {
                 // Linear progress and one rounding that agree pick the end;
                 // if none agrees, progress is not linear in time.
-                match estimate.agreeing(progress) {
-                    Some((low, high)) => (low, high, NARROW),
-                    None => {
-                        self.trust_progress = false;
-                        let (low, high) = estimate.window();
-                        (low, high, NARROW)
-                    }
-                }
+                estimate.agreeing(progress).unwrap_or_else(|| {
+                    self.trust_progress = false;
+                    estimate.window()
+                })
             }
-            (Estimated::Within(estimate), None) => {
-                let (low, high) = estimate.window();
-                (low, high, NARROW)
-            }
+            (Estimated::Within(estimate), None) => estimate.window(),
             (_, Some(window)) => return self.progress_alone(now, window),
             (_, None) => return None,
         };
-        if high - low <= narrow {
+        if high - low <= NARROW {
             self.window_polls += 1;
             return Some(Target {
                 at: high + MARGIN,
