@@ -178,6 +178,16 @@ pub enum Error {
         source: ManifestProblem,
     },
 
+    /// `verify` was pointed at a folder with no `manifest.json`.
+    #[error("no {} in {}: nothing is committed there{}", crate::manifest::MANIFEST_FILE, .dir.display(), then_also(self.hint()))]
+    NoManifest {
+        /// The folder.
+        dir: PathBuf,
+        /// Whether a run into it left its work in `.fetch-assets/` (it was
+        /// interrupted, failed, or crashed while committing).
+        unfinished: bool,
+    },
+
     /// OUT_DIR holds the result of another task.
     #[error(
         "{} holds the files of task {found}, not {wanted}{}",
@@ -281,6 +291,7 @@ impl Error {
             | Error::RoleNotAvailable { .. }
             | Error::OtherTask { .. }
             | Error::NotOurs { .. }
+            | Error::NoManifest { .. }
             | Error::ManifestInvalid { .. } => 2,
             Error::Auth { .. }
             | Error::NoApiKey { .. }
@@ -314,6 +325,14 @@ impl Error {
             Error::ManifestInvalid { .. } => {
                 "it is not the manifest of a complete fetch-assets run: choose another folder, or pass --force to replace it"
             }
+            Error::NoManifest {
+                unfinished: true, ..
+            } => {
+                "a run into it did not finish (what it received is in its .fetch-assets): run the same fetch-assets command again to finish it"
+            }
+            Error::NoManifest {
+                unfinished: false, ..
+            } => "fetch a task into it first: fetch-assets <TASK_ID> <OUT_DIR>",
             Error::OtherTask { .. } => "choose another folder, or pass --force to replace them",
             Error::NotOurs { .. } => {
                 "move them away, choose another folder, or pass --force to replace them"

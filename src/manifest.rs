@@ -11,6 +11,7 @@ use sha2::{Digest, Sha256};
 use crate::error::{Error, ManifestProblem, Result};
 use crate::folder::{Folder, OpenError};
 use crate::output_role::OutputRole;
+use crate::staging;
 
 /// The manifest's file name in the output folder.
 pub const MANIFEST_FILE: &str = "manifest.json";
@@ -294,6 +295,13 @@ pub async fn verify(dir: impl AsRef<Path>) -> Result<VerifyReport> {
     let dir = dir.as_ref().to_owned();
     tokio::task::spawn_blocking(move || {
         let folder = Folder::open(&dir).map_err(|e| Error::io("open the folder", &dir, e))?;
+        if let Ok(None) = folder.kind_of(MANIFEST_FILE) {
+            let staging = folder.kind_of(staging::STAGING_DIR);
+            return Err(Error::NoManifest {
+                dir,
+                unfinished: matches!(staging, Ok(Some(rustix::fs::FileType::Directory))),
+            });
+        }
         let manifest = Manifest::read_in(&folder)?;
         let files = manifest
             .files

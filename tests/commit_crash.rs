@@ -90,6 +90,20 @@ fn a_crash_at_any_step_of_a_commit_leaves_a_verifying_folder_or_none_and_the_nex
             "step {step}: a manifest stands whose files do not verify: {:?}",
             listing(&out)
         );
+        if !has_manifest {
+            let verify = common::fetch_assets(&new, &new.v2_base())
+                .arg("verify")
+                .arg(&out)
+                .output()
+                .expect("verify runs");
+            let said = String::from_utf8_lossy(&verify.stderr);
+            assert_eq!(verify.status.code(), Some(1), "step {step}: {said}");
+            assert!(
+                said.contains("did not finish")
+                    && said.contains("run the same fetch-assets command again"),
+                "step {step}: verify says what to do: {said}"
+            );
+        }
 
         let asked_before = new.stats().cdn_requests.len();
         fetch_into(&new, &new.v2_base(), &out).assert().success();

@@ -180,6 +180,23 @@ fn concurrency_zero_says_what_to_give() {
 }
 
 #[test]
+fn verify_on_a_folder_with_nothing_committed_says_what_to_run() {
+    let empty = tempfile::tempdir().expect("tempdir");
+    let stderr = failure(
+        offline("http://127.0.0.1:9")
+            .arg("verify")
+            .arg(empty.path()),
+        1,
+    );
+    assert!(
+        stderr.contains("no manifest.json in")
+            && stderr.contains("fetch a task into it first")
+            && !stderr.contains("entity not found"),
+        "{stderr}"
+    );
+}
+
+#[test]
 fn help_names_the_variables_without_a_stray_equals_sign() {
     let help = offline("unused")
         .env_remove("TRIPO_API_BASE")
