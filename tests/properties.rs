@@ -7,59 +7,9 @@ use proptest::prelude::*;
 use proptest::test_runner::Config;
 use serde_json::{Map, Value, json};
 
-/// The contract's file stems (DESIGN.md, "Files"), in its order.
-const STEMS: [&str; 12] = [
-    "model",
-    "base_model",
-    "pbr_model",
-    "generated_image",
-    "rendered_image",
-    "depth_image",
-    "uv_render",
-    "rendered_video",
-    "multiview_0_front",
-    "multiview_1_left",
-    "multiview_2_back",
-    "multiview_3_right",
-];
-
-/// The output keys each stem may come under (DESIGN.md and api-notes.md).
-const KEYS: [&[&str]; 12] = [
-    &["model", "model_url"],
-    &["base_model", "base_model_url"],
-    &["pbr_model", "pbr_model_url"],
-    &[
-        "generated_image",
-        "generated_image_url",
-        "image_url",
-        "image",
-    ],
-    &["rendered_image", "rendered_image_url"],
-    &["depth_image", "depth_image_url"],
-    &["uv_render", "uv_render_url"],
-    &["rendered_video", "rendered_video_url"],
-    &["front_view_url"],
-    &["left_view_url"],
-    &["back_view_url"],
-    &["right_view_url"],
-];
-
-const MULTIVIEW_OBJECTS: [&str; 2] = ["generate_multiview_image", "edit_multiview_image"];
-
-/// Every key the planner knows, and some it must ignore.
-fn key() -> impl Strategy<Value = String> {
-    let known: Vec<&'static str> = KEYS
-        .iter()
-        .flat_map(|keys| keys.iter().copied())
-        .chain(MULTIVIEW_OBJECTS)
-        .chain(["thumbnail", "result", "riggable", "topology", "url", "type"])
-        .collect();
-    prop_oneof![
-        4 => proptest::sample::select(known).prop_map(str::to_owned),
-        1 => "[a-z_]{0,14}",
-        1 => "\\PC{0,8}",
-    ]
-}
+#[path = "common/contract_table.rs"]
+mod contract_table;
+use contract_table::{MULTIVIEW_OBJECTS, STEMS, key};
 
 fn is_documented_name(name: &str) -> bool {
     let Some((stem, ext)) = name.rsplit_once('.') else {
