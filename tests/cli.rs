@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use common::{
     V2_ALL_OUTPUTS, assert_same_bytes, fetch_assets, fetch_into, listing, manifest, manifest_paths,
-    sha256sum_accepts,
+    sha256sum_accepts, verify,
 };
 use fake_tripo::{FakeTripo, Scenario};
 use predicates::prelude::PredicateBooleanExt;
@@ -282,9 +282,7 @@ fn verify_passes_then_names_each_changed_or_missing_file() {
         .assert()
         .success();
 
-    fetch_assets(&fake, &fake.v2_base())
-        .arg("verify")
-        .arg(out.path())
+    verify(out.path())
         .assert()
         .success()
         .stdout(contains("model.glb: OK"));
@@ -295,9 +293,8 @@ fn verify_passes_then_names_each_changed_or_missing_file() {
     std::fs::remove_file(out.path().join("multiview_1_left.png")).expect("remove");
     std::fs::write(out.path().join("rendered_image.webp"), b"short").expect("truncate");
 
-    fetch_assets(&fake, &fake.v2_base())
-        .args(["verify", "--quiet"])
-        .arg(out.path())
+    verify(out.path())
+        .arg("--quiet")
         .assert()
         .code(1)
         .stdout(
@@ -312,10 +309,7 @@ fn verify_passes_then_names_each_changed_or_missing_file() {
 #[test]
 fn verify_without_a_manifest_exits_1() {
     let out = tempfile::tempdir().expect("tempdir");
-    assert_cmd::Command::cargo_bin("fetch-assets")
-        .expect("binary")
-        .arg("verify")
-        .arg(out.path())
+    verify(out.path())
         .assert()
         .code(1)
         .stderr(contains("manifest.json"));

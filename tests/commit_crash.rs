@@ -13,7 +13,7 @@ mod common;
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;
 
-use common::{V2_ALL_OUTPUTS, fetch_into, listing, sha256sum_accepts};
+use common::{V2_ALL_OUTPUTS, fetch_into, listing, sha256sum_accepts, verify, verify_passes};
 use fake_tripo::{FakeTripo, FileFault, Scenario};
 
 const CRASH_AT_STEP: &str = "FETCH_ASSETS_TEST_CRASH_AT_STEP";
@@ -32,16 +32,6 @@ fn new_versions() -> Scenario {
                 },
             )
         })
-}
-
-fn verify_passes(fake: &FakeTripo, dir: &Path) -> bool {
-    common::fetch_assets(fake, &fake.v2_base())
-        .arg("verify")
-        .arg(dir)
-        .output()
-        .expect("verify runs")
-        .status
-        .success()
 }
 
 fn assert_new_versions(fake: &FakeTripo, dir: &Path, step: u32) {
@@ -73,7 +63,7 @@ fn a_crash_at_any_step_of_a_commit_leaves_a_verifying_folder_or_none_and_the_nex
         if run.status.success() {
             // Past the last step: the commit ran through.
             assert_new_versions(&new, &out, step);
-            assert!(verify_passes(&new, &out));
+            assert!(verify_passes(&out));
             assert!(!out.join(".fetch-assets").exists());
             break;
         }
@@ -86,18 +76,14 @@ fn a_crash_at_any_step_of_a_commit_leaves_a_verifying_folder_or_none_and_the_nex
         crashed_at.push(step);
         let has_manifest = out.join("manifest.json").exists();
         assert!(
-            !has_manifest || verify_passes(&new, &out),
+            !has_manifest || verify_passes(&out),
             "step {step}: a manifest stands whose files do not verify: {:?}",
             listing(&out)
         );
         if !has_manifest {
-            let verify = common::fetch_assets(&new, &new.v2_base())
-                .arg("verify")
-                .arg(&out)
-                .output()
-                .expect("verify runs");
-            let said = String::from_utf8_lossy(&verify.stderr);
-            assert_eq!(verify.status.code(), Some(1), "step {step}: {said}");
+            let checked = verify(&out).output().expect("verify runs");
+            let said = String::from_utf8_lossy(&checked.stderr);
+            assert_eq!(checked.status.code(), Some(1), "step {step}: {said}");
             assert!(
                 said.contains("did not finish")
                     && said.contains("run the same fetch-assets command again"),
@@ -107,7 +93,7 @@ fn a_crash_at_any_step_of_a_commit_leaves_a_verifying_folder_or_none_and_the_nex
 
         let asked_before = new.stats().cdn_requests.len();
         fetch_into(&new, &new.v2_base(), &out).assert().success();
-        assert!(verify_passes(&new, &out), "step {step}: repaired");
+        assert!(verify_passes(&out), "step {step}: repaired");
         assert_eq!(
             new.stats().cdn_requests.len(),
             asked_before,

@@ -30,15 +30,9 @@ fn mkfifo(path: &Path) {
     assert!(made.success(), "mkfifo {}", path.display());
 }
 
-/// `fetch-assets verify DIR`, bounded in time: a hang fails the test.
+/// `fetch-assets verify DIR`'s output.
 fn verify(dir: &Path) -> std::process::Output {
-    let mut command = assert_cmd::Command::new(env!("CARGO_BIN_EXE_fetch-assets"));
-    command
-        .arg("verify")
-        .arg(dir)
-        .timeout(Duration::from_secs(20))
-        .output()
-        .expect("verify runs")
+    common::verify(dir).output().expect("verify runs")
 }
 
 /// A complete folder of the `v3_model_pbr_same` task.

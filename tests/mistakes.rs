@@ -9,7 +9,7 @@ use std::net::TcpListener;
 use std::path::Path;
 use std::time::Duration;
 
-use common::{fetch_assets, listing, offline};
+use common::{fetch_assets, listing, offline, verify};
 use fake_tripo::{FakeTripo, Scenario};
 use predicates::prelude::*;
 use predicates::str::contains;
@@ -182,12 +182,7 @@ fn concurrency_zero_says_what_to_give() {
 #[test]
 fn verify_on_a_folder_with_nothing_committed_says_what_to_run() {
     let empty = tempfile::tempdir().expect("tempdir");
-    let stderr = failure(
-        offline("http://127.0.0.1:9")
-            .arg("verify")
-            .arg(empty.path()),
-        1,
-    );
+    let stderr = failure(&mut verify(empty.path()), 1);
     assert!(
         stderr.contains("no manifest.json in")
             && stderr.contains("fetch a task into it first")

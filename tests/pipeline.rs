@@ -8,7 +8,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{fetch_assets, fetch_into, listing, manifest, manifest_paths, sha256sum_accepts};
+use common::{
+    fetch_assets, fetch_into, listing, manifest, manifest_paths, sha256sum_accepts, verify,
+    verify_passes,
+};
 use fake_tripo::{FakeTripo, Scenario};
 use fetch_assets::{Client, Error, Event, FetchOptions, FileCheck, RoleSelector, TaskStatus};
 use predicates::prelude::PredicateBooleanExt;
@@ -54,11 +57,7 @@ fn a_corrupted_or_missing_file_is_fetched_again_and_the_rest_kept() {
         .success();
     std::fs::write(out.path().join("model.glb"), b"not a model").expect("corrupt");
     std::fs::remove_file(out.path().join("multiview_2_back.png")).expect("remove");
-    fetch_assets(&fake, &fake.v2_base())
-        .arg("verify")
-        .arg(out.path())
-        .assert()
-        .code(1);
+    verify(out.path()).assert().code(1);
 
     fetch_into(&fake, &fake.v2_base(), out.path())
         .assert()
@@ -73,11 +72,7 @@ fn a_corrupted_or_missing_file_is_fetched_again_and_the_rest_kept() {
     );
     assert!(sha256sum_accepts(out.path()));
     assert_eq!(manifest_paths(out.path()).len(), 10);
-    fetch_assets(&fake, &fake.v2_base())
-        .arg("verify")
-        .arg(out.path())
-        .assert()
-        .success();
+    assert!(verify_passes(out.path()));
 }
 
 #[test]
@@ -132,11 +127,7 @@ fn a_rerun_keeps_what_a_later_version_listed_and_writes_it_back_unchanged() {
         "every entry kept, unknown ones last, as written"
     );
     assert!(sha256sum_accepts(out.path()));
-    fetch_assets(&fake, &fake.v2_base())
-        .arg("verify")
-        .arg(out.path())
-        .assert()
-        .success();
+    assert!(verify_passes(out.path()));
 }
 
 #[test]

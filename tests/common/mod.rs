@@ -59,6 +59,22 @@ pub fn fetch_assets(fake: &FakeTripo, base: &str) -> assert_cmd::Command {
     command
 }
 
+/// `fetch-assets verify DIR`, bounded in time (a hang fails the test); it
+/// talks to no service, so it needs no fake.
+pub fn verify(dir: &Path) -> assert_cmd::Command {
+    let mut command = assert_cmd::Command::new(env!("CARGO_BIN_EXE_fetch-assets"));
+    command
+        .arg("verify")
+        .arg(dir)
+        .timeout(Duration::from_secs(60));
+    command
+}
+
+/// Whether `fetch-assets verify DIR` passes.
+pub fn verify_passes(dir: &Path) -> bool {
+    verify(dir).output().expect("verify runs").status.success()
+}
+
 /// `fetch-assets TASK DIR` for the fake's own task.
 pub fn fetch_into(fake: &FakeTripo, base: &str, dir: &Path) -> assert_cmd::Command {
     let mut command = fetch_assets(fake, base);
