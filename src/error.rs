@@ -499,7 +499,7 @@ pub enum DownloadCause {
         source: reqwest::Error,
     },
     /// No byte arrived for the stall timeout.
-    #[error("no data for {} (--stall-timeout)", humantime::format_duration(*.after))]
+    #[error("no data for {} (--stall-timeout)", crate::duration_text::DurationText(*.after))]
     Stalled {
         /// The stall timeout.
         after: Duration,
@@ -508,7 +508,7 @@ pub enum DownloadCause {
     /// trickle that would never end is a stall too.
     #[error(
         "under 1 KiB/s on average for {} (--stall-timeout)",
-        humantime::format_duration(*.over)
+        crate::duration_text::DurationText(*.over)
     )]
     TooSlow {
         /// The window: the stall timeout.

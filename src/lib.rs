@@ -106,9 +106,10 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Receive the service's webhooks instead of polling: [`listen::listen`]
-//! is the receiver behind `fetch-assets listen`, and [`webhook::verify`]
-//! checks a delivery's signature for a service that brings its own server:
+//! Receive the service's webhooks instead of polling: `listen::listen` is
+//! the receiver behind `fetch-assets listen` (with the `listen` feature, see
+//! below), and [`webhook::verify`] checks a delivery's signature for a
+//! service that brings its own server:
 //!
 //! ```
 //! use fetch_assets::webhook::{self, WebhookSecret};
@@ -125,10 +126,38 @@
 //!
 //! Every failure is one [`Error`]; [`Error::exit_code`] maps it to the
 //! command's exit codes.
+//!
+//! # Features
+//!
+//! | feature | default | what it adds |
+//! |---|---|---|
+//! | `cli` | on | the `fetch-assets` command (argument parsing, progress bars, the man page); turns `listen` on |
+//! | `listen` | with `cli` | `listen`: the webhook receiver, an HTTP server (axum) that fetches each delivered task |
+//!
+//! A library user turns default features off and compiles neither; the
+//! fetch, the batch, `verify` and the `webhook` check are always there:
+//!
+//! ```toml
+//! fetch-assets = { version = "0.1", default-features = false }
+//! # or, to serve webhooks without the command:
+//! fetch-assets = { version = "0.1", default-features = false, features = ["listen"] }
+//! ```
+//!
+//! # Platforms
+//!
+//! Unix: Linux is tested, macOS is supported by design (the folder lock is
+//! `flock`, every file operation goes through the folder's handle with
+//! `openat`). Other platforms do not build.
 
 #![warn(missing_docs)]
 // Tests may slice the strings they built themselves.
 #![cfg_attr(test, allow(clippy::string_slice))]
+
+// The folder lock (`flock`) and the folder's handle (`openat`, `renameat`,
+// ...) are Unix calls, and the README says Unix; say so here rather than
+// fail on a missing crate.
+#[cfg(not(unix))]
+compile_error!("fetch-assets builds on Unix only (Linux, macOS): see the README, \"Platforms\"");
 
 mod api;
 mod assets;
@@ -137,6 +166,7 @@ mod client;
 mod commit;
 mod concurrency;
 mod content;
+mod duration_text;
 mod error;
 mod events;
 mod fetch;
@@ -144,6 +174,7 @@ mod folder;
 mod hosts;
 mod link;
 mod link_book;
+#[cfg(feature = "listen")]
 pub mod listen;
 mod lock;
 mod manifest;
