@@ -3,7 +3,7 @@
 //! link reader (what a link may show, when it dies). Whatever the server
 //! sends, neither panics, names come only from the contract, a link never
 //! shows its query, and an expiry is either read or assumed.
-//! (tests/properties.rs checks the same end to end, through the public
+//! (tests/it/properties.rs checks the same end to end, through the public
 //! library against the fake service.)
 
 use std::time::{Duration, UNIX_EPOCH};

@@ -1,7 +1,7 @@
 //! The core, as a user tries it: the real binary against the fake service,
 //! in both dialects.
 
-mod common;
+use crate::common;
 
 use std::time::{Duration, Instant};
 
@@ -304,15 +304,6 @@ fn verify_passes_then_names_each_changed_or_missing_file() {
                 .and(contains("base_model.glb").not()),
         )
         .stderr(contains("3 of 10"));
-}
-
-#[test]
-fn verify_without_a_manifest_exits_1() {
-    let out = tempfile::tempdir().expect("tempdir");
-    verify(out.path())
-        .assert()
-        .code(1)
-        .stderr(contains("manifest.json"));
 }
 
 #[test]

@@ -3,7 +3,7 @@
 //! `--help`, the man page and completion offer. Early failures leave no
 //! folder behind.
 
-mod common;
+use crate::common;
 
 use std::net::TcpListener;
 use std::path::Path;
@@ -179,6 +179,7 @@ fn concurrency_zero_says_what_to_give() {
         .stderr(contains("give 1 or more").and(contains("non-zero").not()));
 }
 
+/// (Once also `cli::verify_without_a_manifest_exits_1`.)
 #[test]
 fn verify_on_a_folder_with_nothing_committed_says_what_to_run() {
     let empty = tempfile::tempdir().expect("tempdir");

@@ -7,7 +7,7 @@ use proptest::prelude::*;
 use proptest::test_runner::Config;
 use serde_json::{Map, Value, json};
 
-#[path = "common/contract_table.rs"]
+#[path = "../common/contract_table.rs"]
 mod contract_table;
 use contract_table::{MULTIVIEW_OBJECTS, STEMS, key};
 

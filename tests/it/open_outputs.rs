@@ -3,7 +3,7 @@
 //! the manifest; `--only` takes the new names; nothing outside `output` is
 //! read.
 
-mod common;
+use crate::common;
 
 use common::{assert_same_bytes, fetch_into, listing, manifest, manifest_paths, sha256sum_accepts};
 use fake_tripo::{FakeTripo, Scenario};

@@ -3,7 +3,7 @@
 //! fake's request log to show what was (and was not) asked of the API and
 //! the CDN.
 
-mod common;
+use crate::common;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpStream};
@@ -90,10 +90,13 @@ impl Listener {
         self.reports()
     }
 
-    fn stop(mut self) {
+    /// Stops the listener (SIGTERM, exit 0) and returns its `--json` lines
+    /// and its stderr, complete: nothing more can come once it has exited.
+    fn stop(mut self) -> (Vec<Value>, String) {
         self.run.signal("TERM");
         let status = self.run.exit(Duration::from_secs(10));
         assert_eq!(status.code(), Some(0), "{}", self.run.stderr());
+        (self.reports(), self.run.stderr())
     }
 }
 
@@ -313,8 +316,10 @@ fn a_task_is_fetched_once_however_often_it_is_delivered() {
         200,
         "a new delivery of a task complete in its folder"
     );
-    std::thread::sleep(Duration::from_millis(200));
-    assert_eq!(listener.reports().len(), 1, "one report");
+    // Every delivery has been answered; once the listener has exited, all
+    // it would print or fetch for them is in.
+    let (reports, stderr) = listener.stop();
+    assert_eq!(reports.len(), 1, "one report: {reports:?}");
     for (_, served) in FILES {
         assert_eq!(
             fake.stats().requests_for(served),
@@ -322,9 +327,7 @@ fn a_task_is_fetched_once_however_often_it_is_delivered() {
             "{served} fetched once"
         );
     }
-    let stderr = listener.run.stderr();
     assert_eq!(stderr.matches("not fetched again").count(), 4, "{stderr}");
-    listener.stop();
 }
 
 #[test]

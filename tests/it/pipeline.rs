@@ -1,7 +1,7 @@
 //! fetch-assets as a step of a build pipeline: re-runs, selected outputs,
 //! JSON, concurrency, and the library API without the binary.
 
-mod common;
+use crate::common;
 
 use std::num::NonZeroUsize;
 use std::sync::atomic::{AtomicUsize, Ordering};

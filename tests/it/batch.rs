@@ -2,7 +2,7 @@
 //! under the single-task contract, with one JSON line a task, few API
 //! requests, and the highest exit code.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::time::Duration;

@@ -2,11 +2,11 @@
 //! says so), then finds the folder complete and downloads nothing. Every
 //! file is fetched once; no lock file or temporary file stays behind.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::{Background, listing, manifest, sha256sum_accepts, staged, wait_for};
 use fake_tripo::{FakeTripo, FileFault, Scenario};
@@ -86,7 +86,10 @@ fn two_processes_on_one_folder_fetch_each_file_once() {
 
 #[test]
 fn a_run_waiting_for_the_folder_can_be_interrupted_and_the_other_goes_on() {
-    let fake = FakeTripo::start(scenario(3));
+    // The first streams for five seconds: the waiter's exit is checked to
+    // come before the first's (it does not wait for the lock to end), which
+    // is the order a user notices, whatever the machine's load.
+    let fake = FakeTripo::start(scenario(5));
     let root = tempfile::tempdir().expect("tempdir");
     let out = root.path().join("out");
     let mut first = Background::start(&fake, &[TASK], &out);
@@ -97,12 +100,13 @@ fn a_run_waiting_for_the_folder_can_be_interrupted_and_the_other_goes_on() {
     wait_for("the second waits", Duration::from_secs(20), || {
         second.stderr().to_lowercase().contains("wait")
     });
-    let sent = Instant::now();
     second.signal("INT");
-    let status = second.exit(Duration::from_secs(10));
+    let status = second.exit(Duration::from_secs(30));
     assert_eq!(status.code(), Some(130), "{}", second.stderr());
-    assert!(sent.elapsed() < Duration::from_secs(3), "at once");
-    assert!(first.is_running(), "the first was not disturbed");
+    assert!(
+        first.is_running(),
+        "the second ended while the first still held the folder, and the first was not disturbed"
+    );
     assert!(
         first.exit(Duration::from_secs(30)).success(),
         "{}",

@@ -3,7 +3,7 @@
 //! keeps what arrived in `.fetch-assets/` (and nothing else), and leaves the
 //! files and manifest of an earlier complete run exactly as they were.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::time::{Duration, Instant};

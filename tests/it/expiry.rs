@@ -4,7 +4,7 @@
 //! would notice: the bytes on disk, the exit code and message, and what the
 //! API and the CDN saw (refreshes coalesced, no byte fetched twice).
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -751,6 +751,8 @@ fn the_worst_of_it_at_once_still_lands_every_file_verified() {
     assert!(run.took < Duration::from_secs(15), "took {:?}", run.took);
 }
 
+/// (Once also `hostile::a_server_that_always_cuts_and_ignores_range_is_given_up_on`,
+/// through the binary; exit code 5 is `Error::exit_code`, asserted here.)
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_that_ignores_range_and_always_cuts_does_not_loop_forever() {
     // Each try starts over from byte 0 and is cut at the same place: bytes

@@ -7,7 +7,7 @@
 //! API that echoes the key) comes from [`RawServer`], a bare HTTP/1.1
 //! server whose answers the test writes byte by byte.
 
-mod common;
+use crate::common;
 
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
@@ -434,43 +434,6 @@ fn a_body_shorter_than_announced_is_retried_then_not_kept() {
 }
 
 #[test]
-fn a_server_that_always_cuts_and_ignores_range_is_given_up_on() {
-    // Each answer starts over at byte 0 and is cut at the same place: bytes
-    // arrive every time, but the file never gets further.
-    let fake = FakeTripo::start(
-        Scenario::from_json(task_with(json!({"model_url": "cdn:model.glb"}))).fault(
-            "model.glb",
-            FileFault {
-                cut_after: Some(50_000),
-                cut_times: u32::MAX,
-                ignore_range: true,
-                ..FileFault::default()
-            },
-        ),
-    );
-    let out = tempfile::tempdir().expect("tempdir");
-    let started = Instant::now();
-    let run = fetch_assets(&fake, &fake.v3_base())
-        .timeout(Duration::from_secs(40))
-        .arg(TASK)
-        .arg(out.path())
-        .output()
-        .expect("runs");
-    let stderr = stderr_of(&run);
-    assert_eq!(
-        run.status.code(),
-        Some(5),
-        "gives up instead of going round for ever ({:?}): {stderr}",
-        started.elapsed()
-    );
-    assert_eq!(
-        listing(out.path()),
-        [".fetch-assets"],
-        "nothing under a final name"
-    );
-}
-
-#[test]
 fn a_body_longer_than_announced_is_refused_and_not_kept() {
     // The resume's Content-Range says 6 000 bytes are left; the chunked body
     // (no Content-Length to stop at) goes on to 12 000.
@@ -620,7 +583,8 @@ fn hostile_fields_in_the_task_answer_do_not_crash_the_run() {
         .output()
         .expect("runs");
     let stderr = stderr_of(&run);
-    assert!(!stderr.contains("panicked"), "{stderr}");
+    // A panic ends the run with exit 1 and the panic hook's "internal error".
+    assert!(!stderr.contains("internal error"), "{stderr}");
     // A number under a `*_url` key is refused like a bad link, naming it...
     assert_eq!(run.status.code(), Some(5), "{stderr}");
     assert!(stderr.contains("field pbr_model_url"), "{stderr}");
@@ -1261,8 +1225,8 @@ fn durations_too_long_to_count_mean_no_deadline_not_a_panic() {
             .output()
             .expect("runs");
         let stderr = stderr_of(&run);
+        assert!(!stderr.contains("internal error"), "{args:?}: {stderr}");
         assert_eq!(run.status.code(), Some(0), "{args:?}: {stderr}");
-        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
         assert!(sha256sum_accepts(out.path()), "{args:?}");
     }
 }

@@ -4,7 +4,7 @@
 //! `Range` + `If-Range`, never mixing two versions of a file. Bytes are
 //! counted on the fake CDN's side.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 use std::time::{Duration, Instant};

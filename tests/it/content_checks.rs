@@ -3,7 +3,7 @@
 //! damaged model ends the run naming the check; `--no-content-check` keeps
 //! what arrived.
 
-mod common;
+use crate::common;
 
 use common::{assert_same_bytes, fetch_into, listing, manifest_paths, sha256sum_accepts};
 use fake_tripo::{ErrorPage, FakeTripo, FileFault, Scenario};

@@ -2,7 +2,7 @@
 //! `failed` with 2008/2018, a 403 from the API that is no dead link, and a
 //! 401 that may be the wrong region.
 
-mod common;
+use crate::common;
 
 use common::{fetch_into, listing};
 use fake_tripo::{ApiFault, FakeTripo, Scenario};

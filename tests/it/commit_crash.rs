@@ -8,7 +8,7 @@
 //! kills the process after that many steps), so every step is tried and no
 //! run depends on timing.
 
-mod common;
+use crate::common;
 
 use std::os::unix::process::ExitStatusExt;
 use std::path::Path;

@@ -4,7 +4,7 @@
 //! shows every kind of line; at 100, 80, 60 and 30 columns no line reaches
 //! the terminal's last column, and bars name files as their done lines do.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeSet;
 use std::path::Path;

@@ -3,7 +3,7 @@
 //! that are not ours, file modes, and when a file may be called done. Each
 //! runs the real binary against the fake.
 
-mod common;
+use crate::common;
 
 use std::os::unix::fs::PermissionsExt;
 use std::path::Path;
