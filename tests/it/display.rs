@@ -467,7 +467,13 @@ fn run_on_terminal(mut command: Command, cols: u16) -> (i32, String) {
     use rustix::pty::{OpenptFlags, grantpt, openpt, ptsname, unlockpt};
     use std::io::Read;
 
-    let controller = openpt(OpenptFlags::RDWR | OpenptFlags::NOCTTY).expect("a pseudo-terminal");
+    // Close-on-exec where the system offers it: the tests share one process,
+    // and a child another test starts meanwhile must not inherit this end.
+    #[cfg(target_os = "linux")]
+    let flags = OpenptFlags::RDWR | OpenptFlags::NOCTTY | OpenptFlags::CLOEXEC;
+    #[cfg(not(target_os = "linux"))]
+    let flags = OpenptFlags::RDWR | OpenptFlags::NOCTTY;
+    let controller = openpt(flags).expect("a pseudo-terminal");
     grantpt(&controller).expect("grantpt");
     unlockpt(&controller).expect("unlockpt");
     let name = ptsname(&controller, Vec::new()).expect("its name");
