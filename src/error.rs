@@ -6,6 +6,7 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::hint::{Hint, Setting};
 use crate::net::{self, NetFault};
 use crate::task::TaskStatus;
 
@@ -13,6 +14,13 @@ use crate::task::TaskStatus;
 /// Tripo support asks for.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TraceId(pub Option<String>);
+
+impl TraceId {
+    /// The id, when the API gave one.
+    pub fn as_str(&self) -> Option<&str> {
+        self.0.as_deref()
+    }
+}
 
 impl fmt::Display for TraceId {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
@@ -222,7 +230,7 @@ pub enum Error {
     Interrupted,
 
     /// Something that should not happen: a bug.
-    #[error("internal error: {bug} ({})", self.hint().unwrap_or_default(), bug = .0)]
+    #[error("internal error: {bug} ({})", Hint::ReportBug, bug = .0)]
     Internal(String),
 }
 
@@ -255,12 +263,12 @@ pub enum ManifestProblem {
 }
 
 /// `: hint`, or nothing.
-fn then(hint: Option<&str>) -> String {
+fn then(hint: Option<Hint>) -> String {
     hint.map(|h| format!(": {h}")).unwrap_or_default()
 }
 
 /// `; hint`, or nothing.
-fn then_also(hint: Option<&str>) -> String {
+fn then_also(hint: Option<Hint>) -> String {
     hint.map(|h| format!("; {h}")).unwrap_or_default()
 }
 
@@ -307,40 +315,28 @@ impl Error {
         }
     }
 
-    /// What to do next, in words (also the end of the message), when there
-    /// is something to say.
-    pub fn hint(&self) -> Option<&str> {
+    /// What to do next, when there is something to say: data to match on,
+    /// shown in the shell's words (also the end of the message).
+    pub fn hint(&self) -> Option<Hint> {
         Some(match self {
-            Error::Auth { .. } => {
-                "check --api-key or TRIPO_API_KEY (keys start with tsk_); a key works in one region only: a key from the China console needs --api-base https://openapi.tripo3d.com"
-            }
-            Error::NoApiKey { .. } => "pass --api-key or set TRIPO_API_KEY (keys start with tsk_)",
-            Error::TaskNotFound { .. } => {
-                "the id is wrong, or the API key is not the one that created the task"
-            }
+            Error::Auth { .. } => Hint::CheckApiKey,
+            Error::NoApiKey { .. } => Hint::GiveApiKey,
+            Error::TaskNotFound { .. } => Hint::CheckTaskId,
             Error::Api { problem, .. } => return problem.hint(),
-            Error::NoOutputs { .. } => "nothing to download; report the task id to Tripo support",
-            Error::Timeout { .. } => "the task goes on: run again later, or raise --timeout",
-            Error::Download { .. } => "run again to retry",
-            Error::ManifestInvalid { .. } => {
-                "it is not the manifest of a complete fetch-assets run: choose another folder, or pass --force to replace it"
-            }
+            Error::NoOutputs { .. } => Hint::ReportToSupport,
+            Error::Timeout { .. } => Hint::RunLaterOrWaitLonger,
+            Error::Download { .. } => Hint::RunAgain,
+            Error::ManifestInvalid { .. } => Hint::NotOurManifest,
             Error::NoManifest {
                 unfinished: true, ..
-            } => {
-                "a run into it did not finish (what it received is in its .fetch-assets): run the same fetch-assets command again to finish it"
-            }
+            } => Hint::FinishTheRun,
             Error::NoManifest {
                 unfinished: false, ..
-            } => "fetch a task into it first: fetch-assets <TASK_ID> <OUT_DIR>",
-            Error::OtherTask { .. } => "choose another folder, or pass --force to replace them",
-            Error::NotOurs { .. } => {
-                "move them away, choose another folder, or pass --force to replace them"
-            }
-            Error::Interrupted => {
-                "what arrived is kept in the folder's .fetch-assets; run the same command to carry on"
-            }
-            Error::Internal(_) => "this is a bug; please report it",
+            } => Hint::FetchFirst,
+            Error::OtherTask { .. } => Hint::OtherFolderOrForce,
+            Error::NotOurs { .. } => Hint::MoveThemOrForce,
+            Error::Interrupted => Hint::CarryOn,
+            Error::Internal(_) => Hint::ReportBug,
             Error::Usage(_)
             | Error::Unreachable { .. }
             | Error::RoleNotAvailable { .. }
@@ -415,23 +411,15 @@ pub enum ApiProblem {
 }
 
 impl ApiProblem {
-    /// What to do next, in words, when there is something to say.
-    pub fn hint(&self) -> Option<&str> {
-        match self {
-            ApiProblem::KeptFailing { .. } => {
-                Some("the service or a proxy in between is failing; try again in a few minutes")
-            }
-            ApiProblem::OtherTask { .. } => Some(
-                "check --api-base: it should point at the Tripo API, not at something that answers for other tasks",
-            ),
-            ApiProblem::TooLarge { .. } => {
-                Some("check --api-base: it should point at the Tripo API")
-            }
-            ApiProblem::NoCredit { .. } => Some(
-                "the account has not enough credit: top it up in the Tripo console, then run again",
-            ),
-            ApiProblem::Other { suggestion, .. } => suggestion.as_deref(),
-        }
+    /// What to do next, when there is something to say.
+    pub fn hint(&self) -> Option<Hint> {
+        Some(match self {
+            ApiProblem::KeptFailing { .. } => Hint::TryLater,
+            ApiProblem::OtherTask { .. } => Hint::CheckApiBase { other_task: true },
+            ApiProblem::TooLarge { .. } => Hint::CheckApiBase { other_task: false },
+            ApiProblem::NoCredit { .. } => Hint::TopUpCredit,
+            ApiProblem::Other { suggestion, .. } => Hint::FromApi(suggestion.clone()?),
+        })
     }
 }
 
@@ -472,34 +460,34 @@ pub enum DownloadCause {
     #[error("the CDN answered a Content-Range other than the one asked for")]
     WrongRange,
     /// No connection could be made, or the request failed before an answer.
-    #[error("could not reach {host}: {}", net::describe(.source, NetFault::of(.source)))]
+    #[error("could not reach {host}: {detail}")]
     Connect {
         /// The CDN's host (and port, when the link names one).
         host: String,
-        /// The HTTP client's error (without the link).
-        #[source]
-        source: reqwest::Error,
+        /// What kind of failure it was.
+        fault: NetFault,
+        /// The failure in words (never with the link).
+        detail: String,
     },
-    /// The CDN redirected where we do not follow (not http(s), or too often).
-    #[error("the CDN's redirect was refused: {}", cause_chain(.source, Causes::Innermost))]
+    /// The CDN redirected where we do not follow (not http(s), to a host
+    /// the rules refuse, or too often).
+    #[error("the CDN's redirect was refused: {reason}")]
     Redirect {
-        /// The HTTP client's error (without the link).
-        #[source]
-        source: reqwest::Error,
+        /// Why, in words (never with the link).
+        reason: String,
     },
     /// The connection broke mid-body.
     // The innermost cause ("end of file before message length reached")
-    // tells a reader nothing more; it stays the error's source.
+    // tells a reader nothing more; it is kept as data, not shown.
     #[error("the connection broke at byte {at}")]
     Broke {
         /// How many bytes the file had.
         at: u64,
-        /// The HTTP client's error (without the link).
-        #[source]
-        source: reqwest::Error,
+        /// The innermost cause, in words (never with the link).
+        detail: String,
     },
     /// No byte arrived for the stall timeout.
-    #[error("no data for {} (--stall-timeout)", humantime::format_duration(*.after))]
+    #[error("no data for {} ({})", humantime::format_duration(*.after), Setting::StallTimeout)]
     Stalled {
         /// The stall timeout.
         after: Duration,
@@ -507,8 +495,9 @@ pub enum DownloadCause {
     /// Bytes came, but on average under 1 KiB/s over the stall timeout: a
     /// trickle that would never end is a stall too.
     #[error(
-        "under 1 KiB/s on average for {} (--stall-timeout)",
-        humantime::format_duration(*.over)
+        "under 1 KiB/s on average for {} ({})",
+        humantime::format_duration(*.over),
+        Setting::StallTimeout
     )]
     TooSlow {
         /// The window: the stall timeout.
@@ -539,14 +528,18 @@ pub enum DownloadCause {
     /// The file arrived whole but is not a sound file of its type (a GLB
     /// whose header says another length, say): the service produced it
     /// damaged. `--no-content-check` keeps such files.
-    #[error("the file failed its content check: {check} (--no-content-check keeps it as it is)")]
+    #[error(
+        "the file failed its content check: {check} ({} keeps it as it is)",
+        Setting::NoContentCheck
+    )]
     Damaged {
         /// The check that failed, in words.
         check: String,
     },
     /// The CDN announced no length and sent more than `--max-size`.
     #[error(
-        "the CDN announced no length and sent more than {limit} bytes (--max-size); the file was not kept: raise --max-size if it really is that large"
+        "the CDN announced no length and sent more than {limit} bytes ({setting}); the file was not kept: raise {setting} if it really is that large",
+        setting = Setting::MaxSize
     )]
     TooLarge {
         /// The limit.
@@ -554,8 +547,9 @@ pub enum DownloadCause {
     },
     /// The files announced more bytes than the disk has free.
     #[error(
-        "not enough free space in {}: the files still to come need {needed} bytes, and {available} are free; free some space, or fetch fewer outputs (--only)",
-        .dir.display()
+        "not enough free space in {}: the files still to come need {needed} bytes, and {available} are free; free some space, or fetch fewer outputs ({})",
+        .dir.display(),
+        Setting::Only
     )]
     NoSpace {
         /// The output folder.
@@ -578,6 +572,34 @@ pub enum DownloadCause {
         /// What is wrong with the link.
         reason: String,
     },
+}
+
+impl DownloadCause {
+    /// A request that got no answer. The HTTP client's error stays inside
+    /// the crate: a cause is data of ours, whatever the client's version.
+    pub(crate) fn connect(host: String, error: &reqwest::Error) -> DownloadCause {
+        let fault = NetFault::of(error);
+        DownloadCause::Connect {
+            host,
+            fault,
+            detail: net::describe(error, fault),
+        }
+    }
+
+    /// A redirect the rules refused.
+    pub(crate) fn redirect(error: &reqwest::Error) -> DownloadCause {
+        DownloadCause::Redirect {
+            reason: cause_chain(error, Causes::Innermost),
+        }
+    }
+
+    /// A body cut at byte `at`.
+    pub(crate) fn broke(at: u64, error: &reqwest::Error) -> DownloadCause {
+        DownloadCause::Broke {
+            at,
+            detail: cause_chain(error, Causes::Innermost),
+        }
+    }
 }
 
 fn expiring_words(left: Duration) -> String {
@@ -694,11 +716,11 @@ mod tests {
                     answered: "../x\n".into(),
                     asked: "a1".into(),
                 }),
-                "the API failed: the answer is for task '../x\\n', not for task a1 that was asked for [trace id t1]: check --api-base: it should point at the Tripo API, not at something that answers for other tasks",
+                "the API failed: the answer is for task '../x\\n', not for task a1 that was asked for [trace id t1]: check ClientBuilder::api_base: it should point at the Tripo API, not at something that answers for other tasks",
             ),
             (
                 api(ApiProblem::TooLarge { limit: 4 << 20 }),
-                "the API failed: an answer larger than 4 MiB, which is not a task [trace id t1]: check --api-base: it should point at the Tripo API",
+                "the API failed: an answer larger than 4 MiB, which is not a task [trace id t1]: check ClientBuilder::api_base: it should point at the Tripo API",
             ),
             (
                 api(ApiProblem::NoCredit {

@@ -454,7 +454,7 @@ pub(crate) fn ended(task_id: &str, task: Task) -> Error {
         while_downloading: false,
         error_code: task.error_code,
         message: task.error_message,
-        trace: TraceId(task.trace_id),
+        trace: task.trace_id,
     }
 }
 
@@ -486,7 +486,7 @@ fn select(planned: Vec<Asset>, only: &[RoleSelector], task: &Task) -> Result<Vec
     if planned.is_empty() {
         return Err(Error::NoOutputs {
             task_id: task.task_id.clone(),
-            trace: TraceId(task.trace_id.clone()),
+            trace: task.trace_id.clone(),
         });
     }
     if only.is_empty() {

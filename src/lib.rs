@@ -107,7 +107,7 @@
 //! ```
 //!
 //! Receive the service's webhooks instead of polling: [`listen::listen`]
-//! is the receiver behind `fetch-assets listen`, and [`webhook::verify`]
+//! is the receiver behind `fetch-assets listen`, and [`webhook::check_delivery`]
 //! checks a delivery's signature for a service that brings its own server:
 //!
 //! ```
@@ -116,7 +116,7 @@
 //! // What the service's POST brought (here: a request that is not signed).
 //! let (headers, body) = (http::HeaderMap::new(), b"{}");
 //! let secret = WebhookSecret::new("whsec_...")?;
-//! match webhook::verify(&headers, body, &secret, std::time::SystemTime::now()) {
+//! match webhook::check_delivery(&headers, body, &secret, std::time::SystemTime::now()) {
 //!     Ok(event) => println!("{} for task {:?}", event.event_type, event.task.map(|t| t.task_id)),
 //!     Err(refused) => println!("answer {}: {refused}", refused.http_status()),
 //! }
@@ -141,6 +141,7 @@ mod error;
 mod events;
 mod fetch;
 mod folder;
+mod hint;
 mod hosts;
 mod link;
 mod link_book;
@@ -171,6 +172,7 @@ pub use concurrency::TransferLimit;
 pub use error::{ApiProblem, DownloadCause, Error, ManifestProblem, Result, TraceId, Tried};
 pub use events::{Event, Observer, PlannedFile};
 pub use fetch::check_task_id;
+pub use hint::{Hint, Setting, Wording, set_wording};
 pub use manifest::{
     FileCheck, FileEntry, MANIFEST_FILE, Manifest, SUMS_FILE, VerifyReport, verify,
 };

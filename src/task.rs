@@ -105,7 +105,7 @@ pub struct Task {
     /// the task shows each link without its query).
     pub output: Map<String, Value>,
     /// The trace id of the answer.
-    pub trace_id: Option<String>,
+    pub trace_id: TraceId,
     /// When the answer arrived: links without a readable expiry count from here.
     pub received_at: SystemTime,
 }
@@ -190,7 +190,7 @@ pub(crate) fn parse_task(
             .and_then(Value::as_object)
             .cloned()
             .unwrap_or_default(),
-        trace_id: trace.0,
+        trace_id: trace,
         received_at,
     })
 }

@@ -18,6 +18,7 @@ use serde_json::Value;
 use sha2::Sha256;
 
 use crate::error::{Error, Result, TraceId};
+use crate::hint::Setting;
 use crate::task::{self, Task};
 
 /// The largest delivery accepted: a task event is a few kilobytes.
@@ -47,9 +48,10 @@ impl WebhookSecret {
     pub fn new(secret: impl Into<String>) -> Result<WebhookSecret> {
         let secret = secret.into().trim().to_owned();
         if secret.is_empty() {
-            return Err(Error::Usage(
-                "the webhook secret is empty: pass --secret or set TRIPO_WEBHOOK_SECRET to the whsec_… secret the developer console shows for the webhook".into(),
-            ));
+            return Err(Error::Usage(format!(
+                "the webhook secret is empty: pass {} or set TRIPO_WEBHOOK_SECRET to the whsec_… secret the developer console shows for the webhook",
+                Setting::WebhookSecret
+            )));
         }
         Ok(WebhookSecret(secret))
     }
@@ -158,7 +160,7 @@ impl Rejection {
 /// constant time, any `v1` matching), its age against `now`, then that it
 /// is a JSON event. Nothing about the body is believed before the signature
 /// matches.
-pub fn verify(
+pub fn check_delivery(
     headers: &HeaderMap,
     body: &[u8],
     secret: &WebhookSecret,
@@ -330,7 +332,7 @@ mod tests {
     }
 
     fn check(signature: &str, body: &[u8]) -> Result<WebhookEvent, Rejection> {
-        verify(
+        check_delivery(
             &headers(signature),
             body,
             &WebhookSecret::new(SECRET).expect("secret"),
@@ -495,7 +497,7 @@ mod tests {
     fn unsigned_oversize_and_unreadable_deliveries() {
         let secret = WebhookSecret::new(SECRET).expect("secret");
         assert_eq!(
-            verify(&HeaderMap::new(), &body(), &secret, now()).map(|_| ()),
+            check_delivery(&HeaderMap::new(), &body(), &secret, now()).map(|_| ()),
             Err(Rejection::NoSignature)
         );
         let big = vec![b' '; MAX_DELIVERY_BYTES + 1];

@@ -75,10 +75,11 @@ async fn deliver(receiver: &Receiver, request: Request) -> Response {
         Ok(body) => body,
         Err(reason) => return reject(receiver, reason),
     };
-    let event = match webhook::verify(&parts.headers, &body, &receiver.secret, SystemTime::now()) {
-        Ok(event) => event,
-        Err(reason) => return reject(receiver, reason),
-    };
+    let event =
+        match webhook::check_delivery(&parts.headers, &body, &receiver.secret, SystemTime::now()) {
+            Ok(event) => event,
+            Err(reason) => return reject(receiver, reason),
+        };
     match receiver.desk.accept(event).await {
         Verdict::Accepted => answer(StatusCode::ACCEPTED, "accepted"),
         Verdict::Duplicate => answer(StatusCode::OK, "duplicate"),

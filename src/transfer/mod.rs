@@ -468,16 +468,14 @@ async fn attempt(
     let response = match body::or_stall(ctx.stall_timeout, request.send()).await {
         Err(stalled) => return transient(stalled, None),
         Ok(Err(e)) if e.is_redirect() => {
-            return Outcome::Final(DownloadCause::Redirect {
-                source: e.without_url(),
-            });
+            return Outcome::Final(DownloadCause::redirect(&e.without_url()));
         }
         Ok(Err(e)) => {
             return transient(
-                DownloadCause::Connect {
-                    host: net::host_of(&lease.link.url().without_secrets()),
-                    source: e.without_url(),
-                },
+                DownloadCause::connect(
+                    net::host_of(&lease.link.url().without_secrets()),
+                    &e.without_url(),
+                ),
                 None,
             );
         }
