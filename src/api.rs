@@ -15,12 +15,14 @@ use std::time::{Duration, SystemTime};
 use reqwest::{StatusCode, Url};
 use serde_json::{Map, Value};
 
-use crate::error::{ApiProblem, Causes, Error, Result, TraceId, cause_chain, printable};
+use crate::error::{ApiProblem, Error, Result};
 use crate::events::{Event, Observer};
 use crate::hint::Setting;
 use crate::net::{self, NetFault};
 use crate::retry::{self, RetryPolicy};
+use crate::task::TraceId;
 use crate::task::{Task, as_i64, parse_task};
+use crate::text::{Causes, cause_chain, printable};
 
 /// The base used when none is given.
 pub const DEFAULT_API_BASE: &str = "https://openapi.tripo3d.ai";

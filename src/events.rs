@@ -6,8 +6,8 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::error::TraceId;
 use crate::task::TaskStatus;
+use crate::task::TraceId;
 
 /// One thing that happened during a fetch.
 #[derive(Debug, Clone)]

@@ -15,7 +15,7 @@ use futures::{StreamExt, stream};
 use crate::api::ApiClient;
 use crate::assets::{self, Asset, ContractOrder, Role, RoleSelector};
 use crate::commit;
-use crate::error::{DownloadCause, Error, Result, TraceId, Tried};
+use crate::error::{DownloadCause, Error, Result, Tried};
 use crate::events::{Event, Observer, PlannedFile};
 use crate::folder::Folder;
 use crate::hosts::HostRules;
@@ -27,7 +27,7 @@ use crate::poll::PollSchedule;
 use crate::rerun::{self, Rerun};
 use crate::retry::RetryPolicy;
 use crate::staging;
-use crate::task::{Task, TaskStatus};
+use crate::task::{Task, TaskStatus, TraceId};
 use crate::transfer::{self, Downloaded, Space, TransferContext};
 use crate::{FetchOptions, events};
 

@@ -161,7 +161,9 @@ mod staging;
 mod task;
 pub mod task_report;
 mod temp_file;
+mod text;
 mod transfer;
+mod verify;
 pub mod webhook;
 
 pub use api::{ApiVersion, DEFAULT_API_BASE};
@@ -169,15 +171,14 @@ pub use assets::RoleSelector;
 pub use batch::{Batch, DEFAULT_BATCH_CONCURRENCY, TaskOutcome};
 pub use client::{Client, ClientBuilder};
 pub use concurrency::TransferLimit;
-pub use error::{ApiProblem, DownloadCause, Error, ManifestProblem, Result, TraceId, Tried};
+pub use error::{ApiProblem, DownloadCause, Error, ManifestProblem, Result, Tried};
 pub use events::{Event, Observer, PlannedFile};
 pub use fetch::check_task_id;
 pub use hint::{Hint, Setting, Wording, set_wording};
-pub use manifest::{
-    FileCheck, FileEntry, MANIFEST_FILE, Manifest, SUMS_FILE, VerifyReport, verify,
-};
+pub use manifest::{FileEntry, MANIFEST_FILE, Manifest, SUMS_FILE};
 pub use net::NetFault;
 pub use options::FetchOptions;
 pub use output_role::{OutputRole, View};
 pub use retry::RetryPolicy;
-pub use task::{Task, TaskStatus};
+pub use task::{Task, TaskStatus, TraceId};
+pub use verify::{FileCheck, VerifyReport, verify};

@@ -7,10 +7,11 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::api::ApiClient;
 use crate::assets::{self, Role};
-use crate::error::{Error, Result, TraceId};
+use crate::error::{Error, Result};
 use crate::events::{Event, Observer};
 use crate::hosts::HostRules;
 use crate::link::SignedLink;
+use crate::task::TraceId;
 use crate::task::{Task, TaskStatus};
 
 /// A link, and which generation of task answer it came from.

@@ -13,8 +13,8 @@ use std::sync::Arc;
 use reqwest::Url;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 
-use crate::error::{Causes, cause_chain};
 use crate::hint::{Hint, Setting};
+use crate::text::{Causes, cause_chain};
 
 /// What kept a request from getting an answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

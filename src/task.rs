@@ -7,8 +7,29 @@ use std::time::{Duration, SystemTime};
 
 use serde_json::{Map, Value};
 
-use crate::error::{TraceId, printable};
 use crate::link;
+use crate::text::printable;
+
+/// The API's trace id for a request, shown in messages because it is what
+/// Tripo support asks for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TraceId(pub Option<String>);
+
+impl TraceId {
+    /// The id, when the API gave one.
+    pub fn as_str(&self) -> Option<&str> {
+        self.0.as_deref()
+    }
+}
+
+impl fmt::Display for TraceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            Some(id) => write!(f, " [trace id {id}]"),
+            None => Ok(()),
+        }
+    }
+}
 
 /// A task's status. `Other` is a status this version does not know; it is
 /// treated as still going, so a new intermediate status does not end a run.

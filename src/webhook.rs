@@ -17,8 +17,9 @@ use http::HeaderMap;
 use serde_json::Value;
 use sha2::Sha256;
 
-use crate::error::{Error, Result, TraceId};
+use crate::error::{Error, Result};
 use crate::hint::Setting;
+use crate::task::TraceId;
 use crate::task::{self, Task};
 
 /// The largest delivery accepted: a task event is a few kilobytes.

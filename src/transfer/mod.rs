@@ -37,13 +37,14 @@ use self::validator::Validator;
 use self::writer::Writer;
 use crate::assets::{self, Asset};
 use crate::content::{self, Finding};
-use crate::error::{DownloadCause, Error, Result, TraceId};
+use crate::error::{DownloadCause, Error, Result};
 use crate::events::{Event, Observer};
 use crate::folder::Folder;
 use crate::link_book::{Lease, LinkBook};
 use crate::net;
 use crate::retry::{self, RetryPolicy};
 use crate::staging;
+use crate::task::TraceId;
 
 /// Everything a transfer needs that is shared by all transfers of a run.
 pub(crate) struct TransferContext {
