@@ -6,7 +6,7 @@
 //! `Tripo-Webhook-Signature: t=<unix>,v1=<hex>[,v1=<hex>…]` carries
 //! HMAC-SHA256 of `"<t>.<raw body>"`, keyed with the whole `whsec_…`
 //! secret (prefix included). While a secret rotates the service signs with
-//! both, so any one `v1` that matches is enough. [`verify`] is the whole
+//! both, so any one `v1` that matches is enough. [`check_delivery`] is the whole
 //! check, usable by any Rust server; `fetch-assets listen` is one such.
 
 use std::fmt;
@@ -21,6 +21,7 @@ use crate::error::{Error, Result};
 use crate::hint::Setting;
 use crate::task::TraceId;
 use crate::task::{self, Task};
+use crate::text::printable;
 
 /// The largest delivery accepted: a task event is a few kilobytes.
 pub const MAX_DELIVERY_BYTES: usize = 1 << 20;
@@ -70,7 +71,7 @@ impl fmt::Debug for WebhookSecret {
     }
 }
 
-/// A delivery that passed [`verify`].
+/// A delivery that passed [`check_delivery`].
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct WebhookEvent {
@@ -157,6 +158,25 @@ impl Rejection {
     }
 }
 
+/// What can be checked before a delivery's body is read: a signature
+/// header that is there, well formed, and signed within [`TOLERANCE`] of
+/// `now`. A server calls it first, so that unsigned, malformed or replayed
+/// requests cost it no body; [`check_delivery`] checks all of it again.
+pub fn check_signature_header(headers: &HeaderMap, now: SystemTime) -> Result<(), Rejection> {
+    let signature = header(headers, SIGNATURE_HEADER).ok_or(Rejection::NoSignature)?;
+    let (signed_at, _) = parse_signature(signature)?;
+    check_age(signed_at, now)
+}
+
+/// A header's text, trimmed, when it has some.
+fn header<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+}
+
 /// Checks one delivery: its size, its signature over the raw `body` (in
 /// constant time, any `v1` matching), its age against `now`, then that it
 /// is a JSON event. Nothing about the body is believed before the signature
@@ -172,13 +192,7 @@ pub fn check_delivery(
             limit: MAX_DELIVERY_BYTES,
         });
     }
-    let header = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::trim)
-            .filter(|v| !v.is_empty())
-    };
+    let header = |name: &str| header(headers, name);
     let signature = header(SIGNATURE_HEADER).ok_or(Rejection::NoSignature)?;
     let (signed_at, candidates) = parse_signature(signature)?;
 
@@ -199,9 +213,10 @@ pub fn check_delivery(
     let event = json
         .as_object()
         .ok_or_else(|| Rejection::NotAnEvent("not a JSON object".into()))?;
-    let text = |name: &str| event.get(name).and_then(Value::as_str).map(str::to_owned);
+    // Names that reach logs and messages: shown escaped, as all server text.
+    let text = |name: &str| event.get(name).and_then(Value::as_str).map(printable);
     let event_type = text("type")
-        .or_else(|| header(EVENT_HEADER).map(str::to_owned))
+        .or_else(|| header(EVENT_HEADER).map(printable))
         .ok_or_else(|| Rejection::NotAnEvent("no \"type\"".into()))?;
     let id = text("id");
     let task = match event.get("data").and_then(Value::as_object) {
@@ -221,7 +236,7 @@ pub fn check_delivery(
     };
     let delivery = header(DELIVERY_HEADER)
         .or_else(|| header(ID_HEADER))
-        .map(str::to_owned)
+        .map(printable)
         .or_else(|| id.clone())
         .ok_or_else(|| {
             Rejection::NotAnEvent("no Tripo-Webhook-Delivery header and no \"id\"".into())
