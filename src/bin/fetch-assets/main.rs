@@ -3,13 +3,10 @@
 //! through [`fetch_assets::Error::exit_code`]; nothing here decides a code
 //! of its own except `verify`, which answers like `sha256sum -c`.
 
-mod batch_command;
-mod batch_display;
-mod cli;
-mod fit;
-mod listen_log;
+mod args;
+mod commands;
+mod display;
 mod man;
-mod progress;
 
 use std::io::Write;
 use std::path::Path;
@@ -20,8 +17,8 @@ use fetch_assets::listen::ListenOptions;
 use fetch_assets::webhook::WebhookSecret;
 use fetch_assets::{Client, Error, FetchOptions, TransferLimit};
 
-use crate::cli::{ApiArgs, Cli, Command, FetchArgs, ListenArgs, TaskOptions, TransferArgs};
-use crate::progress::{Display, Mode};
+use crate::args::{ApiArgs, Cli, Command, FetchArgs, ListenArgs, TaskOptions, TransferArgs};
+use crate::display::fetch::{Display, Mode};
 
 fn main() -> ExitCode {
     report_panics();
@@ -63,7 +60,7 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
             Ok(ExitCode::SUCCESS)
         }
         Some(Command::Listen(args)) => runtime.block_on(listen(args)),
-        Some(Command::Batch(args)) => runtime.block_on(batch_command::run(args)),
+        Some(Command::Batch(args)) => runtime.block_on(commands::batch::run(args)),
         None => runtime.block_on(fetch(cli.fetch)),
     }
 }
@@ -141,7 +138,7 @@ async fn listen(args: ListenArgs) -> Result<ExitCode, Error> {
     let mut fetch =
         transfer_options(&args.transfer).shared_limit(TransferLimit::new(args.concurrency));
     fetch.concurrency = Some(args.concurrency);
-    let log = listen_log::Log::new(args.quiet, args.verbose, args.json);
+    let log = display::listen::Log::new(args.quiet, args.verbose, args.json);
     let options = ListenOptions::new(args.addr, secret)
         .fetch(fetch)
         .on_event(move |event| log.event(event));

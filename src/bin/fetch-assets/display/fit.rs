@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use console::{Style, measure_text_width};
 
-use crate::progress::short;
+use crate::display::fetch::short;
 
 /// The columns a line may fill: one fewer than the terminal (stderr) has,
 /// 80 when it cannot tell. A line that reaches the last column is where

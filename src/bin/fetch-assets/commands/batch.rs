@@ -11,9 +11,9 @@ use fetch_assets::Error;
 use fetch_assets::task_report::TaskReport;
 use futures::StreamExt;
 
-use crate::batch_display::BatchDisplay;
-use crate::cli::BatchArgs;
-use crate::progress::Mode;
+use crate::args::BatchArgs;
+use crate::display::batch::BatchDisplay;
+use crate::display::fetch::Mode;
 
 pub async fn run(args: BatchArgs) -> Result<ExitCode, Error> {
     let ids = task_ids(&args.task_ids, args.from.as_deref())?;

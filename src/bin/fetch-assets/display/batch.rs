@@ -25,11 +25,11 @@ use indicatif::{
     HumanBytes, MultiProgress, ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle,
 };
 
-use crate::fit::{self, Row};
-use crate::progress::{
+use crate::display::fetch::{
     Mark, Mode, Pace, RESTARTED, bar_style, files, log_every, print_line, progress_line,
     retry_words, short,
 };
+use crate::display::fit::{self, Row};
 
 /// Live bars at most, however many tasks download at once.
 const MAX_BARS: usize = 6;

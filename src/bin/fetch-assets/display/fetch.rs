@@ -35,7 +35,7 @@ use indicatif::{
     HumanBytes, MultiProgress, ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle,
 };
 
-use crate::fit::{self, AMOUNT_WIDTH, RATE_WIDTH, Row};
+use crate::display::fit::{self, AMOUNT_WIDTH, RATE_WIDTH, Row};
 
 /// How the run is shown.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -1,0 +1,3 @@
+//! The subcommands that do more than print.
+
+pub mod batch;
