@@ -27,8 +27,12 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
 /// short (`90s`, `5m`, `1h30m`, `1h 30m`, `2 hours`, `1.5h`, `500ms`,
 /// `1d`), largest first, a fraction on the last one only; a day is 24
 /// hours. Never negative (`-5m`, `5m ago`), and no months or years, whose
-/// length depends on the date.
+/// length depends on the date. Its other spellings (`1h, 30m`, `01:30:00`,
+/// `1,5h`) were never accepted here, and still are not.
 fn with_units(text: &str) -> Option<Duration> {
+    if text.contains([',', ':']) {
+        return None;
+    }
     static PARSER: SpanParser = SpanParser::new();
     if let Ok(duration) = PARSER.parse_unsigned_duration(text) {
         return Some(duration);
