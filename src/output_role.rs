@@ -138,7 +138,7 @@ struct Row {
 /// [`OutputRole`] and a row here; its file name, `--only` name, manifest
 /// spelling, place in the order and the names open-ended outputs may not
 /// take all follow from the row.
-static TABLE: [Row; 12] = [
+static TABLE: &[Row] = &[
     Row {
         role: OutputRole::Model,
         name: "model",
