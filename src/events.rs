@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::output_role::OutputRole;
 use crate::task::TaskStatus;
 use crate::task::TraceId;
 
@@ -157,8 +158,10 @@ pub enum Event {
 /// One file the pipeline is about to fetch.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlannedFile {
-    /// The role (and, for multiview, the view), as shown to people.
-    pub role: String,
+    /// The role (and, for multiview, the view; for an open-ended output,
+    /// its field). Its `Display` is how people are shown it: `model`,
+    /// `multiview front`, `thumbnail`.
+    pub role: OutputRole,
     /// The file, by its name without extension (`model`, `multiview_0_front`):
     /// the key the transfer events name it by.
     pub file: Arc<str>,

@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, ManifestProblem, Result};
 use crate::folder::{Folder, OpenError};
-use crate::output_role::OutputRole;
+use crate::output_role::{OutputRole, WrittenRole};
 
 /// The manifest's file name in the output folder.
 pub const MANIFEST_FILE: &str = "manifest.json";
@@ -44,20 +44,20 @@ pub struct Manifest {
 ///
 /// Its role and aliases are typed ([`OutputRole`]) but written as the
 /// contract's strings, byte for byte as every earlier version wrote them:
-/// `role` (with `view` and `index` for a multiview image) holds the role's
-/// name, `aliases` hold file stems (`pbr_model`, `multiview_1_left`,
-/// `image_0`). A role or alias this version does not know reads as
-/// [`OutputRole::Open`] (or [`OutputRole::UnknownView`]) and is written back
-/// unchanged, so a manifest from a later version still reads.
+/// `role` (with `view` and `index` for a multiview image, `field` for an
+/// open-ended output) holds the role's name, `aliases` hold file stems
+/// (`pbr_model`, `multiview_1_left`, `image_0`). A role or alias this
+/// version does not know reads as [`OutputRole::Open`] (or
+/// [`OutputRole::Unknown`]) and is written back unchanged, so a manifest
+/// from a later version still reads.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(from = "WireEntry", into = "WireEntry")]
 pub struct FileEntry {
     /// The output role: [`OutputRole::Model`], …, a multiview view, or an
-    /// open-ended output by its name.
+    /// open-ended output by its name and the JSON path in the task's
+    /// `output` its link came from ([`OutputRole::field`]: `thumbnail_url`,
+    /// `model_urls[1]`).
     pub role: OutputRole,
-    /// For open-ended outputs: the JSON path in the task's `output` the
-    /// link came from (`thumbnail_url`, `model_urls[1]`).
-    pub field: Option<String>,
     /// The file's name in the folder.
     pub path: String,
     /// Its size in bytes.
@@ -102,8 +102,12 @@ struct WireEntry {
 impl From<WireEntry> for FileEntry {
     fn from(wire: WireEntry) -> FileEntry {
         FileEntry {
-            role: OutputRole::from_parts(wire.role, wire.view, wire.index),
-            field: wire.field,
+            role: OutputRole::from_written(WrittenRole {
+                role: wire.role,
+                view: wire.view,
+                index: wire.index,
+                field: wire.field,
+            }),
             path: wire.path,
             size: wire.size,
             sha256: wire.sha256,
@@ -120,12 +124,17 @@ impl From<WireEntry> for FileEntry {
 
 impl From<FileEntry> for WireEntry {
     fn from(entry: FileEntry) -> WireEntry {
-        let (role, view, index) = entry.role.parts();
+        let WrittenRole {
+            role,
+            view,
+            index,
+            field,
+        } = entry.role.written();
         WireEntry {
             role,
             view,
             index,
-            field: entry.field,
+            field,
             path: entry.path,
             size: entry.size,
             sha256: entry.sha256,
@@ -243,7 +252,6 @@ mod tests {
     fn entry(path: &str, content: &[u8]) -> FileEntry {
         FileEntry {
             role: OutputRole::Model,
-            field: None,
             path: path.into(),
             size: content.len() as u64,
             sha256: format!("{:x}", Sha256::digest(content)),
@@ -422,18 +430,17 @@ mod tests {
     fn every_role_of_the_table_each_view_and_an_open_output_round_trip_byte_for_byte() {
         let manifest: Manifest = serde_json::from_str(EVERY_ROLE).expect("read");
         let roles: Vec<&OutputRole> = manifest.files.iter().map(|f| &f.role).collect();
-        let mut expected: Vec<OutputRole> = OutputRole::TABLE.to_vec();
-        expected.push(OutputRole::Open("model_1".into()));
+        let mut expected: Vec<OutputRole> = OutputRole::table().cloned().collect();
+        expected.push(OutputRole::open("model_1", "model_urls[1]"));
         assert_eq!(roles, expected.iter().collect::<Vec<_>>());
         assert_eq!(
             manifest.files[0].aliases,
             [
                 OutputRole::PbrModel,
                 OutputRole::Multiview(View::Right),
-                OutputRole::Open("image_0".into())
+                OutputRole::from_stem("image_0")
             ]
         );
-        assert_eq!(manifest.files[12].field.as_deref(), Some("model_urls[1]"));
         assert_eq!(manifest.to_json().expect("write"), EVERY_ROLE);
     }
 
@@ -487,23 +494,24 @@ mod tests {
         let text = UNKNOWN_ROLES;
         let manifest: Manifest = serde_json::from_str(text).expect("an unknown role reads");
         let files = &manifest.files;
-        assert_eq!(files[0].role, OutputRole::Open("splat_v2".into()));
+        assert_eq!(files[0].role, OutputRole::open("splat_v2", "splat_url"));
         assert_eq!(
             files[0].aliases,
             [
-                OutputRole::Open("gaussian_0".into()),
-                OutputRole::Open("multiview_4_top".into())
+                OutputRole::from_stem("gaussian_0"),
+                OutputRole::from_stem("multiview_4_top")
             ]
         );
         assert_eq!(
             files[1].role,
-            OutputRole::UnknownView {
+            OutputRole::Unknown {
                 role: "multiview".into(),
                 view: Some("top".into()),
-                index: Some(4)
+                index: Some(4),
+                field: None,
             }
         );
-        assert_eq!(files[2].role, OutputRole::Open("hologram".into()));
+        assert_eq!(files[2].role, OutputRole::from_stem("hologram"));
         assert_eq!(manifest.to_json().expect("write"), text);
     }
 }

@@ -139,7 +139,6 @@ mod tests {
     fn entry(path: &str, content: &[u8]) -> FileEntry {
         FileEntry {
             role: OutputRole::Model,
-            field: None,
             path: path.into(),
             size: content.len() as u64,
             sha256: format!("{:x}", Sha256::digest(content)),

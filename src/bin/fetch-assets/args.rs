@@ -303,7 +303,7 @@ impl TypedValueParser for RoleNames {
     }
 
     fn possible_values(&self) -> Option<Box<dyn Iterator<Item = PossibleValue> + '_>> {
-        Some(Box::new(RoleSelector::NAMES.iter().map(PossibleValue::new)))
+        Some(Box::new(RoleSelector::names().map(PossibleValue::new)))
     }
 }
 
