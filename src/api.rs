@@ -15,11 +15,14 @@ use std::time::{Duration, SystemTime};
 use reqwest::{StatusCode, Url};
 use serde_json::{Map, Value};
 
-use crate::error::{ApiProblem, Causes, Error, Result, TraceId, cause_chain, printable};
+use crate::error::{ApiProblem, Error, Result};
 use crate::events::{Event, Observer};
+use crate::hint::Setting;
 use crate::net::{self, NetFault};
 use crate::retry::{self, RetryPolicy};
+use crate::task::TraceId;
 use crate::task::{Task, as_i64, parse_task};
+use crate::text::{Causes, cause_chain, printable};
 
 /// The base used when none is given.
 pub const DEFAULT_API_BASE: &str = "https://openapi.tripo3d.ai";
@@ -64,14 +67,16 @@ impl ApiKey {
     pub fn new(key: impl Into<String>) -> Result<ApiKey> {
         let key = key.into().trim().to_owned();
         if key.is_empty() {
-            return Err(Error::Usage(
-                "the API key is empty: pass --api-key or set TRIPO_API_KEY".into(),
-            ));
+            return Err(Error::Usage(format!(
+                "the API key is empty: pass {} or set TRIPO_API_KEY",
+                Setting::ApiKey
+            )));
         }
         if !key.bytes().all(|b| b.is_ascii_graphic()) {
-            return Err(Error::Usage(
-                "the API key has spaces or characters that cannot be sent: check --api-key or TRIPO_API_KEY".into(),
-            ));
+            return Err(Error::Usage(format!(
+                "the API key has spaces or characters that cannot be sent: check {} or TRIPO_API_KEY",
+                Setting::ApiKey
+            )));
         }
         Ok(ApiKey(key))
     }

@@ -13,9 +13,9 @@ use std::time::Instant;
 use futures::{StreamExt, stream};
 
 use crate::api::ApiClient;
-use crate::assets::{self, Asset, ContractOrder, Role, RoleSelector};
+use crate::assets::{self, Asset, ContractOrder, RoleSelector};
 use crate::commit;
-use crate::error::{DownloadCause, Error, Result, TraceId, Tried};
+use crate::error::{DownloadCause, Error, Result, Tried};
 use crate::events::{Event, Observer, PlannedFile};
 use crate::folder::Folder;
 use crate::hosts::HostRules;
@@ -27,7 +27,7 @@ use crate::poll::PollSchedule;
 use crate::rerun::{self, Rerun};
 use crate::retry::RetryPolicy;
 use crate::staging;
-use crate::task::{Task, TaskStatus};
+use crate::task::{Task, TaskStatus, TraceId};
 use crate::transfer::{self, Downloaded, Space, TransferContext};
 use crate::{FetchOptions, events};
 
@@ -454,7 +454,7 @@ pub(crate) fn ended(task_id: &str, task: Task) -> Error {
         while_downloading: false,
         error_code: task.error_code,
         message: task.error_message,
-        trace: TraceId(task.trace_id),
+        trace: task.trace_id,
     }
 }
 
@@ -486,7 +486,7 @@ fn select(planned: Vec<Asset>, only: &[RoleSelector], task: &Task) -> Result<Vec
     if planned.is_empty() {
         return Err(Error::NoOutputs {
             task_id: task.task_id.clone(),
-            trace: TraceId(task.trace_id.clone()),
+            trace: task.trace_id.clone(),
         });
     }
     if only.is_empty() {
@@ -500,8 +500,8 @@ fn select(planned: Vec<Asset>, only: &[RoleSelector], task: &Task) -> Result<Vec
     let missing: Vec<&str> = only.iter().filter(|s| !has(s)).map(|s| s.name()).collect();
     if !missing.is_empty() {
         let order = ContractOrder::of(&task.output);
-        let mut available: Vec<&Role> = planned.iter().flat_map(Asset::roles).collect();
-        available.sort_by_key(|role| order.place(&OutputRole::from(*role)));
+        let mut available: Vec<&OutputRole> = planned.iter().flat_map(Asset::roles).collect();
+        available.sort_by_key(|role| order.place(role));
         let mut available: Vec<&str> = available.into_iter().map(|r| r.name()).collect();
         available.dedup();
         return Err(Error::RoleNotAvailable {
@@ -560,16 +560,20 @@ fn previous_run(folder: &Folder, task_id: &str, force: bool) -> Result<Option<Ma
 }
 
 fn entry_for(file: &Downloaded) -> FileEntry {
-    let role = &file.asset.role;
     FileEntry {
-        role: role.into(),
-        field: role.field().map(str::to_owned),
+        role: file.asset.role.clone(),
         path: file.file_name.clone(),
         size: file.size,
         sha256: file.sha256.clone(),
         media_type: file.media_type.clone(),
         source: file.source.clone(),
-        aliases: file.asset.aliases.iter().map(OutputRole::from).collect(),
+        // As the manifest reads them back: by their stems, without a field.
+        aliases: file
+            .asset
+            .aliases
+            .iter()
+            .map(|alias| OutputRole::from_stem(&alias.stem()))
+            .collect(),
     }
 }
 
@@ -580,7 +584,7 @@ fn planned_file(asset: &Asset) -> PlannedFile {
         None => asset.role.stem(),
     };
     PlannedFile {
-        role: asset.role.to_string(),
+        role: asset.role.clone(),
         file: asset.role.stem().into(),
         name,
         source: link.map(ToString::to_string).unwrap_or_default(),

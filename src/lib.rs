@@ -108,8 +108,8 @@
 //!
 //! Receive the service's webhooks instead of polling: `listen::listen` is
 //! the receiver behind `fetch-assets listen` (with the `listen` feature, see
-//! below), and [`webhook::verify`] checks a delivery's signature for a
-//! service that brings its own server:
+//! below), and [`webhook::check_delivery`] checks a delivery's signature for
+//! a service that brings its own server:
 //!
 //! ```
 //! use fetch_assets::webhook::{self, WebhookSecret};
@@ -117,7 +117,7 @@
 //! // What the service's POST brought (here: a request that is not signed).
 //! let (headers, body) = (http::HeaderMap::new(), b"{}");
 //! let secret = WebhookSecret::new("whsec_...")?;
-//! match webhook::verify(&headers, body, &secret, std::time::SystemTime::now()) {
+//! match webhook::check_delivery(&headers, body, &secret, std::time::SystemTime::now()) {
 //!     Ok(event) => println!("{} for task {:?}", event.event_type, event.task.map(|t| t.task_id)),
 //!     Err(refused) => println!("answer {}: {refused}", refused.http_status()),
 //! }
@@ -132,7 +132,7 @@
 //! | feature | default | what it adds |
 //! |---|---|---|
 //! | `cli` | on | the `fetch-assets` command (argument parsing, progress bars, the man page); turns `listen` on |
-//! | `listen` | with `cli` | `listen`: the webhook receiver, an HTTP server (axum) that fetches each delivered task |
+//! | `listen` | with `cli` | `listen`: the webhook receiver, an HTTP server (hyper's) that fetches each delivered task |
 //!
 //! A library user turns default features off and compiles neither; the
 //! fetch, the batch, `verify` and the `webhook` check are always there:
@@ -171,6 +171,7 @@ mod error;
 mod events;
 mod fetch;
 mod folder;
+mod hint;
 mod hosts;
 mod link;
 mod link_book;
@@ -191,7 +192,9 @@ mod staging;
 mod task;
 pub mod task_report;
 mod temp_file;
+mod text;
 mod transfer;
+mod verify;
 pub mod webhook;
 
 pub use api::{ApiVersion, DEFAULT_API_BASE};
@@ -199,14 +202,14 @@ pub use assets::RoleSelector;
 pub use batch::{Batch, DEFAULT_BATCH_CONCURRENCY, TaskOutcome};
 pub use client::{Client, ClientBuilder};
 pub use concurrency::TransferLimit;
-pub use error::{ApiProblem, DownloadCause, Error, ManifestProblem, Result, TraceId, Tried};
+pub use error::{ApiProblem, DownloadCause, Error, ManifestProblem, Result, Tried};
 pub use events::{Event, Observer, PlannedFile};
 pub use fetch::check_task_id;
-pub use manifest::{
-    FileCheck, FileEntry, MANIFEST_FILE, Manifest, SUMS_FILE, VerifyReport, verify,
-};
+pub use hint::{Hint, Setting, Wording, set_wording};
+pub use manifest::{FileEntry, MANIFEST_FILE, Manifest, SUMS_FILE};
 pub use net::NetFault;
 pub use options::FetchOptions;
 pub use output_role::{OutputRole, View};
 pub use retry::RetryPolicy;
-pub use task::{Task, TaskStatus};
+pub use task::{Task, TaskStatus, TraceId};
+pub use verify::{FileCheck, VerifyReport, verify};

@@ -37,13 +37,14 @@ use self::validator::Validator;
 use self::writer::Writer;
 use crate::assets::{self, Asset};
 use crate::content::{self, Finding};
-use crate::error::{DownloadCause, Error, Result, TraceId};
+use crate::error::{DownloadCause, Error, Result};
 use crate::events::{Event, Observer};
 use crate::folder::Folder;
 use crate::link_book::{Lease, LinkBook};
 use crate::net;
 use crate::retry::{self, RetryPolicy};
 use crate::staging;
+use crate::task::TraceId;
 
 /// Everything a transfer needs that is shared by all transfers of a run.
 pub(crate) struct TransferContext {
@@ -468,16 +469,14 @@ async fn attempt(
     let response = match body::or_stall(ctx.stall_timeout, request.send()).await {
         Err(stalled) => return transient(stalled, None),
         Ok(Err(e)) if e.is_redirect() => {
-            return Outcome::Final(DownloadCause::Redirect {
-                source: e.without_url(),
-            });
+            return Outcome::Final(DownloadCause::redirect(&e.without_url()));
         }
         Ok(Err(e)) => {
             return transient(
-                DownloadCause::Connect {
-                    host: net::host_of(&lease.link.url().without_secrets()),
-                    source: e.without_url(),
-                },
+                DownloadCause::connect(
+                    net::host_of(&lease.link.url().without_secrets()),
+                    &e.without_url(),
+                ),
                 None,
             );
         }

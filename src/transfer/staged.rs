@@ -31,7 +31,6 @@ use super::validator::Validator;
 use crate::content;
 use crate::error::{DownloadCause, Error};
 use crate::folder::{Folder, OpenError};
-use crate::manifest;
 use crate::staging;
 
 /// What a run records about a file it is receiving.
@@ -103,7 +102,7 @@ impl Staged {
         let len = file.metadata()?.len();
         let found = match record {
             Some(record) if record.sha256.is_some() && record.size == Some(len) => {
-                let hash = manifest::sha256_of(&file)?;
+                let hash = crate::verify::sha256_of(&file)?;
                 if record.sha256.as_deref() == Some(hash.as_str()) {
                     Found::Complete { size: len, record }
                 } else {

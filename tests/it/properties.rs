@@ -100,7 +100,7 @@ proptest! {
         match result {
             Ok(manifest) => {
                 for file in &manifest.files {
-                    let open_name = file.field.is_some()
+                    let open_name = file.role.field().is_some()
                         && file.path.split_once('.').is_some_and(|(stem, ext)| {
                             stem.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_')
                                 && ext.bytes().all(|b| b.is_ascii_alphanumeric())

@@ -3,7 +3,7 @@
 //! among the tasks.
 
 use std::collections::HashSet;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::Path;
 use std::process::ExitCode;
 
@@ -11,18 +11,19 @@ use fetch_assets::Error;
 use fetch_assets::task_report::TaskReport;
 use futures::StreamExt;
 
-use crate::batch_display::BatchDisplay;
-use crate::cli::BatchArgs;
-use crate::progress::Mode;
+use crate::args::BatchArgs;
+use crate::display::Mode;
+use crate::display::batch::BatchDisplay;
+use crate::{report, shell};
 
 pub async fn run(args: BatchArgs) -> Result<ExitCode, Error> {
     let ids = task_ids(&args.task_ids, args.from.as_deref())?;
     let (quiet, verbose, json) = (args.options.quiet, args.options.verbose, args.options.json);
-    let client = crate::client(args.api, false, quiet)?;
+    let client = shell::client(args.api, false, quiet)?;
     let display = BatchDisplay::new(Mode::choose(quiet, verbose), &ids);
-    let options = crate::fetch_options(&args.options).observer(display.clone());
+    let options = shell::fetch_options(&args.options).observer(display.clone());
 
-    crate::survive_file_size_limit();
+    shell::survive_file_size_limit();
     let mut batch = client.fetch_many(ids, &args.out_root, &options)?;
     let mut ends = Ends {
         unfinished: batch.task_ids().iter().cloned().collect(),
@@ -30,7 +31,7 @@ pub async fn run(args: BatchArgs) -> Result<ExitCode, Error> {
         display: display.clone(),
         json,
     };
-    let interrupted = crate::interrupted();
+    let interrupted = shell::interrupted();
     tokio::pin!(interrupted);
     loop {
         tokio::select! {
@@ -72,23 +73,14 @@ impl Ends {
         self.unfinished.remove(&report.task_id);
         self.display.task_ended(report);
         if self.json {
-            print_line(report)?;
+            report::print_line(report).map_err(|source| Error::Io {
+                action: "print a task's line to",
+                path: "stdout".into(),
+                source,
+            })?;
         }
         Ok(())
     }
-}
-
-/// One JSON line on stdout, flushed at once: a pipeline reading it acts on
-/// each task as it lands.
-fn print_line(report: &TaskReport) -> Result<(), Error> {
-    let mut stdout = std::io::stdout().lock();
-    writeln!(stdout, "{}", report.to_json_line())
-        .and_then(|()| stdout.flush())
-        .map_err(|source| Error::Io {
-            action: "print a task's line to",
-            path: "stdout".into(),
-            source,
-        })
 }
 
 /// The ids from the arguments, then from `--from` (`-`: stdin), in order,

@@ -5,13 +5,14 @@
 //! a task's success, its end, and its recoveries; `-v` adds every status
 //! change and every file. `--quiet` prints only failed tasks.
 //!
-//! On a terminal, bars and lines fit its width as in `progress.rs` (a task
+//! On a terminal, bars and lines fit its width as in `fetch.rs` (a task
 //! id elided in the middle when it must be); in a log, a task downloading
-//! for a while gets a progress line every few seconds.
+//! for a while gets a progress line every few seconds. The lines are worded
+//! in `lines.rs`, in each task's voice.
 //!
 //! Locking: one mutex guards the per-task tallies and is released before
 //! anything is printed or drawn; bars are updated through indicatif's own
-//! self-contained calls, as in `progress.rs`.
+//! self-contained calls, as in `fetch.rs`.
 
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
@@ -20,16 +21,12 @@ use std::time::{Duration, Instant};
 
 use console::Style;
 use fetch_assets::task_report::TaskReport;
-use fetch_assets::{Event, Observer, TaskStatus};
-use indicatif::{
-    HumanBytes, MultiProgress, ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle,
-};
+use fetch_assets::{Event, Observer};
+use indicatif::{MultiProgress, ProgressBar, ProgressDrawTarget, ProgressState, ProgressStyle};
 
-use crate::fit::{self, Row};
-use crate::progress::{
-    Mark, Mode, Pace, RESTARTED, bar_style, files, log_every, print_line, progress_line,
-    retry_words, short,
-};
+use super::fit::{self, Row, short};
+use super::lines::{self, BatchEnd, Context, Mark, Said, Voice};
+use super::{Mode, Pace, TOTAL, bar_style, log_every, print_line};
 
 /// Live bars at most, however many tasks download at once.
 const MAX_BARS: usize = 6;
@@ -132,13 +129,6 @@ impl BatchDisplay {
         self.0.tally.lock().unwrap_or_else(PoisonError::into_inner)
     }
 
-    fn verbose(&self) -> bool {
-        matches!(
-            self.0.mode,
-            Mode::Lines { verbose: true } | Mode::Bars { verbose: true }
-        )
-    }
-
     /// One line above the bars, or one timestamped log line.
     fn line(&self, mark: Mark, text: &str) {
         print_line(self.0.bars.as_ref().map(|(multi, _)| multi), mark, text);
@@ -175,24 +165,8 @@ impl BatchDisplay {
         if let Some((_, total)) = &self.0.bars {
             total.inc(1);
         }
-        match (&report.error, self.0.mode) {
-            (None, Mode::Quiet) => {}
-            (None, _) => self.line(
-                Mark::Done,
-                &format!(
-                    "{}: done, {}, {}",
-                    report.task_id,
-                    files(report.files),
-                    HumanBytes(report.bytes)
-                ),
-            ),
-            (Some(error), _) => self.line(
-                Mark::Failed,
-                &format!(
-                    "{}: failed (exit code {}): {error}",
-                    report.task_id, report.exit_code
-                ),
-            ),
+        if let Some(line) = lines::task_ended(report, self.0.mode.level()) {
+            self.line(line.mark, &line.text);
         }
     }
 
@@ -205,68 +179,31 @@ impl BatchDisplay {
         if self.0.mode == Mode::Quiet {
             return;
         }
-        let (ok, failed, count, bytes) = {
+        let end = {
             let tally = self.tally();
-            (tally.ok, tally.failed, tally.files, tally.bytes)
+            BatchEnd {
+                tasks: self.0.tasks,
+                ok: tally.ok,
+                failed: tally.failed,
+                files: tally.files,
+                bytes: tally.bytes,
+                took: self.0.started.elapsed(),
+            }
         };
-        let not_done = self.0.tasks.saturating_sub(ok + failed);
-        let mut text = format!("batch: {ok} of {} tasks ok", self.0.tasks);
-        if failed > 0 {
-            text.push_str(&format!(", {failed} failed"));
-        }
-        if not_done > 0 {
-            text.push_str(&format!(", {not_done} not done"));
-        }
-        text.push_str(&format!(
-            "; {}, {} in {}",
-            files(count),
-            HumanBytes(bytes),
-            short(self.0.started.elapsed())
-        ));
-        self.line(Mark::Plain, &text);
+        self.line(Mark::Plain, &lines::batch_ended(&end));
     }
 
-    /// One event of one task.
+    /// One event of one task: its bar and tallies, then its lines.
     fn task_event(&self, task_id: &Arc<str>, event: &Event) {
+        let mut progress = None;
         match event {
-            Event::TaskPolled {
-                status, progress, ..
-            } => {
-                if *status == TaskStatus::Success || !self.verbose() {
-                    return;
-                }
-                let text = match progress {
-                    Some(p) if *status == TaskStatus::Running => format!("{status}, {p}%"),
-                    _ => status.to_string(),
-                };
-                let changed = {
-                    let mut tally = self.tally();
-                    let last = tally.statuses.entry(task_id.clone()).or_default();
-                    let changed = *last != text;
-                    *last = text.clone();
-                    changed
-                };
-                if changed {
-                    self.line(Mark::Plain, &format!("{task_id}: {text}"));
-                }
-            }
-            Event::Planned { files: planned } => {
-                let names = planned
+            Event::Planned { files } => {
+                let names = files
                     .iter()
                     .map(|f| (f.file.clone(), Arc::from(f.name.as_str())))
                     .collect();
                 self.start(task_id, names);
-                if self.0.mode != Mode::Quiet {
-                    self.line(
-                        Mark::Plain,
-                        &format!("{task_id}: succeeded; downloading {}", files(planned.len())),
-                    );
-                }
             }
-            Event::Kept { files: kept } if self.verbose() => self.line(
-                Mark::Plain,
-                &format!("{task_id}: kept {} already complete", files(kept.len())),
-            ),
             Event::TransferStarted { file, size, offset } => {
                 let tally = &mut *self.tally();
                 if let Some(active) = tally.active.get_mut(task_id) {
@@ -276,63 +213,51 @@ impl BatchDisplay {
                 }
             }
             Event::TransferProgress { file, bytes } => {
-                let line = {
-                    let tally = &mut *self.tally();
-                    tally.active.get_mut(task_id).and_then(|active| {
-                        active.files.entry(file.clone()).or_default().1 += bytes;
-                        active.draw();
-                        if !matches!(self.0.mode, Mode::Lines { .. }) {
-                            return None;
-                        }
-                        let (len, pos) = active.sums();
-                        let rate = active.pace.due(self.0.log_every, pos)?;
-                        Some(progress_line(task_id, pos, (len > 0).then_some(len), rate))
-                    })
-                };
-                if let Some(line) = line {
-                    self.line(Mark::Plain, &line);
+                let tally = &mut *self.tally();
+                progress = tally.active.get_mut(task_id).and_then(|active| {
+                    active.files.entry(file.clone()).or_default().1 += bytes;
+                    active.draw();
+                    if !matches!(self.0.mode, Mode::Lines { .. }) {
+                        return None;
+                    }
+                    let (len, pos) = active.sums();
+                    let rate = active.pace.due(self.0.log_every, pos)?;
+                    Some(lines::progress(
+                        task_id,
+                        pos,
+                        (len > 0).then_some(len),
+                        rate,
+                    ))
+                });
+            }
+            _ => {}
+        }
+        if let Some(line) = progress {
+            self.line(Mark::Plain, &line);
+        }
+        let name = |file: &Arc<str>| self.name_of(task_id, file);
+        let cx = Context {
+            voice: Voice::Task(task_id),
+            level: self.0.mode.level(),
+            name: &name,
+        };
+        for said in lines::said(event, &cx) {
+            match said {
+                Said::Line(line) => self.line(line.mark, &line.text),
+                // A status is printed when it changed.
+                Said::Status { head, .. } => {
+                    let changed = {
+                        let mut tally = self.tally();
+                        let last = tally.statuses.entry(task_id.clone()).or_default();
+                        let changed = *last != head;
+                        *last = head.clone();
+                        changed
+                    };
+                    if changed {
+                        self.line(Mark::Plain, &head);
+                    }
                 }
             }
-            Event::TransferRetry {
-                file,
-                retry,
-                delay,
-                cause,
-                resume_from,
-            } => self.recovery(&format!(
-                "{task_id}: {}: {}",
-                self.name_of(task_id, file),
-                retry_words(cause, *retry, *delay, *resume_from)
-            )),
-            Event::TransferRestarted { file } => self.recovery(&format!(
-                "{task_id}: {}: {RESTARTED}",
-                self.name_of(task_id, file)
-            )),
-            Event::LinkExpired { file, cause } => self.recovery(&format!(
-                "{task_id}: {}: {cause}; getting fresh links",
-                self.name_of(task_id, file)
-            )),
-            Event::LinksRefreshed { .. } => self.recovery(&format!("{task_id}: links refreshed")),
-            Event::ApiRetry {
-                retry,
-                delay,
-                cause,
-            } => self.recovery(&format!(
-                "{task_id}: task request failed: {cause}; retry {retry} in {}",
-                short(*delay)
-            )),
-            Event::FolderBusy { dir } if self.0.mode != Mode::Quiet => self.line(
-                Mark::Plain,
-                &format!(
-                    "{task_id}: waiting for another fetch-assets run to finish with {}",
-                    dir.display()
-                ),
-            ),
-            Event::FileDone { path, size, .. } if self.verbose() => self.line(
-                Mark::Done,
-                &format!("{task_id}/{path}: done, {}", HumanBytes(*size)),
-            ),
-            _ => {}
         }
     }
 
@@ -361,16 +286,7 @@ impl BatchDisplay {
             .downloading
             .store(tally.active.len(), Ordering::Relaxed);
     }
-
-    fn recovery(&self, text: &str) {
-        if self.0.mode != Mode::Quiet {
-            self.line(Mark::Recovery, text);
-        }
-    }
 }
-
-/// The label of the total bar.
-const TOTAL: &str = "total";
 
 /// The total bar: tasks ended of all, how many are downloading, the time
 /// so far, fitted at each draw.
@@ -401,17 +317,19 @@ fn total_style(id_width: usize, downloading: Arc<AtomicUsize>) -> ProgressStyle 
 
 impl Observer for BatchDisplay {
     fn event(&self, event: &Event) {
-        match event {
-            Event::Task { task_id, event } => self.task_event(task_id, event),
-            Event::ApiRetry {
-                retry,
-                delay,
-                cause,
-            } => self.recovery(&format!(
-                "task list request failed: {cause}; retry {retry} in {}",
-                short(*delay)
-            )),
-            _ => {}
+        if let Event::Task { task_id, event } = event {
+            return self.task_event(task_id, event);
+        }
+        let name = |file: &Arc<str>| file.clone();
+        let cx = Context {
+            voice: Voice::Batch,
+            level: self.0.mode.level(),
+            name: &name,
+        };
+        for said in lines::said(event, &cx) {
+            if let Said::Line(line) = said {
+                self.line(line.mark, &line.text);
+            }
         }
     }
 }

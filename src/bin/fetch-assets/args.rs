@@ -8,6 +8,8 @@ use clap::builder::{PossibleValue, StringValueParser, TypedValueParser};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use fetch_assets::RoleSelector;
 
+use crate::units::{parse_duration, parse_size};
+
 const EXIT_CODES: &str = "\
 Exit codes:
   0    every requested output is on disk, verified, and in the manifest
@@ -272,54 +274,6 @@ impl From<ApiVersionArg> for fetch_assets::ApiVersion {
     }
 }
 
-/// `90s`, `5m`, `1h30m`, or plain seconds (`90`, `1.5`).
-pub fn parse_duration(text: &str) -> Result<Duration, String> {
-    let text = text.trim();
-    let parsed = match text.parse::<f64>() {
-        // Longer than a Duration holds (1e20 s) is as good as for ever.
-        Ok(seconds) if seconds.is_finite() && seconds >= 0.0 => {
-            Ok(Duration::try_from_secs_f64(seconds).unwrap_or(Duration::MAX))
-        }
-        Ok(_) => Err(()),
-        Err(_) => humantime::parse_duration(text).map_err(|_| ()),
-    };
-    parsed.map_err(|()| {
-        format!("'{text}' is not a duration: write 90s, 5m, 1h, or a number of seconds")
-    })
-}
-
-/// A size: plain bytes, or a number with a unit (`kB`, `MB`, `GB`, `TB` in
-/// powers of 1000; `KiB`, `MiB`, `GiB`, `TiB` in powers of 1024; case and a
-/// space before the unit do not matter).
-pub fn parse_size(text: &str) -> Result<u64, String> {
-    let trimmed = text.trim();
-    let split = trimmed
-        .find(|c: char| !(c.is_ascii_digit() || c == '.'))
-        .unwrap_or(trimmed.len());
-    let (number, unit) = trimmed.split_at(split);
-    let factor: Option<f64> = match unit.trim().to_ascii_lowercase().as_str() {
-        "" | "b" => Some(1.0),
-        "k" | "kb" => Some(1e3),
-        "m" | "mb" => Some(1e6),
-        "g" | "gb" => Some(1e9),
-        "t" | "tb" => Some(1e12),
-        "kib" => Some(1024.0),
-        "mib" => Some(1024.0 * 1024.0),
-        "gib" => Some(1024.0 * 1024.0 * 1024.0),
-        "tib" => Some(1024.0 * 1024.0 * 1024.0 * 1024.0),
-        _ => None,
-    };
-    match (number.parse::<f64>(), factor) {
-        (Ok(n), Some(factor)) if n.is_finite() && n >= 0.0 => {
-            // Past what a u64 counts is as good as no limit.
-            Ok((n * factor).min(u64::MAX as f64) as u64)
-        }
-        _ => Err(format!(
-            "'{trimmed}' is not a size: write bytes, or 500MB, 4GiB, ..."
-        )),
-    }
-}
-
 /// `--concurrency`: a whole number of transfers, at least 1.
 pub fn parse_concurrency(text: &str) -> Result<NonZeroUsize, String> {
     match text.trim().parse::<usize>() {
@@ -349,36 +303,13 @@ impl TypedValueParser for RoleNames {
     }
 
     fn possible_values(&self) -> Option<Box<dyn Iterator<Item = PossibleValue> + '_>> {
-        Some(Box::new(RoleSelector::NAMES.iter().map(PossibleValue::new)))
+        Some(Box::new(RoleSelector::names().map(PossibleValue::new)))
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("90s"), Ok(Duration::from_secs(90)));
-        assert_eq!(parse_duration("5m"), Ok(Duration::from_secs(300)));
-        assert_eq!(parse_duration("90"), Ok(Duration::from_secs(90)));
-        assert_eq!(parse_duration("1.5"), Ok(Duration::from_millis(1500)));
-        assert!(parse_duration("soon").is_err());
-        assert!(parse_duration("-1").is_err());
-        assert_eq!(parse_duration("1e20"), Ok(Duration::MAX));
-        assert!(parse_duration("inf").is_err());
-    }
-
-    #[test]
-    fn sizes() {
-        assert_eq!(parse_size("1000"), Ok(1000));
-        assert_eq!(parse_size("4GiB"), Ok(4 << 30));
-        assert_eq!(parse_size("500 MB"), Ok(500_000_000));
-        assert_eq!(parse_size("1.5kib"), Ok(1536));
-        for bad in ["", "-1", "lots", "4 GiBs", "1.2.3", "1e30"] {
-            assert!(parse_size(bad).is_err(), "{bad}");
-        }
-    }
 
     #[test]
     fn concurrency_is_a_positive_number() {

@@ -1,5 +1,6 @@
-//! Lines and bars that fit the terminal's width, whatever it is: a bar
-//! shrinks and drops its less useful figures before a name is elided (in
+//! Lines and bars that fit the terminal's width, whatever it is, and the
+//! short figures they show (sizes, rates, durations). A bar shrinks and
+//! drops its less useful figures before a name is elided (in
 //! the middle, so the end that tells files apart stays), and a message
 //! wraps at spaces rather than being cut. Pure text in, text out, so every
 //! width is a unit test; the display asks [`width`] at each draw, so a
@@ -9,8 +10,6 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use console::{Style, measure_text_width};
-
-use crate::progress::short;
 
 /// The columns a line may fill: one fewer than the terminal (stderr) has,
 /// 80 when it cannot tell. A line that reaches the last column is where
@@ -259,6 +258,20 @@ fn scaled(bytes: u64, reference: u64) -> (f64, &'static str) {
     (value, UNITS[unit])
 }
 
+/// A duration as people read it in a log: `0.2s`, `3.1s`, `42s`, `2m 05s`, `1h 02m`.
+pub fn short(d: Duration) -> String {
+    let secs = d.as_secs();
+    match secs {
+        0..10 => {
+            let text = format!("{:.1}", d.as_secs_f64());
+            format!("{}s", text.trim_end_matches(".0"))
+        }
+        10..60 => format!("{secs}s"),
+        60..3600 => format!("{}m {:02}s", secs / 60, secs % 60),
+        _ => format!("{}h {:02}m", secs / 3600, secs / 60 % 60),
+    }
+}
+
 /// `text` padded on the left to `width` columns.
 pub fn right(text: &str, width: usize) -> String {
     format!(
@@ -398,6 +411,21 @@ mod tests {
         assert_eq!(rate(2.5 * 1048576.0), "2.5 MiB/s");
         let widest = amount(1023 << 20, Some((1024 << 20) - 1));
         assert!(widest.len() <= AMOUNT_WIDTH, "{widest}");
+    }
+
+    #[test]
+    fn durations_read_short() {
+        let cases = [
+            (200, "0.2s"),
+            (3000, "3s"),
+            (3140, "3.1s"),
+            (42_000, "42s"),
+            (125_000, "2m 05s"),
+            (3_720_000, "1h 02m"),
+        ];
+        for (ms, text) in cases {
+            assert_eq!(short(Duration::from_millis(ms)), text);
+        }
     }
 
     #[test]
