@@ -607,7 +607,7 @@ mod tests {
         };
         let planned = Event::Planned {
             files: vec![PlannedFile {
-                role: "model".into(),
+                role: fetch_assets::OutputRole::Model,
                 file: file("model"),
                 name: "model.glb".into(),
                 source: "https://cdn.example/model.glb".into(),
