@@ -16,6 +16,7 @@
 mod body;
 mod budget;
 mod decide;
+mod kept;
 mod space;
 mod staged;
 mod validator;
@@ -141,12 +142,12 @@ enum Outcome {
 
 /// Fetches one file into `.fetch-assets/`, reusing or resuming what an
 /// earlier run staged for it. A file that fails keeps what it received
-/// when running again may finish it (see [`staged::worth_keeping`]).
+/// when running again may finish it (see [`kept::worth_keeping`]).
 pub(crate) async fn download(ctx: &TransferContext, asset: Asset) -> Result<Downloaded> {
     let stem = asset.role.stem();
     let result = fetch_file(ctx, asset).await;
     if let Err(error) = &result
-        && !staged::worth_keeping(error)
+        && !kept::worth_keeping(error)
     {
         let staging = ctx.staging.clone();
         // Best effort: what stays is started over by the next run.
