@@ -28,7 +28,7 @@ use crate::rerun::{self, Rerun};
 use crate::retry::RetryPolicy;
 use crate::staging;
 use crate::task::{Task, TaskStatus};
-use crate::transfer::{self, Downloaded, Space, TransferContext};
+use crate::transfer::{self, Downloaded, TransferContext};
 use crate::{FetchOptions, events};
 
 /// How many fresh links one file may ask for in a row without receiving a
@@ -139,26 +139,23 @@ pub(crate) async fn fetch(
         move || staging::create(&folder)
     })
     .await??;
-    let context = TransferContext {
-        cdn: client.cdn.clone(),
-        folder: folder.clone(),
-        staging,
+    let links = LinkBook::new(api.clone(), task_id, &task, client.hosts, observer.clone());
+    let rules = transfer::Rules {
         fresh: options.force,
-        links: Arc::new(LinkBook::new(
-            api.clone(),
-            task_id,
-            &task,
-            client.hosts,
-            observer.clone(),
-        )),
         policy: client.policy,
         stall_timeout: options.stall_timeout,
         max_size: options.max_size,
-        space: Space::new(folder.clone()),
         max_refreshes: MAX_REFRESHES_PER_FILE,
         content_check: options.content_check,
-        observer: observer.clone(),
     };
+    let context = TransferContext::new(
+        client.cdn.clone(),
+        folder.clone(),
+        staging,
+        Arc::new(links),
+        rules,
+        observer.clone(),
+    );
     let at_once = options
         .concurrency
         .map_or(to_fetch.len().max(1), |n| n.get());
