@@ -139,42 +139,11 @@ pub(crate) async fn fetch(
         move || staging::create(&folder)
     })
     .await??;
-    let links = LinkBook::new(api.clone(), task_id, &task, client.hosts, observer.clone());
-    let rules = transfer::Rules {
-        fresh: options.force,
-        policy: client.policy,
-        stall_timeout: options.stall_timeout,
-        max_size: options.max_size,
-        max_refreshes: MAX_REFRESHES_PER_FILE,
-        content_check: options.content_check,
-    };
-    let context = TransferContext::new(
-        client.cdn.clone(),
-        folder.clone(),
-        staging,
-        Arc::new(links),
-        rules,
-        observer.clone(),
+    let context = transfer_context(
+        &client, &folder, staging, task_id, &task, options, &observer,
     );
-    let at_once = options
-        .concurrency
-        .map_or(to_fetch.len().max(1), |n| n.get());
-    let shared_limit = options.shared_limit.as_ref();
-    // One file failing does not stop the others: they finish, staged, so
-    // the next run makes no request for them. The first failure is the
-    // run's.
-    let outcomes: Vec<Result<Downloaded>> = stream::iter(to_fetch)
-        .map(|asset| async {
-            // A limit shared with other fetches bounds transfers across all of them.
-            let _turn = match shared_limit {
-                Some(limit) => Some(limit.turn().await),
-                None => None,
-            };
-            transfer::download(&context, asset).await
-        })
-        .buffer_unordered(at_once)
-        .collect()
-        .await;
+    let outcomes = fan_out(&context, to_fetch, options).await;
+    // The first failure is the run's.
     let downloaded = match outcomes.into_iter().collect::<Result<Vec<Downloaded>>>() {
         Ok(downloaded) => downloaded,
         Err(error) => {
@@ -205,6 +174,68 @@ pub(crate) async fn fetch(
         path: dir.join(manifest::MANIFEST_FILE),
     });
     Ok(manifest)
+}
+
+/// What every transfer of the run shares: the CDN client, the folders,
+/// one `LinkBook` for the task's links, and the run's options.
+fn transfer_context(
+    client: &Parts<'_>,
+    folder: &Arc<Folder>,
+    staging: Arc<Folder>,
+    task_id: &str,
+    task: &Task,
+    options: &FetchOptions,
+    observer: &Arc<dyn Observer>,
+) -> TransferContext {
+    let links = LinkBook::new(
+        client.api.clone(),
+        task_id,
+        task,
+        client.hosts,
+        observer.clone(),
+    );
+    let rules = transfer::Rules {
+        fresh: options.force,
+        policy: client.policy,
+        stall_timeout: options.stall_timeout,
+        max_size: options.max_size,
+        max_refreshes: MAX_REFRESHES_PER_FILE,
+        content_check: options.content_check,
+    };
+    TransferContext::new(
+        client.cdn.clone(),
+        folder.clone(),
+        staging,
+        Arc::new(links),
+        rules,
+        observer.clone(),
+    )
+}
+
+/// Fetches every file at once (up to `--concurrency`, and within a limit
+/// shared with other fetches). One file failing does not stop the others:
+/// they finish, staged, so the next run makes no request for them.
+async fn fan_out(
+    context: &TransferContext,
+    to_fetch: Vec<Asset>,
+    options: &FetchOptions,
+) -> Vec<Result<Downloaded>> {
+    let at_once = options
+        .concurrency
+        .map_or(to_fetch.len().max(1), |n| n.get());
+    let shared_limit = options.shared_limit.as_ref();
+    stream::iter(to_fetch)
+        .map(|asset| async {
+            // A limit shared with other fetches bounds transfers across all of them.
+            let _turn = match shared_limit {
+                Some(limit) => Some(limit.turn().await),
+                None => None,
+            };
+            transfer::download(context, asset).await
+        })
+        .buffer_unordered(at_once)
+        .collect()
+        .await
 }
 
 /// Commits the downloaded files (see [`commit`]) with the manifest of
