@@ -276,8 +276,9 @@ async fn commit_all(
     Ok(manifest)
 }
 
-/// Runs file checks (opening and hashing files) on a blocking thread, so the
-/// runtime stays free to serve signals and timers however slow the disk.
+/// Runs file work (looking at, reading, hashing, making files and folders)
+/// on a blocking thread, so the runtime stays free to serve signals and
+/// timers however slow the disk.
 async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T> {
     tokio::task::spawn_blocking(work)
         .await

@@ -6,12 +6,14 @@
 //! place. A transfer that ends early (a failure, the run dropped) leaves
 //! what it received staged, for the next run to reuse or resume.
 //!
-//! The parts: [`decide`] says what an answer means (a pure function, tested
-//! as a table); [`body`] streams a body under the stall rule; [`writer`]
-//! writes and hashes on a thread of its own; [`staged`] is the file's bytes
-//! and record across runs; [`validator`] tells versions apart; [`budget`]
-//! bounds the tries and is the one way a file gives up. This file drives
-//! them, request by request.
+//! The parts: [`decide`] says what an answer means, [`next`] what the
+//! driver does then, and [`kept`] what an earlier run's file is worth (pure
+//! functions, each tested as a table); [`body`] streams a body under the
+//! stall rule; [`writer`] writes and hashes on threads of its own;
+//! [`staged`] is the file's bytes and record across runs; [`validator`]
+//! tells versions apart; [`budget`] bounds the tries and is the one way a
+//! file gives up. This file drives them, request by request, and does its
+//! file work on blocking threads.
 
 mod body;
 mod budget;
