@@ -24,7 +24,7 @@ use std::sync::Arc;
 
 use reqwest::Url;
 
-pub(crate) use self::key::ApiKey;
+pub use self::key::ApiKey;
 pub(crate) use self::list::{Listed, MAX_LIST_IDS};
 use crate::error::Result;
 use crate::events::Observer;
