@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::task::TaskStatus;
+use crate::task::TraceId;
 
 /// One thing that happened during a fetch.
 #[derive(Debug, Clone)]
@@ -45,7 +46,7 @@ pub enum Event {
         /// The service's own estimate of the time left, while running.
         estimate: Option<Duration>,
         /// The API's trace id for this answer.
-        trace_id: Option<String>,
+        trace_id: TraceId,
     },
     /// The API call failed in a way worth retrying; we wait `delay` first.
     ApiRetry {
@@ -113,7 +114,7 @@ pub enum Event {
     /// The task was fetched again, and every link is fresh.
     LinksRefreshed {
         /// The API's trace id for the answer.
-        trace_id: Option<String>,
+        trace_id: TraceId,
     },
     /// A file arrived whole and checked (its size and hash), still under a
     /// temporary name: it is put in place with the others once every file

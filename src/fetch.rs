@@ -15,7 +15,7 @@ use futures::{StreamExt, stream};
 use crate::api::ApiClient;
 use crate::assets::{self, Asset, ContractOrder, Role, RoleSelector};
 use crate::commit;
-use crate::error::{DownloadCause, Error, Result, TraceId, Tried};
+use crate::error::{DownloadCause, Error, Result, Tried};
 use crate::events::{Event, Observer, PlannedFile};
 use crate::folder::Folder;
 use crate::hosts::HostRules;
@@ -27,7 +27,7 @@ use crate::poll::PollSchedule;
 use crate::rerun::{self, Rerun};
 use crate::retry::RetryPolicy;
 use crate::staging;
-use crate::task::{Task, TaskStatus};
+use crate::task::{Task, TaskStatus, TraceId};
 use crate::transfer::{self, Downloaded, TransferContext};
 use crate::{FetchOptions, events};
 
@@ -545,7 +545,7 @@ pub(crate) fn ended(task_id: &str, task: Task) -> Error {
         while_downloading: false,
         error_code: task.error_code,
         message: task.error_message,
-        trace: TraceId(task.trace_id),
+        trace: task.trace_id,
     }
 }
 
@@ -577,7 +577,7 @@ fn select(planned: Vec<Asset>, only: &[RoleSelector], task: &Task) -> Result<Vec
     if planned.is_empty() {
         return Err(Error::NoOutputs {
             task_id: task.task_id.clone(),
-            trace: TraceId(task.trace_id.clone()),
+            trace: task.trace_id.clone(),
         });
     }
     if only.is_empty() {

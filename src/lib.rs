@@ -107,7 +107,7 @@
 //! ```
 //!
 //! Receive the service's webhooks instead of polling: [`listen::listen`]
-//! is the receiver behind `fetch-assets listen`, and [`webhook::verify`]
+//! is the receiver behind `fetch-assets listen`, and [`webhook::check_delivery`]
 //! checks a delivery's signature for a service that brings its own server:
 //!
 //! ```
@@ -116,7 +116,7 @@
 //! // What the service's POST brought (here: a request that is not signed).
 //! let (headers, body) = (http::HeaderMap::new(), b"{}");
 //! let secret = WebhookSecret::new("whsec_...")?;
-//! match webhook::verify(&headers, body, &secret, std::time::SystemTime::now()) {
+//! match webhook::check_delivery(&headers, body, &secret, std::time::SystemTime::now()) {
 //!     Ok(event) => println!("{} for task {:?}", event.event_type, event.task.map(|t| t.task_id)),
 //!     Err(refused) => println!("answer {}: {refused}", refused.http_status()),
 //! }
@@ -141,6 +141,7 @@ mod error;
 mod events;
 mod fetch;
 mod folder;
+mod hint;
 mod hosts;
 mod link;
 mod link_book;
@@ -160,7 +161,9 @@ mod staging;
 mod task;
 pub mod task_report;
 mod temp_file;
+mod text;
 mod transfer;
+mod verify;
 pub mod webhook;
 
 pub use api::{ApiVersion, DEFAULT_API_BASE};
@@ -168,14 +171,14 @@ pub use assets::RoleSelector;
 pub use batch::{Batch, DEFAULT_BATCH_CONCURRENCY, TaskOutcome};
 pub use client::{Client, ClientBuilder};
 pub use concurrency::TransferLimit;
-pub use error::{ApiProblem, DownloadCause, Error, ManifestProblem, Result, TraceId, Tried};
+pub use error::{ApiProblem, DownloadCause, Error, ManifestProblem, Result, Tried};
 pub use events::{Event, Observer, PlannedFile};
 pub use fetch::check_task_id;
-pub use manifest::{
-    FileCheck, FileEntry, MANIFEST_FILE, Manifest, SUMS_FILE, VerifyReport, verify,
-};
+pub use hint::{Hint, Setting, Wording, set_wording};
+pub use manifest::{FileEntry, MANIFEST_FILE, Manifest, SUMS_FILE};
 pub use net::NetFault;
 pub use options::FetchOptions;
 pub use output_role::{OutputRole, View};
 pub use retry::RetryPolicy;
-pub use task::{Task, TaskStatus};
+pub use task::{Task, TaskStatus, TraceId};
+pub use verify::{FileCheck, VerifyReport, verify};

@@ -7,10 +7,11 @@ use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::api::ApiClient;
 use crate::assets::{self, Role};
-use crate::error::{Error, Result, TraceId};
+use crate::error::{Error, Result};
 use crate::events::{Event, Observer};
 use crate::hosts::HostRules;
 use crate::link::SignedLink;
+use crate::task::TraceId;
 use crate::task::{Task, TaskStatus};
 
 /// A link, and which generation of task answer it came from.
@@ -61,7 +62,7 @@ impl LinkBook {
             current: Mutex::new(Generation {
                 number: 0,
                 links: links_of(task, hosts),
-                trace: TraceId(task.trace_id.clone()),
+                trace: task.trace_id.clone(),
             }),
             refreshing: tokio::sync::Mutex::new(()),
         }
@@ -94,14 +95,14 @@ impl LinkBook {
                 while_downloading: true,
                 error_code: task.error_code,
                 message: task.error_message.clone(),
-                trace: TraceId(task.trace_id.clone()),
+                trace: task.trace_id.clone(),
             });
         }
         {
             let mut current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
             current.number += 1;
             current.links = links_of(&task, self.hosts);
-            current.trace = TraceId(task.trace_id.clone());
+            current.trace = task.trace_id.clone();
         }
         self.observer.event(&Event::LinksRefreshed {
             trace_id: task.trace_id,

@@ -18,13 +18,14 @@ use std::process::ExitCode;
 use clap::{CommandFactory, Parser};
 use fetch_assets::listen::ListenOptions;
 use fetch_assets::webhook::WebhookSecret;
-use fetch_assets::{Client, Error, FetchOptions, TransferLimit};
+use fetch_assets::{Client, Error, FetchOptions, Setting, TransferLimit};
 
 use crate::cli::{ApiArgs, Cli, Command, FetchArgs, ListenArgs, TaskOptions, TransferArgs};
 use crate::progress::{Display, Mode};
 
 fn main() -> ExitCode {
     report_panics();
+    fetch_assets::set_wording(Flags);
     let cli = Cli::parse();
     match run(cli) {
         Ok(code) => code,
@@ -104,6 +105,36 @@ async fn fetch(args: FetchArgs) -> Result<ExitCode, Error> {
     Ok(ExitCode::SUCCESS)
 }
 
+/// The library's messages name settings as this command's flags.
+struct Flags;
+
+impl fetch_assets::Wording for Flags {
+    fn setting(&self, setting: Setting) -> &'static str {
+        match setting {
+            Setting::ApiKey => "--api-key",
+            Setting::ApiBase => "--api-base",
+            Setting::Timeout => "--timeout",
+            Setting::StallTimeout => "--stall-timeout",
+            Setting::MaxSize => "--max-size",
+            Setting::NoContentCheck => "--no-content-check",
+            Setting::Force => "--force",
+            Setting::Only => "--only",
+            Setting::WebhookSecret => "--secret",
+            Setting::ListenAddress => "--addr",
+            // A setting this version of the binary does not know yet.
+            _ => "an option (see --help)",
+        }
+    }
+
+    fn run_again(&self) -> &'static str {
+        "run the same fetch-assets command again"
+    }
+
+    fn first_fetch(&self) -> &'static str {
+        "fetch-assets <TASK_ID> <OUT_DIR>"
+    }
+}
+
 /// A panic is a bug: whatever thread it happens on, the run ends at once
 /// with exit code 1 (not Rust's 101, which no contract names) and a message
 /// that asks for a report. Temporary files it leaves are removed by the next
@@ -138,9 +169,9 @@ async fn listen(args: ListenArgs) -> Result<ExitCode, Error> {
     let secret = WebhookSecret::new(secret)?;
     // The key only renews links that died; without one such a task fails (exit code 3).
     let client = client(args.api, true, args.quiet)?;
-    let mut fetch =
-        transfer_options(&args.transfer).shared_limit(TransferLimit::new(args.concurrency));
-    fetch.concurrency = Some(args.concurrency);
+    let fetch = transfer_options(&args.transfer)
+        .shared_limit(TransferLimit::new(args.concurrency))
+        .concurrency(args.concurrency);
     let log = listen_log::Log::new(args.quiet, args.verbose, args.json);
     let options = ListenOptions::new(args.addr, secret)
         .fetch(fetch)
@@ -156,7 +187,9 @@ fn fetch_options(args: &TaskOptions) -> FetchOptions {
         .timeout(args.timeout)
         .only(args.only.iter().cloned())
         .force(args.force);
-    options.concurrency = args.concurrency;
+    if let Some(concurrency) = args.concurrency {
+        options = options.concurrency(concurrency);
+    }
     options
 }
 

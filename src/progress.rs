@@ -408,7 +408,7 @@ impl Observer for Display {
         if self.0.mode == Mode::Quiet {
             return;
         }
-        let trace = |id: &Option<String>| match (self.verbose(), id) {
+        let trace = |id: &fetch_assets::TraceId| match (self.verbose(), id.as_str()) {
             (true, Some(id)) => format!(" (trace id {id})"),
             _ => String::new(),
         };

@@ -10,8 +10,9 @@
 
 use crate::assets::{Asset, ContractOrder};
 use crate::folder::Folder;
-use crate::manifest::{self, FileCheck, FileEntry, Manifest};
+use crate::manifest::{FileEntry, Manifest};
 use crate::output_role::OutputRole;
+use crate::verify::{self, FileCheck};
 
 /// The plan, split by what an earlier run left.
 #[derive(Debug, Default)]
@@ -45,7 +46,7 @@ pub(crate) fn split(
             .files
             .iter()
             .find(|entry| entry.roles().any(|r| *r == role))
-            .filter(|entry| manifest::check(folder, entry) == FileCheck::Ok);
+            .filter(|entry| verify::check(folder, entry) == FileCheck::Ok);
         match done {
             Some(entry) if !rerun.kept.contains(entry) => rerun.kept.push(entry.clone()),
             Some(_) => {}
@@ -74,7 +75,7 @@ pub(crate) fn still_complete(
                 .iter()
                 .any(|f| f.path == old.path || f.role == old.role)
         })
-        .filter(|old| manifest::check(folder, old) == FileCheck::Ok)
+        .filter(|old| verify::check(folder, old) == FileCheck::Ok)
         .cloned()
         .collect()
 }

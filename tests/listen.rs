@@ -618,3 +618,105 @@ fn now() -> u64 {
         .expect("after 1970")
         .as_secs()
 }
+
+/// Peers that connect and send nothing, or half their headers, cannot keep
+/// a valid delivery waiting: each is closed once the header deadline
+/// passes, and past the cap on connections new peers wait their turn.
+#[test]
+fn idle_and_half_sent_connections_are_closed_and_a_delivery_still_answered() {
+    let fake = FakeTripo::start(scenario());
+    let root = tempfile::tempdir().expect("tempdir");
+    let listener = Listener::start(&fake, root.path(), &["--json"]);
+
+    // More than the receiver serves at once (64): idle ones, and ones that
+    // stop in the middle of their headers.
+    let mut held: Vec<TcpStream> = (0..100)
+        .map(|_| TcpStream::connect(listener.addr).expect("connects"))
+        .collect();
+    for stream in held.iter_mut().take(20) {
+        stream
+            .write_all(b"POST /webhooks/tripo HTTP/1.1\r\nHost: x\r\nContent-Le")
+            .expect("half the headers");
+    }
+
+    let answer = fake.deliver(listener.addr, &Delivery::completed(SECRET));
+    assert_eq!(answer.status, 202, "{}", answer.body);
+    listener.wait_for_reports(1);
+
+    // Each held connection was closed by the receiver (end of stream, or a
+    // reset), not left open for ever; a generous read timeout only keeps a
+    // broken receiver from hanging the test.
+    for stream in &mut held {
+        stream
+            .set_read_timeout(Some(Duration::from_secs(60)))
+            .expect("a read timeout");
+        let mut rest = Vec::new();
+        let closed = match stream.read_to_end(&mut rest) {
+            Ok(_) => true,
+            Err(e) => {
+                e.kind() != std::io::ErrorKind::WouldBlock
+                    && e.kind() != std::io::ErrorKind::TimedOut
+            }
+        };
+        assert!(closed, "a connection that sent no whole request was closed");
+    }
+    listener.stop();
+}
+
+/// An unsigned (or stale) request is refused from its headers: its body,
+/// which a forger would make as large as allowed, is never waited for.
+#[test]
+fn an_unsigned_or_stale_delivery_is_refused_before_its_body_arrives() {
+    let fake = FakeTripo::start(scenario());
+    let root = tempfile::tempdir().expect("tempdir");
+    let listener = Listener::start(&fake, root.path(), &[]);
+    let stale = format!("t={},v1=00", now() - 3600);
+    for signature in [None, Some("t=1"), Some(stale.as_str())] {
+        let mut stream = TcpStream::connect(listener.addr).expect("connects");
+        let mut head = String::from(
+            "POST /webhooks/tripo HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000000\r\n",
+        );
+        if let Some(signature) = signature {
+            head.push_str(&format!("Tripo-Webhook-Signature: {signature}\r\n"));
+        }
+        head.push_str("\r\n");
+        stream.write_all(head.as_bytes()).expect("the headers");
+        // Not one byte of the body is sent: the answer comes all the same.
+        stream
+            .set_read_timeout(Some(Duration::from_secs(60)))
+            .expect("a read timeout");
+        let mut answer = String::new();
+        let _ = stream.read_to_string(&mut answer);
+        assert!(
+            answer.starts_with("HTTP/1.1 401"),
+            "{signature:?}: {answer}"
+        );
+    }
+    listener.stop();
+}
+
+/// What a signed delivery names (its type, its body's id) reaches the log
+/// escaped, like all server text: no escape sequence reaches a terminal.
+#[test]
+fn a_signed_delivery_with_control_characters_is_logged_escaped() {
+    let fake = FakeTripo::start(scenario());
+    let root = tempfile::tempdir().expect("tempdir");
+    let listener = Listener::start(&fake, root.path(), &[]);
+    let body =
+        json!({"id": "evt\u{1b}]0;owned\u{7}", "type": "ping\u{1b}[2J\nforged line", "data": {}});
+    let answer = fake.deliver(
+        listener.addr,
+        &Delivery::event("ping", SECRET).raw_body(body.to_string().into_bytes()),
+    );
+    assert_eq!(answer.status, 200, "{}", answer.body);
+    wait_for("the delivery's line", Duration::from_secs(20), || {
+        listener.run.stderr().contains("acknowledged")
+    });
+    let stderr = listener.run.stderr();
+    assert!(
+        stderr.contains("ping\\u{1b}[2J\\nforged line acknowledged"),
+        "{stderr}"
+    );
+    assert!(!stderr.contains('\u{1b}'), "{stderr}");
+    listener.stop();
+}

@@ -8,9 +8,10 @@ use reqwest::StatusCode;
 use serde_json::{Map, Value};
 
 use super::retry_loop::Failure;
-use crate::error::{ApiProblem, Error, TraceId, printable};
+use crate::error::{ApiProblem, Error};
 use crate::retry;
-use crate::task::as_i64;
+use crate::task::{TraceId, as_i64};
+use crate::text::printable;
 
 /// One answer of the API, read whole (capped) and with the key scrubbed out.
 pub(super) struct Reply {

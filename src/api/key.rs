@@ -7,6 +7,7 @@ use std::fmt;
 use serde_json::Value;
 
 use crate::error::{Error, Result};
+use crate::hint::Setting;
 
 /// An API key. Its `Debug` and `Display` never show it.
 #[derive(Clone, PartialEq, Eq)]
@@ -78,14 +79,16 @@ impl ApiKey {
 /// characters a header carries. Both refusals live here, together.
 fn check(key: &str) -> Result<()> {
     if key.is_empty() {
-        return Err(Error::Usage(
-            "the API key is empty: pass --api-key or set TRIPO_API_KEY".into(),
-        ));
+        return Err(Error::Usage(format!(
+            "the API key is empty: pass {} or set TRIPO_API_KEY",
+            Setting::ApiKey
+        )));
     }
     if !key.bytes().all(|b| b.is_ascii_graphic()) {
-        return Err(Error::Usage(
-            "the API key has spaces or characters that cannot be sent: check --api-key or TRIPO_API_KEY".into(),
-        ));
+        return Err(Error::Usage(format!(
+            "the API key has spaces or characters that cannot be sent: check {} or TRIPO_API_KEY",
+            Setting::ApiKey
+        )));
     }
     Ok(())
 }

@@ -5,8 +5,7 @@ use std::time::SystemTime;
 
 use serde_json::{Map, Value};
 
-use crate::error::TraceId;
-use crate::task::{Task, parse_task};
+use crate::task::{Task, TraceId, parse_task};
 
 /// What `POST /v3/tasks/list` answered.
 #[derive(Debug)]

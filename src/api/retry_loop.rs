@@ -7,9 +7,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::ApiClient;
-use crate::error::{ApiProblem, Error, Result, TraceId};
+use crate::error::{ApiProblem, Error, Result};
 use crate::events::{Event, Observer};
 use crate::net::{self, NetFault};
+use crate::task::TraceId;
 
 /// A failed try: either worth another, or the end.
 pub(super) enum Failure {

@@ -12,11 +12,12 @@ use super::envelope::Reply;
 use super::list::{Listed, parse_list};
 use super::retry_loop::Failure;
 use super::{ApiClient, ApiKey, ApiVersion};
-use crate::error::{ApiProblem, Causes, Error, Result, TraceId, cause_chain, printable};
+use crate::error::{ApiProblem, Error, Result};
 use crate::events::{Event, Observer};
 use crate::net::{self, NetFault};
 use crate::retry;
-use crate::task::{Task, parse_task};
+use crate::task::{Task, TraceId, parse_task};
+use crate::text::{Causes, cause_chain, printable};
 
 /// The largest task answer we read: a task is a few kilobytes; anything
 /// this large is not a task.

@@ -74,7 +74,8 @@ pub(super) fn worth_keeping(error: &Error) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::error::{TraceId, Tried};
+    use crate::error::Tried;
+    use crate::task::TraceId;
     use crate::transfer::validator::Validator;
 
     const SOURCE: &str = "https://cdn.example/t/model.glb";

@@ -41,13 +41,14 @@ use self::validator::Validator;
 use self::writer::Writer;
 use crate::assets::{self, Asset};
 use crate::content::{self, Finding};
-use crate::error::{DownloadCause, Error, Result, TraceId};
+use crate::error::{DownloadCause, Error, Result};
 use crate::events::{Event, Observer};
 use crate::folder::Folder;
 use crate::link_book::{Lease, LinkBook};
 use crate::net;
 use crate::retry::{self, RetryPolicy};
 use crate::staging;
+use crate::task::TraceId;
 
 /// How each file of a run is fetched: the run's options, as a transfer
 /// reads them.
@@ -616,14 +617,14 @@ async fn send(
     }
     match body::or_stall(ctx.rules.stall_timeout, request.send()).await {
         Err(stalled) => Err(transient(stalled, None)),
-        Ok(Err(e)) if e.is_redirect() => Err(Outcome::Final(DownloadCause::Redirect {
-            source: e.without_url(),
-        })),
+        Ok(Err(e)) if e.is_redirect() => {
+            Err(Outcome::Final(DownloadCause::redirect(&e.without_url())))
+        }
         Ok(Err(e)) => Err(transient(
-            DownloadCause::Connect {
-                host: net::host_of(&lease.link.url().without_secrets()),
-                source: e.without_url(),
-            },
+            DownloadCause::connect(
+                net::host_of(&lease.link.url().without_secrets()),
+                &e.without_url(),
+            ),
             None,
         )),
         Ok(Ok(response)) => Ok(response),

@@ -31,7 +31,6 @@ use super::kept::{self, Verdict};
 use super::validator::Validator;
 use crate::content;
 use crate::folder::{Folder, OpenError};
-use crate::manifest;
 use crate::staging;
 
 /// What a run records about a file it is receiving.
@@ -101,7 +100,7 @@ impl Staged {
         let len = file.metadata()?.len();
         let found = match (kept::judge(record.as_ref(), len, source, fresh), record) {
             (Verdict::Reuse, Some(record)) => {
-                let hash = manifest::sha256_of(&file)?;
+                let hash = crate::verify::sha256_of(&file)?;
                 if record.sha256.as_deref() == Some(hash.as_str()) {
                     Found::Complete { size: len, record }
                 } else {
