@@ -48,7 +48,14 @@ const POLL: Duration = Duration::from_millis(100);
 pub(crate) async fn acquire(dir: &Path, observer: &Arc<dyn Observer>) -> Result<Arc<Folder>> {
     let mut said = false;
     loop {
-        let folder = Arc::new(Folder::open(dir).map_err(|e| Error::io("open the folder", dir, e))?);
+        let folder = Arc::new(
+            on_blocking_thread({
+                let dir = dir.to_owned();
+                move || Folder::open(&dir)
+            })
+            .await?
+            .map_err(|e| Error::io("open the folder", dir, e))?,
+        );
         let locked = loop {
             match folder.handle().try_lock() {
                 Ok(()) => break true,
@@ -73,17 +80,37 @@ pub(crate) async fn acquire(dir: &Path, observer: &Arc<dyn Observer>) -> Result<
         if !locked {
             return Ok(folder);
         }
-        if folder.still_at_path() {
-            folder.remove_stale_temp_files();
-            // The staging folder stays (the next run carries on from it),
-            // but a dead run's half-written record or manifest in it goes.
-            if let Ok(Some(staging)) = folder.sub_folder(staging::STAGING_DIR, false) {
-                staging.remove_stale_temp_files();
+        let still_here = on_blocking_thread({
+            let folder = folder.clone();
+            move || {
+                if !folder.still_at_path() {
+                    return false;
+                }
+                folder.remove_stale_temp_files();
+                // The staging folder stays (the next run carries on from it),
+                // but a dead run's half-written record or manifest in it goes.
+                if let Ok(Some(staging)) = folder.sub_folder(staging::STAGING_DIR, false) {
+                    staging.remove_stale_temp_files();
+                }
+                true
             }
+        })
+        .await?;
+        if still_here {
             return Ok(folder);
         }
         // Renamed or replaced while we waited: the lock is on the old one.
     }
+}
+
+/// Runs `work` (opening, looking at, tidying the folder) on a blocking
+/// thread: the runtime stays free however slow the file system.
+async fn on_blocking_thread<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| Error::Internal(format!("a folder operation stopped: {e}")))
 }
 
 #[cfg(test)]

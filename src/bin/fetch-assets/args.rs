@@ -220,9 +220,8 @@ pub struct TaskOptions {
     #[arg(short, long)]
     pub verbose: bool,
 
-    /// Fetch only these outputs (comma-separated): model, base_model,
-    /// pbr_model, generated_image, rendered_image, depth_image, uv_render,
-    /// rendered_video, multiview.
+    // The help lists the names from the library's table, written once there.
+    #[arg(help = format!("Fetch only these outputs (comma-separated): {}", RoleSelector::names().collect::<Vec<_>>().join(", ")))]
     #[arg(long, value_delimiter = ',', value_name = "ROLE,...", value_parser = RoleNames, hide_possible_values = true)]
     pub only: Vec<RoleSelector>,
 
