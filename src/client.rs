@@ -130,7 +130,7 @@ impl Client {
     ///
     /// ```
     /// use fake_tripo::{FakeTripo, Scenario, TaskSpec};
-    /// use fetch_assets::{Client, FetchOptions, task_report::TaskReport};
+    /// use fetch_assets::{Client, FetchOptions, TaskReport};
     /// use futures::StreamExt;
     ///
     /// # #[tokio::main(flavor = "current_thread")]

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use fetch_assets::Error;
-use fetch_assets::task_report::TaskReport;
+use fetch_assets::TaskReport;
 use futures::StreamExt;
 
 use crate::args::BatchArgs;
