@@ -271,6 +271,9 @@ impl ClientBuilder {
 /// the CDN redirects; no whole-request timeout (a large file on a slow link
 /// may take its time; stalls are caught separately).
 fn http_client(hosts: hosts::HostRules, no_proxy: bool) -> Result<reqwest::Client> {
+    // rustls' `ring` provider, unless the program already chose one for the
+    // process (then that one stays: installing fails, and is not an error).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let builder = reqwest::Client::builder();
     let builder = if no_proxy {
         builder.no_proxy()
