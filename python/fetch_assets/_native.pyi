@@ -1,5 +1,6 @@
 # The Rust extension (python/src). The package's Python modules wrap it;
 # call those, not this.
+from pathlib import Path
 from typing import Any, Callable, List, Optional, Tuple
 
 __version__: str
@@ -21,7 +22,7 @@ class Client:
         max_size: Optional[int],
         content_check: bool,
         on_event: Optional[Callable[[str, Optional[str], Any], None]],
-    ) -> Tuple[str, str]: ...
+    ) -> Tuple[str, Path]: ...
     def start_fetch(
         self,
         task_id: str,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+from pathlib import Path
 from typing import Any, Callable, Iterable, List, Optional, Tuple, Union
 
 from . import _native
@@ -94,7 +95,7 @@ class Client:
         fetches gathered together run at once. ``on_event`` is called on the
         event loop. Cancelling stops the fetch as Ctrl-C does."""
         loop = asyncio.get_running_loop()
-        done: asyncio.Future[Tuple[str, str]] = loop.create_future()
+        done: "asyncio.Future[Tuple[str, Path]]" = loop.create_future()
 
         def deliver(kind: str, task: Optional[str], fields: Any) -> None:
             if on_event is None or done.done():
@@ -211,7 +212,7 @@ def _call_soon(loop: asyncio.AbstractEventLoop, callback: Callable[..., None], *
         pass
 
 
-def _settle(done: "asyncio.Future[Tuple[str, str]]", ok: bool, value: Any) -> None:
+def _settle(done: "asyncio.Future[Tuple[str, Path]]", ok: bool, value: Any) -> None:
     if done.done():
         return
     if ok:

@@ -9,6 +9,7 @@ Each is read from the JSON the engine writes, so ``Manifest.to_dict()`` is
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any, Dict, List, Optional, Tuple, Union
 
@@ -51,7 +52,8 @@ class File:
 
     def to_dict(self) -> Dict[str, Any]:
         """The manifest entry, as manifest.json spells it."""
-        return json.loads(json.dumps(self._entry))
+        entry: Dict[str, Any] = json.loads(json.dumps(self._entry))
+        return entry
 
     def __repr__(self) -> str:
         return f"File(path={self.path!r}, role={self.role!r}, size={self.size})"
@@ -79,10 +81,10 @@ class Manifest:
     generator: str
     files: List[File]
 
-    def __init__(self, manifest_json: str, dir: Union[str, Path]) -> None:
+    def __init__(self, manifest_json: str, dir: Union[str, "os.PathLike[str]"]) -> None:
         document = json.loads(manifest_json)
         self._json = manifest_json
-        self.dir = Path(dir)
+        self.dir = Path(os.fspath(dir))
         self.schema_version = document["schema_version"]
         self.task_id = document["task_id"]
         self.task_type = document.get("task_type")
@@ -93,7 +95,8 @@ class Manifest:
 
     def to_dict(self) -> Dict[str, Any]:
         """The manifest.json object, exactly."""
-        return json.loads(self._json)
+        document: Dict[str, Any] = json.loads(self._json)
+        return document
 
     def path_of(self, file: File) -> Path:
         """Where ``file`` is: ``self.dir / file.path``."""
@@ -148,7 +151,8 @@ class TaskReport:
 
     def to_dict(self) -> Dict[str, Any]:
         """The ``batch --json`` line as a dict."""
-        return json.loads(self._line)
+        document: Dict[str, Any] = json.loads(self._line)
+        return document
 
     def __repr__(self) -> str:
         return f"TaskReport(task_id={self.task_id!r}, status={self.status!r}, exit_code={self.exit_code})"

@@ -212,7 +212,9 @@ impl Client {
         let pid = std::process::id();
         if built.0 != pid {
             let client = self.config.build().map_err(|f| exception(py, &f))?;
-            *built = (pid, client);
+            // The parent's client, copied by fork: its connections belong to
+            // the parent's runtime, which never runs here; it is left alone.
+            std::mem::forget(std::mem::replace(&mut *built, (pid, client)));
         }
         Ok((runtime, built.1.clone()))
     }
