@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 from pathlib import Path
-from typing import Any, Callable, Iterable, List, Optional, Tuple, Union
+from typing import TYPE_CHECKING, Any, Callable, Iterable, List, Optional, Tuple, Union
 
 from . import _native
 from .errors import Error, VerifyError
 from .events import Event
 from .results import Manifest, TaskReport
+
+if TYPE_CHECKING:
+    # Imported where used: asyncio is most of the package's import time.
+    import asyncio
 
 PathLike = Union[str, "os.PathLike[str]"]
 OnEvent = Callable[[Event], object]
@@ -94,6 +97,8 @@ class Client:
         """``fetch`` for asyncio: the fetch runs on the engine's threads, so
         fetches gathered together run at once. ``on_event`` is called on the
         event loop. Cancelling stops the fetch as Ctrl-C does."""
+        import asyncio
+
         loop = asyncio.get_running_loop()
         done: "asyncio.Future[Tuple[str, Path]]" = loop.create_future()
 
