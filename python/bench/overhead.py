@@ -1,8 +1,8 @@
 """Two figures of the Python package (issue 21):
 
 1. The Python call's overhead against the binary, on the fan-out benchmark's
-   scenario (benches/fanout.rs: the v2 task's ten outputs, 76 MiB in its seven large files, each connection served
-   at 8 MiB/s): seconds from the moment the fake served the task's success
+   scenario (benches/fanout.rs: the v2 task's ten outputs, 76 MiB in its
+   seven large files, each connection served at 8 MiB/s): seconds from the moment the fake served the task's success
    to the moment the files are committed (the binary: its process exited;
    Python: `Client.fetch` returned), median of RUNS runs each. The target is
    a ratio of at most 1.05.
