@@ -90,3 +90,14 @@ def test_only_and_a_second_run_that_keeps_what_is_complete(fake, tmp_path: Path)
     assert len(service.stats()["cdn_requests"]) == requests, "a complete file is kept, not fetched again"
     kept = next(e for e in events if e.kind == "kept")
     assert kept.files == ["model.glb"]
+
+
+def test_the_client_reads_the_key_and_base_from_the_environment(fake, tmp_path: Path, monkeypatch) -> None:
+    service = fake({"fixture": "v3_bare_task"})
+    monkeypatch.setenv("TRIPO_API_KEY", service.api_key)
+    monkeypatch.setenv("TRIPO_API_BASE", service.v3_base)
+
+    manifest = fa.Client().fetch(service.task_id, tmp_path)
+
+    assert manifest.task_id == service.task_id
+    assert all(r["had_valid_key"] for r in service.stats()["api_requests"])

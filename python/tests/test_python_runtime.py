@@ -159,6 +159,40 @@ def test_an_exception_from_on_event_stops_an_async_fetch(fake, tmp_path: Path) -
     assert not (tmp_path / "manifest.json").exists()
 
 
+def test_a_cancelled_async_fetch_keeps_what_arrived(fake, tmp_path: Path) -> None:
+    size = 8 * MIB
+    service = fake(slow_model(size, 4 * MIB))
+    client = service.client()
+
+    async def cancel_once_bytes_arrive() -> None:
+        arrived = asyncio.Event()
+        received = 0
+
+        def on_event(event: fa.Event) -> None:
+            nonlocal received
+            if event.kind == "transfer_progress":
+                received += event.bytes
+                if received >= size // 4:
+                    arrived.set()
+
+        fetch = asyncio.ensure_future(client.fetch_async(service.task_id, tmp_path, on_event=on_event))
+        await arrived.wait()
+        fetch.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await fetch
+
+    asyncio.run(cancel_once_bytes_arrive())
+    asked = len(service.cdn_requests("model.glb"))
+    # The fetch is dropped on the engine's threads; the next call waits for
+    # its folder lock, so it sees what the dropped one kept.
+
+    manifest = client.fetch(service.task_id, tmp_path)
+
+    again = service.cdn_requests("model.glb")[asked:]
+    assert len(again) == 1 and again[0]["range"] is not None, "the next call resumes"
+    assert fa.verify(tmp_path) == manifest
+
+
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork here")
 def test_a_forked_child_fetches_with_the_parents_client(fake, tmp_path: Path) -> None:
     spec = {"fixture": "v3_bare_task", "tasks": {OTHER_TASK: {"fixture": "v3_bare_task"}}}
