@@ -26,12 +26,14 @@ type FileVerdict = (String, String, bool);
 
 /// Checks a folder against its manifest: the manifest's JSON, and each
 /// file's `(path, verdict, ok)`. Raises (exit code 1) when the folder has
-/// no readable manifest.
+/// no readable manifest; Ctrl-C raises KeyboardInterrupt at once (the files
+/// being hashed are only read).
 #[pyfunction]
 fn verify(py: Python<'_>, out_dir: PathBuf) -> PyResult<(String, Vec<FileVerdict>)> {
     let runtime = runtime::runtime().map_err(|f| exception(py, &f))?;
-    let verified = py
-        .detach(|| runtime.block_on(library::verify(out_dir)))
+    let task = runtime.spawn(library::verify(out_dir));
+    let verified = wait::wait_for(py, &runtime, task)?
+        .and_then(|verified| verified)
         .map_err(|f| exception(py, &f))?;
     Ok((verified.manifest_json, verified.files))
 }

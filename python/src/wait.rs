@@ -82,6 +82,29 @@ pub fn wait<T: Send>(
     }
 }
 
+/// Waits for a task with no callbacks (`verify`): the GIL released, Ctrl-C
+/// noticed within [`SIGNAL_CHECK`] (the task is then dropped).
+pub fn wait_for<T: Send + 'static>(
+    py: Python<'_>,
+    runtime: &Runtime,
+    mut task: JoinHandle<T>,
+) -> PyResult<Result<T, Failure>> {
+    loop {
+        let ended = py.detach(|| {
+            runtime.block_on(async { tokio::time::timeout(SIGNAL_CHECK, &mut task).await })
+        });
+        match ended {
+            Ok(Ok(value)) => return Ok(Ok(value)),
+            Ok(Err(stopped)) => return Ok(Err(Failure::internal(&format!("{stopped}")))),
+            Err(_elapsed) => {}
+        }
+        if let Err(interrupt) = py.check_signals() {
+            task.abort();
+            return Err(interrupt);
+        }
+    }
+}
+
 /// What arrived within [`SIGNAL_CHECK`] (maybe nothing), or `None` once
 /// the sender is gone.
 async fn next_messages<T>(receiver: &mut UnboundedReceiver<Message<T>>) -> Option<Vec<Message<T>>> {
