@@ -1,163 +1,20 @@
 //! From a task's `output` to the ordered list of files to fetch, and how
-//! each file is named on disk. This is the one place that knows the output
-//! field names of both dialects and the file names of the contract
-//! (DESIGN.md, "Files"); every other link in `output` is an open-ended
-//! output, found and named by [`crate::open_outputs`].
+//! each file is named on disk (DESIGN.md, "Files"). The table's roles, with
+//! the output keys each may come under, are the table in
+//! [`crate::output_role`]; this module looks them up (flat in `output`, or
+//! in the multiview objects) and plans each role's file. Every other link
+//! in `output` is an open-ended output, found and named by
+//! [`crate::open_outputs`].
 
 use std::fmt;
 use std::str::FromStr;
-use std::sync::Arc;
 
 use serde_json::{Map, Value};
 
 use crate::hosts::HostRules;
 use crate::link::SecretUrl;
 use crate::open_outputs::{self, FieldPath, Found, Step};
-use crate::output_role::{OutputRole, View};
-
-/// What an output file is, independent of the dialect that named it.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Role {
-    /// `model`: the main model.
-    Model,
-    /// `base_model`.
-    BaseModel,
-    /// `pbr_model`.
-    PbrModel,
-    /// `generated_image`.
-    GeneratedImage,
-    /// `rendered_image`: a preview of the model.
-    RenderedImage,
-    /// `depth_image` (v3).
-    DepthImage,
-    /// `uv_render` (v3).
-    UvRender,
-    /// `rendered_video` (v3).
-    RenderedVideo,
-    /// One of the four multiview images.
-    Multiview(View),
-    /// An open-ended output: a link no table role names (`thumbnail_url`,
-    /// `model_urls[1]`), named by its place in `output`.
-    Open(OpenRole),
-}
-
-/// An open-ended output's name and place.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub struct OpenRole {
-    /// Its name: `thumbnail`, `model_1`, `textures_albedo`.
-    pub name: Arc<str>,
-    /// Its JSON path in `output`: `thumbnail_url`, `model_urls[1]`.
-    pub field: Arc<str>,
-}
-
-impl Role {
-    /// Every role, in the order of the contract's table: the order of the
-    /// manifest, of `SHA256SUMS`, and of the fetch plan.
-    pub const ALL: [Role; 12] = [
-        Role::Model,
-        Role::BaseModel,
-        Role::PbrModel,
-        Role::GeneratedImage,
-        Role::RenderedImage,
-        Role::DepthImage,
-        Role::UvRender,
-        Role::RenderedVideo,
-        Role::Multiview(View::Front),
-        Role::Multiview(View::Left),
-        Role::Multiview(View::Back),
-        Role::Multiview(View::Right),
-    ];
-
-    /// An open-ended output's role: its name, and its place in `output`.
-    pub(crate) fn open(name: &str, field: &str) -> Role {
-        Role::Open(OpenRole {
-            name: name.into(),
-            field: field.into(),
-        })
-    }
-
-    /// The role's name in the manifest and for `--only` (all four views are `multiview`).
-    pub fn name(&self) -> &str {
-        match self {
-            Role::Open(open) => &open.name,
-            table => OutputRole::from(table).table_name().unwrap_or_default(),
-        }
-    }
-
-    /// The file name without its extension: the role's name, or
-    /// `multiview_<index>_<view>`.
-    pub fn stem(&self) -> String {
-        OutputRole::from(self).stem()
-    }
-
-    /// The view, for multiview images.
-    pub fn view(&self) -> Option<View> {
-        match self {
-            Role::Multiview(view) => Some(*view),
-            _ => None,
-        }
-    }
-
-    /// For an open-ended output, its JSON path in `output` (the manifest's
-    /// `field`).
-    pub fn field(&self) -> Option<&str> {
-        match self {
-            Role::Open(open) => Some(&open.field),
-            _ => None,
-        }
-    }
-
-    /// The output keys this role may come under, in order of preference: the
-    /// bare v2 name, the v3 `_url` name, and the aliases seen in the wild.
-    fn output_keys(&self) -> &'static [&'static str] {
-        match self {
-            Role::Model => &["model", "model_url"],
-            Role::BaseModel => &["base_model", "base_model_url"],
-            Role::PbrModel => &["pbr_model", "pbr_model_url"],
-            Role::GeneratedImage => &[
-                "generated_image",
-                "generated_image_url",
-                "image_url",
-                "image",
-            ],
-            Role::RenderedImage => &["rendered_image", "rendered_image_url"],
-            Role::DepthImage => &["depth_image", "depth_image_url"],
-            Role::UvRender => &["uv_render", "uv_render_url"],
-            Role::RenderedVideo => &["rendered_video", "rendered_video_url"],
-            Role::Multiview(View::Front) => &["front_view_url"],
-            Role::Multiview(View::Left) => &["left_view_url"],
-            Role::Multiview(View::Back) => &["back_view_url"],
-            Role::Multiview(View::Right) => &["right_view_url"],
-            Role::Open(_) => &[],
-        }
-    }
-}
-
-impl fmt::Display for Role {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        OutputRole::from(self).fmt(f)
-    }
-}
-
-/// What the manifest calls a role: the one conversion from the planner's
-/// roles to the public model (an open-ended output's `field` goes to the
-/// entry's own `field`).
-impl From<&Role> for OutputRole {
-    fn from(role: &Role) -> OutputRole {
-        match role {
-            Role::Model => OutputRole::Model,
-            Role::BaseModel => OutputRole::BaseModel,
-            Role::PbrModel => OutputRole::PbrModel,
-            Role::GeneratedImage => OutputRole::GeneratedImage,
-            Role::RenderedImage => OutputRole::RenderedImage,
-            Role::DepthImage => OutputRole::DepthImage,
-            Role::UvRender => OutputRole::UvRender,
-            Role::RenderedVideo => OutputRole::RenderedVideo,
-            Role::Multiview(view) => OutputRole::Multiview(*view),
-            Role::Open(open) => OutputRole::Open(open.name.to_string()),
-        }
-    }
-}
+use crate::output_role::OutputRole;
 
 /// A choice of outputs for `--only`: one role, `multiview` for all four
 /// views, or the name of an open-ended output (`thumbnail`, `model_1`).
@@ -165,21 +22,16 @@ impl From<&Role> for OutputRole {
 pub struct RoleSelector(String);
 
 impl RoleSelector {
-    /// The table's role names (open-ended outputs are named by the task).
-    pub const NAMES: [&'static str; 9] = [
-        "model",
-        "base_model",
-        "pbr_model",
-        "generated_image",
-        "rendered_image",
-        "depth_image",
-        "uv_render",
-        "rendered_video",
-        "multiview",
-    ];
+    /// The names `--only` takes besides an open-ended output's name (which
+    /// the task gives): the table's names, each once, in its order
+    /// (`model`, …, `multiview` for all four views). For a shell's help
+    /// and completion.
+    pub fn names() -> impl Iterator<Item = &'static str> {
+        OutputRole::table_names()
+    }
 
     /// True when the selector picks this role.
-    pub(crate) fn selects(&self, role: &Role) -> bool {
+    pub(crate) fn selects(&self, role: &OutputRole) -> bool {
         role.name() == self.0
     }
 
@@ -200,13 +52,13 @@ impl FromStr for RoleSelector {
             && wanted
                 .bytes()
                 .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
-        if Self::NAMES.contains(&wanted) || open_name {
+        if Self::names().any(|name| name == wanted) || open_name {
             Ok(RoleSelector(wanted.to_owned()))
         } else {
             Err(format!(
                 "'{}' is not an output name; choose from {}, or an open-ended output's name (thumbnail, model_1, ...: lower-case letters, digits and _)",
                 wanted.escape_default(),
-                Self::NAMES.join(", ")
+                Self::names().collect::<Vec<_>>().join(", ")
             ))
         }
     }
@@ -223,9 +75,9 @@ impl fmt::Display for RoleSelector {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Asset {
     /// The role whose file this is.
-    pub role: Role,
+    pub role: OutputRole,
     /// Other roles that carried the same link (fetched once, listed in the manifest).
-    pub aliases: Vec<Role>,
+    pub aliases: Vec<OutputRole>,
     /// The link, read once by the planner; or why the value the API gave
     /// is not a link we follow (a number under a `*_url` key, an `ftp:`
     /// link): the run refuses such an output unless `--only` leaves it out.
@@ -234,7 +86,7 @@ pub struct Asset {
 
 impl Asset {
     /// The file's role, then its aliases.
-    pub fn roles(&self) -> impl Iterator<Item = &Role> {
+    pub fn roles(&self) -> impl Iterator<Item = &OutputRole> {
         std::iter::once(&self.role).chain(&self.aliases)
     }
 
@@ -302,9 +154,9 @@ impl ContractOrder {
     pub(crate) fn of(output: &Map<String, Value>) -> ContractOrder {
         let open = every_output(output)
             .into_iter()
-            .filter(|(role, _)| role.field().is_some())
-            .map(|(role, _)| OutputRole::from(&role));
-        ContractOrder(OutputRole::TABLE.into_iter().chain(open).collect())
+            .map(|(role, _)| role)
+            .filter(|role| matches!(role, OutputRole::Open { .. }));
+        ContractOrder(OutputRole::table().cloned().chain(open).collect())
     }
 
     /// Where the file of this role goes; a role the order does not know (an
@@ -312,42 +164,42 @@ impl ContractOrder {
     pub(crate) fn place(&self, role: &OutputRole) -> usize {
         self.0
             .iter()
-            .position(|known| known == role)
+            .position(|known| known.same_output(role))
             .unwrap_or(self.0.len())
     }
 }
 
 /// Every output, before shared links are merged: the table's roles in
 /// order, then the open-ended outputs in path order.
-fn every_output(output: &Map<String, Value>) -> Vec<(Role, Found)> {
+fn every_output(output: &Map<String, Value>) -> Vec<(OutputRole, Found)> {
     let mut taken: Vec<FieldPath> = Vec::new();
-    let mut found: Vec<(Role, Found)> = Vec::new();
-    for role in Role::ALL {
-        if let Some((path, link)) = link_for(output, &role) {
+    let mut found: Vec<(OutputRole, Found)> = Vec::new();
+    for role in OutputRole::table() {
+        if let Some((path, link)) = link_for(output, role) {
             taken.push(path);
             let link = SecretUrl::parse(link).map_or_else(Found::NotALink, Found::Link);
-            found.push((role, link));
+            found.push((role.clone(), link));
         }
     }
-    let stems: Vec<String> = Role::ALL.iter().map(Role::stem).collect();
-    let reserved: Vec<&str> = stems
-        .iter()
-        .map(String::as_str)
-        .chain(RESERVED_NAMES)
-        .collect();
+    let stems: Vec<String> = OutputRole::table().map(OutputRole::stem).collect();
+    let mut reserved: Vec<&str> = stems.iter().map(String::as_str).collect();
+    for name in OutputRole::table_names().chain(BESIDE_THE_OUTPUTS) {
+        reserved.push(name);
+    }
     for open in open_outputs::find(output, &|path| taken.contains(path), &reserved) {
-        found.push((Role::open(&open.name, &open.field.to_string()), open.found));
+        let role = OutputRole::open(&open.name, &open.field.to_string());
+        found.push((role, open.found));
     }
     found
 }
 
-/// Names no open-ended output may have besides the table's file stems: the
-/// four views' common name, and the files beside the outputs.
-const RESERVED_NAMES: [&str; 3] = ["multiview", "manifest", "sha256sums"];
+/// The stems of the files beside the outputs: names no open-ended output
+/// may have, as it may have no table role's stem or name (`multiview`).
+const BESIDE_THE_OUTPUTS: [&str; 2] = ["manifest", "sha256sums"];
 
 /// The role's link and where it was found: the first non-empty string among
 /// its keys, flat in `output` first, then in the multiview objects.
-fn link_for<'a>(output: &'a Map<String, Value>, role: &Role) -> Option<(FieldPath, &'a str)> {
+fn link_for<'a>(output: &'a Map<String, Value>, role: &OutputRole) -> Option<(FieldPath, &'a str)> {
     let mut places: Vec<(Option<&str>, &Map<String, Value>)> = vec![(None, output)];
     if role.view().is_some() {
         places.extend(
@@ -442,13 +294,14 @@ fn is_media_type(text: &str) -> bool {
 }
 
 /// The file name on disk: the role's stem and the extension.
-pub fn file_name(role: &Role, ext: &str) -> String {
+pub fn file_name(role: &OutputRole, ext: &str) -> String {
     format!("{}.{ext}", role.stem())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::output_role::View;
     use serde_json::json;
 
     fn output(value: Value) -> Map<String, Value> {
@@ -458,7 +311,7 @@ mod tests {
         output
     }
 
-    fn roles(assets: &[Asset]) -> Vec<Role> {
+    fn roles(assets: &[Asset]) -> Vec<OutputRole> {
         assets.iter().map(|a| a.role.clone()).collect()
     }
 
@@ -476,13 +329,13 @@ mod tests {
         assert_eq!(
             roles(&assets),
             vec![
-                Role::Model,
-                Role::PbrModel,
-                Role::RenderedImage,
-                Role::Multiview(View::Front),
-                Role::Multiview(View::Left),
-                Role::Multiview(View::Back),
-                Role::Multiview(View::Right),
+                OutputRole::Model,
+                OutputRole::PbrModel,
+                OutputRole::RenderedImage,
+                OutputRole::Multiview(View::Front),
+                OutputRole::Multiview(View::Left),
+                OutputRole::Multiview(View::Back),
+                OutputRole::Multiview(View::Right),
             ]
         );
     }
@@ -500,14 +353,14 @@ mod tests {
         assert_eq!(
             roles(&assets),
             vec![
-                Role::Model,
-                Role::GeneratedImage,
-                Role::DepthImage,
-                Role::UvRender,
-                Role::RenderedVideo
+                OutputRole::Model,
+                OutputRole::GeneratedImage,
+                OutputRole::DepthImage,
+                OutputRole::UvRender,
+                OutputRole::RenderedVideo
             ]
         );
-        assert_eq!(assets[0].aliases, vec![Role::PbrModel]);
+        assert_eq!(assets[0].aliases, vec![OutputRole::PbrModel]);
     }
 
     #[test]
@@ -517,12 +370,15 @@ mod tests {
         ));
         assert_eq!(
             roles(&flat),
-            vec![Role::Multiview(View::Front), Role::Multiview(View::Back)]
+            vec![
+                OutputRole::Multiview(View::Front),
+                OutputRole::Multiview(View::Back)
+            ]
         );
         let edit = plan(&output(
             json!({"edit_multiview_image": {"left_view_url": "https://c/l.png"}}),
         ));
-        assert_eq!(roles(&edit), vec![Role::Multiview(View::Left)]);
+        assert_eq!(roles(&edit), vec![OutputRole::Multiview(View::Left)]);
     }
 
     #[test]
@@ -577,7 +433,7 @@ mod tests {
         })));
         let names: Vec<&str> = assets.iter().map(|a| a.role.name()).collect();
         assert_eq!(names, ["model", "model_2"]);
-        assert_eq!(assets[0].aliases, [Role::PbrModel]);
+        assert_eq!(assets[0].aliases, [OutputRole::PbrModel]);
         assert_eq!(assets[1].link, SecretUrl::parse("https://c/b.glb"));
         assert_eq!(assets[1].role.field(), Some("model_url"));
     }
@@ -678,24 +534,37 @@ mod tests {
     }
 
     #[test]
-    fn the_planner_s_table_is_the_manifest_s_table() {
-        let mapped: Vec<OutputRole> = Role::ALL.iter().map(OutputRole::from).collect();
-        assert_eq!(mapped, OutputRole::TABLE);
-        let mut names: Vec<&str> = OutputRole::TABLE.iter().map(OutputRole::name).collect();
-        names.dedup();
-        assert_eq!(names, RoleSelector::NAMES, "--only takes the table's names");
-        assert_eq!(Role::Multiview(View::Left).to_string(), "multiview left");
-        assert_eq!(Role::open("model_1", "model_urls[1]").name(), "model_1");
+    fn only_names_each_table_name_once_in_the_table_s_order() {
+        let names: Vec<&str> = RoleSelector::names().collect();
+        assert_eq!(
+            names,
+            [
+                "model",
+                "base_model",
+                "pbr_model",
+                "generated_image",
+                "rendered_image",
+                "depth_image",
+                "uv_render",
+                "rendered_video",
+                "multiview",
+            ]
+        );
+        let refused = "Model".parse::<RoleSelector>().expect_err("not a name");
+        assert!(refused.contains(&names.join(", ")), "{refused}");
     }
 
     #[test]
     fn file_names_follow_the_contract() {
-        assert_eq!(file_name(&Role::Model, "glb"), "model.glb");
+        assert_eq!(file_name(&OutputRole::Model, "glb"), "model.glb");
         assert_eq!(
-            file_name(&Role::Multiview(View::Back), "png"),
+            file_name(&OutputRole::Multiview(View::Back), "png"),
             "multiview_2_back.png"
         );
-        assert_eq!(file_name(&Role::RenderedVideo, "mp4"), "rendered_video.mp4");
+        assert_eq!(
+            file_name(&OutputRole::RenderedVideo, "mp4"),
+            "rendered_video.mp4"
+        );
     }
 
     #[test]

@@ -10,6 +10,7 @@ use crate::batch::{self, Batch};
 use crate::error::{Error, Result};
 use crate::events;
 use crate::fetch;
+use crate::hint::Hint;
 use crate::hosts;
 use crate::manifest::Manifest;
 use crate::net;
@@ -129,7 +130,7 @@ impl Client {
     ///
     /// ```
     /// use fake_tripo::{FakeTripo, Scenario, TaskSpec};
-    /// use fetch_assets::{Client, FetchOptions, task_report::TaskReport};
+    /// use fetch_assets::{Client, FetchOptions, TaskReport};
     /// use futures::StreamExt;
     ///
     /// # #[tokio::main(flavor = "current_thread")]
@@ -184,7 +185,7 @@ pub struct ClientBuilder {
     key_optional: bool,
     base: Option<String>,
     version: Option<ApiVersion>,
-    http: Option<reqwest::Client>,
+    no_proxy: bool,
     retry: Option<RetryPolicy>,
 }
 
@@ -216,14 +217,12 @@ impl ClientBuilder {
         self
     }
 
-    /// An HTTP client to reuse (connection pools, proxies). It must not
-    /// carry the API key as a default header: the key is added to API
-    /// requests only, and the same client fetches files from the CDN. Its
-    /// redirect and `Referer` settings are its own: the default client
-    /// sends no `Referer` (a signed link would travel in it) and checks
-    /// every redirect against the same host rules as the output links.
-    pub fn http_client(mut self, http: reqwest::Client) -> Self {
-        self.http = Some(http);
+    /// Goes straight to every host, ignoring the proxies the environment
+    /// names (`HTTPS_PROXY`, `ALL_PROXY`, ...), which are used otherwise.
+    /// The HTTP client itself stays inside: its redirect, `Referer` and
+    /// resolver settings are what keep the host rules and the links' secrets.
+    pub fn no_proxy(mut self) -> Self {
+        self.no_proxy = true;
         self
     }
 
@@ -239,9 +238,7 @@ impl ClientBuilder {
             Some(key) => Some(key?),
             None if self.key_optional => None,
             None => {
-                return Err(Error::Usage(
-                    "no API key: pass --api-key or set TRIPO_API_KEY (keys start with tsk_)".into(),
-                ));
+                return Err(Error::Usage(format!("no API key: {}", Hint::GiveApiKey)));
             }
         };
         let base_text = self.base.unwrap_or_else(|| DEFAULT_API_BASE.to_owned());
@@ -255,10 +252,7 @@ impl ClientBuilder {
             })?;
         let hosts = hosts::HostRules::for_api_base(&base);
         let key_in_clear_text = base.scheme() == "http" && !hosts.loopback_allowed;
-        let http = match self.http {
-            Some(http) => http,
-            None => default_http_client(hosts)?,
-        };
+        let http = http_client(hosts, self.no_proxy)?;
         let retry = self.retry.unwrap_or_default();
         Ok(Client {
             api: api::ApiClient::new(http.clone(), base, self.version, key, retry),
@@ -270,14 +264,20 @@ impl ClientBuilder {
     }
 }
 
-/// The HTTP client used when the caller brings none: rustls with the
+/// The one HTTP client, for the API and the CDN: rustls with the
 /// platform's roots; the system's resolver, failing `.invalid` names at
 /// once (`net.rs`); redirects checked against the host rules (see
 /// `hosts.rs`); no `Referer`, which would carry a signed link to wherever
 /// the CDN redirects; no whole-request timeout (a large file on a slow link
 /// may take its time; stalls are caught separately).
-fn default_http_client(hosts: hosts::HostRules) -> Result<reqwest::Client> {
-    reqwest::Client::builder()
+fn http_client(hosts: hosts::HostRules, no_proxy: bool) -> Result<reqwest::Client> {
+    let builder = reqwest::Client::builder();
+    let builder = if no_proxy {
+        builder.no_proxy()
+    } else {
+        builder
+    };
+    builder
         .user_agent(concat!("fetch-assets/", env!("CARGO_PKG_VERSION")))
         .connect_timeout(Duration::from_secs(15))
         .dns_resolver(net::SystemResolver::shared())

@@ -6,22 +6,11 @@ use std::fmt;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::hint::{Hint, Setting};
 use crate::net::{self, NetFault};
 use crate::task::TaskStatus;
-
-/// The API's trace id for a request, shown in messages because it is what
-/// Tripo support asks for.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub struct TraceId(pub Option<String>);
-
-impl fmt::Display for TraceId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match &self.0 {
-            Some(id) => write!(f, " [trace id {id}]"),
-            None => Ok(()),
-        }
-    }
-}
+use crate::task::TraceId;
+use crate::text::{Causes, cause_chain};
 
 /// Why a run of fetch-assets ended without a complete, verified folder.
 ///
@@ -222,7 +211,7 @@ pub enum Error {
     Interrupted,
 
     /// Something that should not happen: a bug.
-    #[error("internal error: {bug} ({})", self.hint().unwrap_or_default(), bug = .0)]
+    #[error("internal error: {bug} ({})", Hint::ReportBug, bug = .0)]
     Internal(String),
 }
 
@@ -255,12 +244,12 @@ pub enum ManifestProblem {
 }
 
 /// `: hint`, or nothing.
-fn then(hint: Option<&str>) -> String {
+fn then(hint: Option<Hint>) -> String {
     hint.map(|h| format!(": {h}")).unwrap_or_default()
 }
 
 /// `; hint`, or nothing.
-fn then_also(hint: Option<&str>) -> String {
+fn then_also(hint: Option<Hint>) -> String {
     hint.map(|h| format!("; {h}")).unwrap_or_default()
 }
 
@@ -307,40 +296,28 @@ impl Error {
         }
     }
 
-    /// What to do next, in words (also the end of the message), when there
-    /// is something to say.
-    pub fn hint(&self) -> Option<&str> {
+    /// What to do next, when there is something to say: data to match on,
+    /// shown in the shell's words (also the end of the message).
+    pub fn hint(&self) -> Option<Hint> {
         Some(match self {
-            Error::Auth { .. } => {
-                "check --api-key or TRIPO_API_KEY (keys start with tsk_); a key works in one region only: a key from the China console needs --api-base https://openapi.tripo3d.com"
-            }
-            Error::NoApiKey { .. } => "pass --api-key or set TRIPO_API_KEY (keys start with tsk_)",
-            Error::TaskNotFound { .. } => {
-                "the id is wrong, or the API key is not the one that created the task"
-            }
+            Error::Auth { .. } => Hint::CheckApiKey,
+            Error::NoApiKey { .. } => Hint::GiveApiKey,
+            Error::TaskNotFound { .. } => Hint::CheckTaskId,
             Error::Api { problem, .. } => return problem.hint(),
-            Error::NoOutputs { .. } => "nothing to download; report the task id to Tripo support",
-            Error::Timeout { .. } => "the task goes on: run again later, or raise --timeout",
-            Error::Download { .. } => "run again to retry",
-            Error::ManifestInvalid { .. } => {
-                "it is not the manifest of a complete fetch-assets run: choose another folder, or pass --force to replace it"
-            }
+            Error::NoOutputs { .. } => Hint::ReportToSupport,
+            Error::Timeout { .. } => Hint::RunLaterOrWaitLonger,
+            Error::Download { .. } => Hint::RunAgain,
+            Error::ManifestInvalid { .. } => Hint::NotOurManifest,
             Error::NoManifest {
                 unfinished: true, ..
-            } => {
-                "a run into it did not finish (what it received is in its .fetch-assets): run the same fetch-assets command again to finish it"
-            }
+            } => Hint::FinishTheRun,
             Error::NoManifest {
                 unfinished: false, ..
-            } => "fetch a task into it first: fetch-assets <TASK_ID> <OUT_DIR>",
-            Error::OtherTask { .. } => "choose another folder, or pass --force to replace them",
-            Error::NotOurs { .. } => {
-                "move them away, choose another folder, or pass --force to replace them"
-            }
-            Error::Interrupted => {
-                "what arrived is kept in the folder's .fetch-assets; run the same command to carry on"
-            }
-            Error::Internal(_) => "this is a bug; please report it",
+            } => Hint::FetchFirst,
+            Error::OtherTask { .. } => Hint::OtherFolderOrForce,
+            Error::NotOurs { .. } => Hint::MoveThemOrForce,
+            Error::Interrupted => Hint::CarryOn,
+            Error::Internal(_) => Hint::ReportBug,
             Error::Usage(_)
             | Error::Unreachable { .. }
             | Error::RoleNotAvailable { .. }
@@ -415,23 +392,15 @@ pub enum ApiProblem {
 }
 
 impl ApiProblem {
-    /// What to do next, in words, when there is something to say.
-    pub fn hint(&self) -> Option<&str> {
-        match self {
-            ApiProblem::KeptFailing { .. } => {
-                Some("the service or a proxy in between is failing; try again in a few minutes")
-            }
-            ApiProblem::OtherTask { .. } => Some(
-                "check --api-base: it should point at the Tripo API, not at something that answers for other tasks",
-            ),
-            ApiProblem::TooLarge { .. } => {
-                Some("check --api-base: it should point at the Tripo API")
-            }
-            ApiProblem::NoCredit { .. } => Some(
-                "the account has not enough credit: top it up in the Tripo console, then run again",
-            ),
-            ApiProblem::Other { suggestion, .. } => suggestion.as_deref(),
-        }
+    /// What to do next, when there is something to say.
+    pub fn hint(&self) -> Option<Hint> {
+        Some(match self {
+            ApiProblem::KeptFailing { .. } => Hint::TryLater,
+            ApiProblem::OtherTask { .. } => Hint::CheckApiBase { other_task: true },
+            ApiProblem::TooLarge { .. } => Hint::CheckApiBase { other_task: false },
+            ApiProblem::NoCredit { .. } => Hint::TopUpCredit,
+            ApiProblem::Other { suggestion, .. } => Hint::FromApi(suggestion.clone()?),
+        })
     }
 }
 
@@ -472,34 +441,34 @@ pub enum DownloadCause {
     #[error("the CDN answered a Content-Range other than the one asked for")]
     WrongRange,
     /// No connection could be made, or the request failed before an answer.
-    #[error("could not reach {host}: {}", net::describe(.source, NetFault::of(.source)))]
+    #[error("could not reach {host}: {detail}")]
     Connect {
         /// The CDN's host (and port, when the link names one).
         host: String,
-        /// The HTTP client's error (without the link).
-        #[source]
-        source: reqwest::Error,
+        /// What kind of failure it was.
+        fault: NetFault,
+        /// The failure in words (never with the link).
+        detail: String,
     },
-    /// The CDN redirected where we do not follow (not http(s), or too often).
-    #[error("the CDN's redirect was refused: {}", cause_chain(.source, Causes::Innermost))]
+    /// The CDN redirected where we do not follow (not http(s), to a host
+    /// the rules refuse, or too often).
+    #[error("the CDN's redirect was refused: {reason}")]
     Redirect {
-        /// The HTTP client's error (without the link).
-        #[source]
-        source: reqwest::Error,
+        /// Why, in words (never with the link).
+        reason: String,
     },
     /// The connection broke mid-body.
     // The innermost cause ("end of file before message length reached")
-    // tells a reader nothing more; it stays the error's source.
+    // tells a reader nothing more; it is kept as data, not shown.
     #[error("the connection broke at byte {at}")]
     Broke {
         /// How many bytes the file had.
         at: u64,
-        /// The HTTP client's error (without the link).
-        #[source]
-        source: reqwest::Error,
+        /// The innermost cause, in words (never with the link).
+        detail: String,
     },
     /// No byte arrived for the stall timeout.
-    #[error("no data for {} (--stall-timeout)", humantime::format_duration(*.after))]
+    #[error("no data for {} ({})", crate::duration_text::DurationText(*.after), Setting::StallTimeout)]
     Stalled {
         /// The stall timeout.
         after: Duration,
@@ -507,8 +476,9 @@ pub enum DownloadCause {
     /// Bytes came, but on average under 1 KiB/s over the stall timeout: a
     /// trickle that would never end is a stall too.
     #[error(
-        "under 1 KiB/s on average for {} (--stall-timeout)",
-        humantime::format_duration(*.over)
+        "under 1 KiB/s on average for {} ({})",
+        crate::duration_text::DurationText(*.over),
+        Setting::StallTimeout
     )]
     TooSlow {
         /// The window: the stall timeout.
@@ -539,14 +509,18 @@ pub enum DownloadCause {
     /// The file arrived whole but is not a sound file of its type (a GLB
     /// whose header says another length, say): the service produced it
     /// damaged. `--no-content-check` keeps such files.
-    #[error("the file failed its content check: {check} (--no-content-check keeps it as it is)")]
+    #[error(
+        "the file failed its content check: {check} ({} keeps it as it is)",
+        Setting::NoContentCheck
+    )]
     Damaged {
         /// The check that failed, in words.
         check: String,
     },
     /// The CDN announced no length and sent more than `--max-size`.
     #[error(
-        "the CDN announced no length and sent more than {limit} bytes (--max-size); the file was not kept: raise --max-size if it really is that large"
+        "the CDN announced no length and sent more than {limit} bytes ({setting}); the file was not kept: raise {setting} if it really is that large",
+        setting = Setting::MaxSize
     )]
     TooLarge {
         /// The limit.
@@ -554,8 +528,9 @@ pub enum DownloadCause {
     },
     /// The files announced more bytes than the disk has free.
     #[error(
-        "not enough free space in {}: the files still to come need {needed} bytes, and {available} are free; free some space, or fetch fewer outputs (--only)",
-        .dir.display()
+        "not enough free space in {}: the files still to come need {needed} bytes, and {available} are free; free some space, or fetch fewer outputs ({})",
+        .dir.display(),
+        Setting::Only
     )]
     NoSpace {
         /// The output folder.
@@ -578,6 +553,34 @@ pub enum DownloadCause {
         /// What is wrong with the link.
         reason: String,
     },
+}
+
+impl DownloadCause {
+    /// A request that got no answer. The HTTP client's error stays inside
+    /// the crate: a cause is data of ours, whatever the client's version.
+    pub(crate) fn connect(host: String, error: &reqwest::Error) -> DownloadCause {
+        let fault = NetFault::of(error);
+        DownloadCause::Connect {
+            host,
+            fault,
+            detail: net::describe(error, fault),
+        }
+    }
+
+    /// A redirect the rules refused.
+    pub(crate) fn redirect(error: &reqwest::Error) -> DownloadCause {
+        DownloadCause::Redirect {
+            reason: cause_chain(error, Causes::Innermost),
+        }
+    }
+
+    /// A body cut at byte `at`.
+    pub(crate) fn broke(at: u64, error: &reqwest::Error) -> DownloadCause {
+        DownloadCause::Broke {
+            at,
+            detail: cause_chain(error, Causes::Innermost),
+        }
+    }
 }
 
 fn expiring_words(left: Duration) -> String {
@@ -610,67 +613,6 @@ impl fmt::Display for Tried {
     }
 }
 
-/// Text a server sent, made safe to print: control characters (escape
-/// sequences that clear a screen, retitle a terminal or write the
-/// clipboard; line breaks that forge log lines) and the invisible
-/// bidirectional overrides are shown escaped (`\u{1b}`, `\n`), never
-/// passed to the terminal. Every server-supplied text goes through this
-/// before it can reach a message or an event.
-pub(crate) fn printable(text: &str) -> String {
-    if !text.chars().any(needs_escape) {
-        return text.to_owned();
-    }
-    let mut out = String::with_capacity(text.len() + 8);
-    for c in text.chars() {
-        if needs_escape(c) {
-            out.extend(c.escape_default());
-        } else {
-            out.push(c);
-        }
-    }
-    out
-}
-
-fn needs_escape(c: char) -> bool {
-    c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}')
-}
-
-/// How much of a cause chain a message shows.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Causes {
-    /// The error and every cause that adds words: reqwest's own message
-    /// ("error sending request") says little without them.
-    All,
-    /// Only the innermost cause ("connection reset by peer", "invalid peer
-    /// certificate: UnknownIssuer"), for a message that already says what
-    /// kind of fault it was.
-    Innermost,
-}
-
-/// An error's cause chain in one line: the one formatter for them. Callers
-/// pass errors without their URL (`reqwest::Error::without_url`): a link
-/// carries its signature.
-pub(crate) fn cause_chain(error: &dyn std::error::Error, shown: Causes) -> String {
-    let mut text = String::new();
-    let mut next = Some(error);
-    while let Some(cause) = next {
-        let words = cause.to_string();
-        match shown {
-            Causes::Innermost => text = words,
-            Causes::All if text.contains(&words) => {}
-            Causes::All if text.is_empty() => text = words,
-            Causes::All => {
-                text.push_str(": ");
-                text.push_str(&words);
-            }
-        }
-        next = cause
-            .source()
-            .map(|source| source as &dyn std::error::Error);
-    }
-    text
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -694,11 +636,11 @@ mod tests {
                     answered: "../x\n".into(),
                     asked: "a1".into(),
                 }),
-                "the API failed: the answer is for task '../x\\n', not for task a1 that was asked for [trace id t1]: check --api-base: it should point at the Tripo API, not at something that answers for other tasks",
+                "the API failed: the answer is for task '../x\\n', not for task a1 that was asked for [trace id t1]: check ClientBuilder::api_base: it should point at the Tripo API, not at something that answers for other tasks",
             ),
             (
                 api(ApiProblem::TooLarge { limit: 4 << 20 }),
-                "the API failed: an answer larger than 4 MiB, which is not a task [trace id t1]: check --api-base: it should point at the Tripo API",
+                "the API failed: an answer larger than 4 MiB, which is not a task [trace id t1]: check ClientBuilder::api_base: it should point at the Tripo API",
             ),
             (
                 api(ApiProblem::NoCredit {
@@ -720,52 +662,5 @@ mod tests {
             let source = std::error::Error::source(&error).map(ToString::to_string);
             assert!(source.is_some_and(|s| message.contains(&s)), "{error:?}");
         }
-    }
-
-    /// A cause chain as reqwest builds one: each link wraps the next.
-    #[derive(Debug)]
-    struct Link(&'static str, Option<Box<Link>>);
-
-    impl fmt::Display for Link {
-        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-            f.write_str(self.0)
-        }
-    }
-
-    impl std::error::Error for Link {
-        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
-            self.1.as_deref().map(|l| l as _)
-        }
-    }
-
-    #[test]
-    fn one_formatter_for_cause_chains() {
-        let chain = Link(
-            "error sending request",
-            Some(Box::new(Link(
-                "client error (Connect)",
-                Some(Box::new(Link(
-                    "tcp connect error: connection refused",
-                    Some(Box::new(Link("connection refused", None))),
-                ))),
-            ))),
-        );
-        assert_eq!(
-            cause_chain(&chain, Causes::All),
-            "error sending request: client error (Connect): tcp connect error: connection refused"
-        );
-        assert_eq!(cause_chain(&chain, Causes::Innermost), "connection refused");
-        let alone = Link("broken pipe", None);
-        assert_eq!(cause_chain(&alone, Causes::All), "broken pipe");
-        assert_eq!(cause_chain(&alone, Causes::Innermost), "broken pipe");
-    }
-
-    #[test]
-    fn server_text_is_printed_with_its_control_characters_escaped() {
-        assert_eq!(printable("plain text, ünïcode"), "plain text, ünïcode");
-        assert_eq!(
-            printable("a\u{1b}[2Jb\u{1b}]52;c;ZXZpbA==\u{7}c\nd\u{9b}e\u{202e}f"),
-            "a\\u{1b}[2Jb\\u{1b}]52;c;ZXZpbA==\\u{7}c\\nd\\u{9b}e\\u{202e}f"
-        );
     }
 }

@@ -6,7 +6,9 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::output_role::OutputRole;
 use crate::task::TaskStatus;
+use crate::task::TraceId;
 
 /// One thing that happened during a fetch.
 #[derive(Debug, Clone)]
@@ -45,7 +47,7 @@ pub enum Event {
         /// The service's own estimate of the time left, while running.
         estimate: Option<Duration>,
         /// The API's trace id for this answer.
-        trace_id: Option<String>,
+        trace_id: TraceId,
     },
     /// The API call failed in a way worth retrying; we wait `delay` first.
     ApiRetry {
@@ -113,7 +115,7 @@ pub enum Event {
     /// The task was fetched again, and every link is fresh.
     LinksRefreshed {
         /// The API's trace id for the answer.
-        trace_id: Option<String>,
+        trace_id: TraceId,
     },
     /// A file arrived whole and checked (its size and hash), still under a
     /// temporary name: it is put in place with the others once every file
@@ -156,8 +158,10 @@ pub enum Event {
 /// One file the pipeline is about to fetch.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PlannedFile {
-    /// The role (and, for multiview, the view), as shown to people.
-    pub role: String,
+    /// The role (and, for multiview, the view; for an open-ended output,
+    /// its field). Its `Display` is how people are shown it: `model`,
+    /// `multiview front`, `thumbnail`.
+    pub role: OutputRole,
     /// The file, by its name without extension (`model`, `multiview_0_front`):
     /// the key the transfer events name it by.
     pub file: Arc<str>,

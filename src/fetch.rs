@@ -13,9 +13,9 @@ use std::time::Instant;
 use futures::{StreamExt, stream};
 
 use crate::api::ApiClient;
-use crate::assets::{self, Asset, ContractOrder, Role, RoleSelector};
+use crate::assets::{self, Asset, ContractOrder, RoleSelector};
 use crate::commit;
-use crate::error::{DownloadCause, Error, Result, TraceId, Tried};
+use crate::error::{DownloadCause, Error, Result, Tried};
 use crate::events::{Event, Observer, PlannedFile};
 use crate::folder::Folder;
 use crate::hosts::HostRules;
@@ -27,8 +27,8 @@ use crate::poll::PollSchedule;
 use crate::rerun::{self, Rerun};
 use crate::retry::RetryPolicy;
 use crate::staging;
-use crate::task::{Task, TaskStatus};
-use crate::transfer::{self, Downloaded, Space, TransferContext};
+use crate::task::{Task, TaskStatus, TraceId};
+use crate::transfer::{self, Downloaded, TransferContext};
 use crate::{FetchOptions, events};
 
 /// How many fresh links one file may ask for in a row without receiving a
@@ -64,7 +64,11 @@ pub(crate) async fn fetch(
     options: &FetchOptions,
 ) -> Result<Manifest> {
     check_task_id(task_id)?;
-    check_folder(dir)?;
+    let exists = blocking({
+        let dir = dir.to_owned();
+        move || check_folder(&dir).map(|()| dir.is_dir())
+    })
+    .await??;
     let options_force = options.force;
     let api = client.api;
     let observer = options.observer.clone().unwrap_or_else(events::ignore);
@@ -73,7 +77,7 @@ pub(crate) async fn fetch(
     // made only once there is something to put in it: a bad key, an unknown
     // task or a timeout leaves no empty folder behind.
     let mut held = None;
-    if dir.is_dir() {
+    if exists {
         held = Some(lock_and_read(dir, task_id, options_force, &observer).await?);
     }
 
@@ -87,7 +91,14 @@ pub(crate) async fn fetch(
     let (folder, previous, unfinished) = match held {
         Some(held) => held,
         None => {
-            std::fs::create_dir_all(dir).map_err(|e| Error::io("create the folder", dir, e))?;
+            blocking({
+                let dir = dir.to_owned();
+                move || {
+                    std::fs::create_dir_all(&dir)
+                        .map_err(|e| Error::io("create the folder", &dir, e))
+                }
+            })
+            .await??;
             lock_and_read(dir, task_id, options_force, &observer).await?
         }
     };
@@ -117,7 +128,7 @@ pub(crate) async fn fetch(
             assets::extension_from_link(asset.link.as_ref().ok()?)
                 .map(|ext| assets::file_name(&asset.role, &ext))
         });
-        refuse_files_not_ours(&folder, names, previous.as_ref())?;
+        refuse_files_not_ours(&folder, names.collect(), previous.as_ref()).await?;
     }
     observer.event(&Event::Planned {
         files: to_fetch.iter().map(planned_file).collect(),
@@ -128,45 +139,11 @@ pub(crate) async fn fetch(
         move || staging::create(&folder)
     })
     .await??;
-    let context = TransferContext {
-        cdn: client.cdn.clone(),
-        folder: folder.clone(),
-        staging,
-        fresh: options.force,
-        links: Arc::new(LinkBook::new(
-            api.clone(),
-            task_id,
-            &task,
-            client.hosts,
-            observer.clone(),
-        )),
-        policy: client.policy,
-        stall_timeout: options.stall_timeout,
-        max_size: options.max_size,
-        space: Space::new(folder.clone()),
-        max_refreshes: MAX_REFRESHES_PER_FILE,
-        content_check: options.content_check,
-        observer: observer.clone(),
-    };
-    let at_once = options
-        .concurrency
-        .map_or(to_fetch.len().max(1), |n| n.get());
-    let shared_limit = options.shared_limit.as_ref();
-    // One file failing does not stop the others: they finish, staged, so
-    // the next run makes no request for them. The first failure is the
-    // run's.
-    let outcomes: Vec<Result<Downloaded>> = stream::iter(to_fetch)
-        .map(|asset| async {
-            // A limit shared with other fetches bounds transfers across all of them.
-            let _turn = match shared_limit {
-                Some(limit) => Some(limit.turn().await),
-                None => None,
-            };
-            transfer::download(&context, asset).await
-        })
-        .buffer_unordered(at_once)
-        .collect()
-        .await;
+    let context = transfer_context(
+        &client, &folder, staging, task_id, &task, options, &observer,
+    );
+    let outcomes = fan_out(&context, to_fetch, options).await;
+    // The first failure is the run's.
     let downloaded = match outcomes.into_iter().collect::<Result<Vec<Downloaded>>>() {
         Ok(downloaded) => downloaded,
         Err(error) => {
@@ -181,7 +158,7 @@ pub(crate) async fn fetch(
 
     if !options.force {
         let names = downloaded.iter().map(|file| file.file_name.clone());
-        refuse_files_not_ours(&folder, names, previous.as_ref())?;
+        refuse_files_not_ours(&folder, names.collect(), previous.as_ref()).await?;
     }
     let manifest = commit_all(
         &folder,
@@ -197,6 +174,68 @@ pub(crate) async fn fetch(
         path: dir.join(manifest::MANIFEST_FILE),
     });
     Ok(manifest)
+}
+
+/// What every transfer of the run shares: the CDN client, the folders,
+/// one `LinkBook` for the task's links, and the run's options.
+fn transfer_context(
+    client: &Parts<'_>,
+    folder: &Arc<Folder>,
+    staging: Arc<Folder>,
+    task_id: &str,
+    task: &Task,
+    options: &FetchOptions,
+    observer: &Arc<dyn Observer>,
+) -> TransferContext {
+    let links = LinkBook::new(
+        client.api.clone(),
+        task_id,
+        task,
+        client.hosts,
+        observer.clone(),
+    );
+    let rules = transfer::Rules {
+        fresh: options.force,
+        policy: client.policy,
+        stall_timeout: options.stall_timeout,
+        max_size: options.max_size,
+        max_refreshes: MAX_REFRESHES_PER_FILE,
+        content_check: options.content_check,
+    };
+    TransferContext::new(
+        client.cdn.clone(),
+        folder.clone(),
+        staging,
+        Arc::new(links),
+        rules,
+        observer.clone(),
+    )
+}
+
+/// Fetches every file at once (up to `--concurrency`, and within a limit
+/// shared with other fetches). One file failing does not stop the others:
+/// they finish, staged, so the next run makes no request for them.
+async fn fan_out(
+    context: &TransferContext,
+    to_fetch: Vec<Asset>,
+    options: &FetchOptions,
+) -> Vec<Result<Downloaded>> {
+    let at_once = options
+        .concurrency
+        .map_or(to_fetch.len().max(1), |n| n.get());
+    let shared_limit = options.shared_limit.as_ref();
+    stream::iter(to_fetch)
+        .map(|asset| async {
+            // A limit shared with other fetches bounds transfers across all of them.
+            let _turn = match shared_limit {
+                Some(limit) => Some(limit.turn().await),
+                None => None,
+            };
+            transfer::download(context, asset).await
+        })
+        .buffer_unordered(at_once)
+        .collect()
+        .await
 }
 
 /// Commits the downloaded files (see [`commit`]) with the manifest of
@@ -237,8 +276,9 @@ async fn commit_all(
     Ok(manifest)
 }
 
-/// Runs file checks (opening and hashing files) on a blocking thread, so the
-/// runtime stays free to serve signals and timers however slow the disk.
+/// Runs file work (looking at, reading, hashing, making files and folders)
+/// on a blocking thread, so the runtime stays free to serve signals and
+/// timers however slow the disk.
 async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) -> Result<T> {
     tokio::task::spawn_blocking(work)
         .await
@@ -248,12 +288,40 @@ async fn blocking<T: Send + 'static>(work: impl FnOnce() -> T + Send + 'static) 
 /// Stops the run when a file it is about to write, or the manifest or
 /// `SHA256SUMS`, already stands in the folder and no earlier run of ours
 /// wrote it (its manifest does not list it): the folder holds someone
-/// else's files, which are never replaced without `--force`.
-fn refuse_files_not_ours(
-    folder: &Folder,
-    names: impl IntoIterator<Item = String>,
+/// else's files, which are never replaced without `--force`. Looks at the
+/// folder on a blocking thread.
+async fn refuse_files_not_ours(
+    folder: &Arc<Folder>,
+    names: Vec<String>,
     previous: Option<&Manifest>,
 ) -> Result<()> {
+    let found = blocking({
+        let (folder, previous) = (folder.clone(), previous.cloned());
+        move || {
+            not_ours(names, previous.as_ref(), |name| {
+                folder.kind_of(name).is_ok_and(|kind| kind.is_some())
+            })
+        }
+    })
+    .await?;
+    if found.is_empty() {
+        return Ok(());
+    }
+    Err(Error::NotOurs {
+        dir: folder.path().to_owned(),
+        files: found.join(", "),
+    })
+}
+
+/// Which of `names`, the manifest and `SHA256SUMS` stand in the folder
+/// (`stands`) though no earlier run of ours wrote them: every one of them
+/// when there is no earlier manifest; else those its manifest does not
+/// list (its own manifest and sums are ours).
+fn not_ours(
+    names: Vec<String>,
+    previous: Option<&Manifest>,
+    stands: impl Fn(&str) -> bool,
+) -> Vec<String> {
     let ours = |name: &str| {
         previous.is_some_and(|m| {
             name == manifest::MANIFEST_FILE
@@ -268,21 +336,16 @@ fn refuse_files_not_ours(
             manifest::MANIFEST_FILE.to_owned(),
         ])
         .filter(|name| !ours(name))
-        .filter(|name| folder.kind_of(name).is_ok_and(|kind| kind.is_some()))
+        .filter(|name| stands(name))
         .collect();
     found.dedup();
-    if found.is_empty() {
-        return Ok(());
-    }
-    Err(Error::NotOurs {
-        dir: folder.path().to_owned(),
-        files: found.join(", "),
-    })
+    found
 }
 
 /// Takes the folder's lock, held to the end of the run (a second run into
 /// the folder waits, then finds it complete), then reads what an earlier
-/// run left there: its manifest, and whether its commit is unfinished.
+/// run left there (on a blocking thread): its manifest, and whether its
+/// commit is unfinished.
 async fn lock_and_read(
     dir: &Path,
     task_id: &str,
@@ -290,28 +353,59 @@ async fn lock_and_read(
     observer: &Arc<dyn Observer>,
 ) -> Result<(Arc<Folder>, Option<Manifest>, bool)> {
     let folder = lock::acquire(dir, observer).await?;
-    staging::check_ours(&folder, force)?;
-    match staging::unfinished_commit(&folder)? {
+    let (previous, unfinished) = blocking({
+        let (folder, task_id) = (folder.clone(), task_id.to_owned());
+        move || read_earlier_run(&folder, &task_id, force)
+    })
+    .await??;
+    Ok((folder, previous, unfinished))
+}
+
+/// What an earlier run left in the folder: the manifest this run starts
+/// from, and whether that run's commit is unfinished. Blocking.
+fn read_earlier_run(
+    folder: &Folder,
+    task_id: &str,
+    force: bool,
+) -> Result<(Option<Manifest>, bool)> {
+    staging::check_ours(folder, force)?;
+    match staging::unfinished_commit(folder)? {
         Some(commit) => {
-            let previous = finishing(&folder, commit, task_id, force)?;
-            Ok((folder, previous, true))
+            let replaced = || {
+                Manifest::read_in(folder)
+                    .ok()
+                    .or_else(|| staging::moved_aside_manifest(folder))
+            };
+            let previous = finishing(folder.path(), commit, replaced, task_id, force)?;
+            Ok((previous, true))
         }
         None => {
-            let previous = previous_run(&folder, task_id, force)?;
-            Ok((folder, previous, false))
+            let found = match folder.kind_of(manifest::MANIFEST_FILE) {
+                Ok(None) => None,
+                Ok(Some(_)) => Some(Manifest::read_in(folder)),
+                Err(e) => {
+                    return Err(Error::io(
+                        "look at",
+                        folder.shown(manifest::MANIFEST_FILE),
+                        e,
+                    ));
+                }
+            };
+            Ok((previous_run(folder.path(), found, task_id, force)?, false))
         }
     }
 }
 
 /// The manifest an unfinished commit was making, taken as the earlier
 /// run's: its files are where the next run starts from. The entries of the
-/// manifest it replaced (still in place, or moved aside) that it does not
-/// list are added, so their files count as ours; like every entry, they are
-/// kept only if they verify. One for another task is treated as such a
-/// manifest is (see [`previous_run`]).
+/// manifest it replaced (`replaced`: still in place, or moved aside) that
+/// it does not list are added, so their files count as ours; like every
+/// entry, they are kept only if they verify. One for another task is
+/// treated as such a manifest is (see [`previous_run`]).
 fn finishing(
-    folder: &Folder,
+    dir: &Path,
     commit: Manifest,
+    replaced: impl FnOnce() -> Option<Manifest>,
     task_id: &str,
     force: bool,
 ) -> Result<Option<Manifest>> {
@@ -320,15 +414,12 @@ fn finishing(
             return Ok(None);
         }
         return Err(Error::OtherTask {
-            dir: folder.path().to_owned(),
+            dir: dir.to_owned(),
             found: commit.task_id,
             wanted: task_id.to_owned(),
         });
     }
-    let replaced = Manifest::read_in(folder)
-        .ok()
-        .or_else(|| staging::moved_aside_manifest(folder))
-        .filter(|old| old.task_id == task_id);
+    let replaced = replaced().filter(|old| old.task_id == task_id);
     let mut merged = commit;
     for old in replaced.into_iter().flat_map(|m| m.files) {
         if !merged.files.iter().any(|f| f.path == old.path) {
@@ -454,7 +545,7 @@ pub(crate) fn ended(task_id: &str, task: Task) -> Error {
         while_downloading: false,
         error_code: task.error_code,
         message: task.error_message,
-        trace: TraceId(task.trace_id),
+        trace: task.trace_id,
     }
 }
 
@@ -486,7 +577,7 @@ fn select(planned: Vec<Asset>, only: &[RoleSelector], task: &Task) -> Result<Vec
     if planned.is_empty() {
         return Err(Error::NoOutputs {
             task_id: task.task_id.clone(),
-            trace: TraceId(task.trace_id.clone()),
+            trace: task.trace_id.clone(),
         });
     }
     if only.is_empty() {
@@ -500,8 +591,8 @@ fn select(planned: Vec<Asset>, only: &[RoleSelector], task: &Task) -> Result<Vec
     let missing: Vec<&str> = only.iter().filter(|s| !has(s)).map(|s| s.name()).collect();
     if !missing.is_empty() {
         let order = ContractOrder::of(&task.output);
-        let mut available: Vec<&Role> = planned.iter().flat_map(Asset::roles).collect();
-        available.sort_by_key(|role| order.place(&OutputRole::from(*role)));
+        let mut available: Vec<&OutputRole> = planned.iter().flat_map(Asset::roles).collect();
+        available.sort_by_key(|role| order.place(role));
         let mut available: Vec<&str> = available.into_iter().map(|r| r.name()).collect();
         available.dedup();
         return Err(Error::RoleNotAvailable {
@@ -530,28 +621,26 @@ fn select(planned: Vec<Asset>, only: &[RoleSelector], task: &Task) -> Result<Vec
     Ok(chosen)
 }
 
-/// The manifest of an earlier run in this folder, if it is one of ours for
-/// this task (with `--force`, only for this task). A manifest for another
-/// task, or a `manifest.json` that is not ours (not a regular file, too
-/// large, not our format), stops the run unless `--force`: the folder is
-/// someone else's.
-fn previous_run(folder: &Folder, task_id: &str, force: bool) -> Result<Option<Manifest>> {
-    match folder.kind_of(manifest::MANIFEST_FILE) {
-        Ok(None) => return Ok(None),
-        Ok(Some(_)) => {}
-        Err(e) => {
-            return Err(Error::io(
-                "look at",
-                folder.shown(manifest::MANIFEST_FILE),
-                e,
-            ));
-        }
-    }
-    match Manifest::read_in(folder) {
+/// The manifest of an earlier run in the folder `dir`, if it is one of
+/// ours for this task (with `--force`, only for this task). `found` is what
+/// stands under `manifest.json`: nothing, or what reading it gave. A
+/// manifest for another task, or a `manifest.json` that is not ours (not a
+/// regular file, too large, not our format), stops the run unless
+/// `--force`: the folder is someone else's.
+fn previous_run(
+    dir: &Path,
+    found: Option<Result<Manifest>>,
+    task_id: &str,
+    force: bool,
+) -> Result<Option<Manifest>> {
+    let Some(read) = found else {
+        return Ok(None);
+    };
+    match read {
         Ok(previous) if previous.task_id == task_id => Ok(Some(previous)),
         _ if force => Ok(None),
         Ok(previous) => Err(Error::OtherTask {
-            dir: folder.path().to_owned(),
+            dir: dir.to_owned(),
             found: previous.task_id,
             wanted: task_id.to_owned(),
         }),
@@ -560,16 +649,20 @@ fn previous_run(folder: &Folder, task_id: &str, force: bool) -> Result<Option<Ma
 }
 
 fn entry_for(file: &Downloaded) -> FileEntry {
-    let role = &file.asset.role;
     FileEntry {
-        role: role.into(),
-        field: role.field().map(str::to_owned),
+        role: file.asset.role.clone(),
         path: file.file_name.clone(),
         size: file.size,
         sha256: file.sha256.clone(),
         media_type: file.media_type.clone(),
         source: file.source.clone(),
-        aliases: file.asset.aliases.iter().map(OutputRole::from).collect(),
+        // As the manifest reads them back: by their stems, without a field.
+        aliases: file
+            .asset
+            .aliases
+            .iter()
+            .map(|alias| OutputRole::from_stem(&alias.stem()))
+            .collect(),
     }
 }
 
@@ -580,7 +673,7 @@ fn planned_file(asset: &Asset) -> PlannedFile {
         None => asset.role.stem(),
     };
     PlannedFile {
-        role: asset.role.to_string(),
+        role: asset.role.clone(),
         file: asset.role.stem().into(),
         name,
         source: link.map(ToString::to_string).unwrap_or_default(),
@@ -590,6 +683,240 @@ fn planned_file(asset: &Asset) -> PlannedFile {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::task::parse_task;
+    use std::time::SystemTime;
+
+    /// A manifest of ours for `task_id`, listing `paths`.
+    fn manifest(task_id: &str, paths: &[&str]) -> Manifest {
+        let files = paths
+            .iter()
+            .map(|path| {
+                let stem = path.split('.').next().unwrap_or_default();
+                serde_json::from_value(serde_json::json!({
+                    "role": stem, "path": path, "size": 1, "sha256": "00",
+                    "media_type": "application/octet-stream", "source": "https://c/x",
+                }))
+                .expect("an entry")
+            })
+            .collect();
+        Manifest {
+            schema_version: manifest::SCHEMA_VERSION,
+            task_id: task_id.into(),
+            task_type: None,
+            create_time: None,
+            fetched_at: "2026-11-28T17:34:05Z".into(),
+            generator: "fetch-assets 0.0.0".into(),
+            files,
+        }
+    }
+
+    /// A manifest's task and files, or the error, in words.
+    fn outcome(result: Result<Option<Manifest>>) -> String {
+        match result {
+            Ok(None) => "none".into(),
+            Ok(Some(m)) => {
+                let paths: Vec<&str> = m.files.iter().map(|f| f.path.as_str()).collect();
+                format!("{}: {}", m.task_id, paths.join(" "))
+            }
+            Err(Error::OtherTask { found, wanted, .. }) => {
+                format!("other task {found} (not {wanted})")
+            }
+            Err(other) => format!("error: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn an_earlier_manifest_is_ours_only_for_this_task() {
+        let dir = Path::new("out");
+        let unreadable = || Err(Error::Usage("unreadable".into()));
+        let table: [(Option<Result<Manifest>>, bool, &str); 7] = [
+            (None, false, "none"),
+            (
+                Some(Ok(manifest("t1", &["model.glb"]))),
+                false,
+                "t1: model.glb",
+            ),
+            (
+                Some(Ok(manifest("t1", &["model.glb"]))),
+                true,
+                "t1: model.glb",
+            ),
+            (
+                Some(Ok(manifest("t2", &["model.glb"]))),
+                false,
+                "other task t2 (not t1)",
+            ),
+            (Some(Ok(manifest("t2", &["model.glb"]))), true, "none"),
+            (Some(unreadable()), false, "error: Usage(\"unreadable\")"),
+            (Some(unreadable()), true, "none"),
+        ];
+        for (found, force, expected) in table {
+            let shown = format!(
+                "{:?}",
+                found.as_ref().map(|r| r.as_ref().map(|m| &m.task_id))
+            );
+            assert_eq!(
+                outcome(previous_run(dir, found, "t1", force)),
+                expected,
+                "{shown} force={force}"
+            );
+        }
+    }
+
+    #[test]
+    fn an_unfinished_commit_is_the_earlier_run_with_what_it_replaced() {
+        let dir = Path::new("out");
+        let commit = || manifest("t1", &["model.glb", "thumbnail.png"]);
+        let table: [(Manifest, Option<Manifest>, bool, &str); 6] = [
+            (commit(), None, false, "t1: model.glb thumbnail.png"),
+            (
+                commit(),
+                Some(manifest("t1", &["model.glb", "base_model.glb"])),
+                false,
+                "t1: model.glb thumbnail.png base_model.glb",
+            ),
+            (
+                commit(),
+                Some(manifest("t9", &["base_model.glb"])),
+                false,
+                "t1: model.glb thumbnail.png",
+            ),
+            (
+                manifest("t2", &["model.glb"]),
+                None,
+                false,
+                "other task t2 (not t1)",
+            ),
+            (manifest("t2", &["model.glb"]), None, true, "none"),
+            (
+                commit(),
+                Some(manifest("t1", &[])),
+                true,
+                "t1: model.glb thumbnail.png",
+            ),
+        ];
+        for (commit, replaced, force, expected) in table {
+            let about = format!(
+                "{} {:?} force={force}",
+                commit.task_id,
+                replaced.as_ref().map(|m| m.files.len())
+            );
+            assert_eq!(
+                outcome(finishing(dir, commit, || replaced, "t1", force)),
+                expected,
+                "{about}"
+            );
+        }
+    }
+
+    #[test]
+    fn files_that_stand_unlisted_are_not_ours() {
+        let listed = manifest("t1", &["model.glb"]);
+        let names = || vec!["model.glb".to_owned(), "thumbnail.png".to_owned()];
+        let table: [(Option<&Manifest>, &[&str], &[&str]); 5] = [
+            (None, &[], &[]),
+            (
+                None,
+                &["model.glb", "manifest.json"],
+                &["model.glb", "manifest.json"],
+            ),
+            (
+                Some(&listed),
+                &["model.glb", "manifest.json", "SHA256SUMS"],
+                &[],
+            ),
+            (
+                Some(&listed),
+                &["thumbnail.png", "notes.txt"],
+                &["thumbnail.png"],
+            ),
+            (
+                None,
+                &["SHA256SUMS", "thumbnail.png"],
+                &["thumbnail.png", "SHA256SUMS"],
+            ),
+        ];
+        for (previous, standing, expected) in table {
+            let found = not_ours(names(), previous, |name| standing.contains(&name));
+            assert_eq!(
+                found,
+                expected,
+                "{standing:?} with a manifest: {}",
+                previous.is_some()
+            );
+        }
+    }
+
+    #[test]
+    fn only_narrows_the_plan_and_says_what_is_missing() {
+        let task = parse_task(
+            serde_json::json!({
+                "task_id": "t1", "status": "success",
+                "output": {
+                    "model": "https://c/m.glb", "pbr_model": "https://c/m.glb",
+                    "rendered_image": "https://c/r.webp",
+                },
+            })
+            .as_object()
+            .expect("an object"),
+            SystemTime::now(),
+            TraceId::default(),
+        )
+        .expect("a task");
+        let only = |names: &[&str]| -> Vec<RoleSelector> {
+            names
+                .iter()
+                .map(|n| n.parse().expect("a selector"))
+                .collect()
+        };
+        let chosen = |names: &[&str]| match select(assets::plan(&task.output), &only(names), &task)
+        {
+            Ok(assets) => assets
+                .iter()
+                .map(|a| {
+                    let aliases: Vec<String> = a.aliases.iter().map(|r| r.stem()).collect();
+                    format!(
+                        "{}{}",
+                        a.role.stem(),
+                        if aliases.is_empty() {
+                            String::new()
+                        } else {
+                            format!("+{}", aliases.join("+"))
+                        }
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(" "),
+            Err(Error::RoleNotAvailable {
+                missing, available, ..
+            }) => {
+                format!("missing {missing}; available {available}")
+            }
+            Err(other) => format!("error: {other:?}"),
+        };
+        let table: [(&[&str], &str); 5] = [
+            (&[], "model+pbr_model rendered_image"),
+            (&["pbr_model"], "pbr_model"),
+            (&["model", "pbr_model"], "model+pbr_model"),
+            (&["rendered_image", "model"], "model rendered_image"),
+            (
+                &["base_model", "multiview"],
+                "missing base_model, multiview; available model, pbr_model, rendered_image",
+            ),
+        ];
+        for (names, expected) in table {
+            assert_eq!(chosen(names), expected, "--only {names:?}");
+        }
+
+        let empty = Task {
+            output: serde_json::Map::new(),
+            ..task.clone()
+        };
+        assert!(matches!(
+            select(assets::plan(&empty.output), &[], &empty),
+            Err(Error::NoOutputs { .. })
+        ));
+    }
 
     #[test]
     fn task_ids_are_checked() {

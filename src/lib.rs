@@ -106,9 +106,10 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Receive the service's webhooks instead of polling: [`listen::listen`]
-//! is the receiver behind `fetch-assets listen`, and [`webhook::verify`]
-//! checks a delivery's signature for a service that brings its own server:
+//! Receive the service's webhooks instead of polling: `listen::listen` is
+//! the receiver behind `fetch-assets listen` (with the `listen` feature, see
+//! below), and [`webhook::check_delivery`] checks a delivery's signature for
+//! a service that brings its own server:
 //!
 //! ```
 //! use fetch_assets::webhook::{self, WebhookSecret};
@@ -116,7 +117,7 @@
 //! // What the service's POST brought (here: a request that is not signed).
 //! let (headers, body) = (http::HeaderMap::new(), b"{}");
 //! let secret = WebhookSecret::new("whsec_...")?;
-//! match webhook::verify(&headers, body, &secret, std::time::SystemTime::now()) {
+//! match webhook::check_delivery(&headers, body, &secret, std::time::SystemTime::now()) {
 //!     Ok(event) => println!("{} for task {:?}", event.event_type, event.task.map(|t| t.task_id)),
 //!     Err(refused) => println!("answer {}: {refused}", refused.http_status()),
 //! }
@@ -125,10 +126,55 @@
 //!
 //! Every failure is one [`Error`]; [`Error::exit_code`] maps it to the
 //! command's exit codes.
+//!
+//! # The public API
+//!
+//! Made for shells around the engine (the command line, the Python
+//! package) and for pipelines calling it directly: no HTTP client's type
+//! appears in it, and advice names settings in the caller's words.
+//!
+//! | group | items |
+//! |---|---|
+//! | fetch | [`Client`], [`ClientBuilder`], [`FetchOptions`], [`RoleSelector`], [`TransferLimit`], [`RetryPolicy`], [`ApiVersion`], [`DEFAULT_API_BASE`] |
+//! | many tasks | [`Client::fetch_many`], [`Batch`], [`TaskOutcome`], [`TaskReport`], [`ReportStatus`], [`DEFAULT_BATCH_CONCURRENCY`], [`check_task_id`] (a shell checks ids it reads before any request) |
+//! | what happens | [`Event`], [`Observer`], [`PlannedFile`], [`Task`], [`TaskStatus`], [`TraceId`] |
+//! | the result | [`Manifest`], [`FileEntry`], [`OutputRole`], [`View`], [`MANIFEST_FILE`], [`SUMS_FILE`] |
+//! | checking a folder | [`verify`], [`VerifyReport`], [`FileCheck`] |
+//! | failures | [`Error`], [`Result`], [`DownloadCause`], [`ApiProblem`], [`ManifestProblem`], [`NetFault`], [`Tried`] |
+//! | advice in a shell's words | [`Hint`], [`Setting`], [`Wording`], [`set_wording`] |
+//! | webhooks | [`webhook`] (the signature check); `listen` (the receiver, feature `listen`) |
+//!
+//! # Features
+//!
+//! | feature | default | what it adds |
+//! |---|---|---|
+//! | `cli` | on | the `fetch-assets` command (argument parsing, progress bars, the man page); turns `listen` on |
+//! | `listen` | with `cli` | `listen`: the webhook receiver, an HTTP server (hyper's) that fetches each delivered task |
+//!
+//! A library user turns default features off and compiles neither; the
+//! fetch, the batch, `verify` and the `webhook` check are always there:
+//!
+//! ```toml
+//! fetch-assets = { version = "0.1", default-features = false }
+//! # or, to serve webhooks without the command:
+//! fetch-assets = { version = "0.1", default-features = false, features = ["listen"] }
+//! ```
+//!
+//! # Platforms
+//!
+//! Unix: Linux is tested, macOS is supported by design (the folder lock is
+//! `flock`, every file operation goes through the folder's handle with
+//! `openat`). Other platforms do not build.
 
 #![warn(missing_docs)]
 // Tests may slice the strings they built themselves.
 #![cfg_attr(test, allow(clippy::string_slice))]
+
+// The folder lock (`flock`) and the folder's handle (`openat`, `renameat`,
+// ...) are Unix calls, and the README says Unix; say so here rather than
+// fail on a missing crate.
+#[cfg(not(unix))]
+compile_error!("fetch-assets builds on Unix only (Linux, macOS): see the README, \"Platforms\"");
 
 mod api;
 mod assets;
@@ -137,13 +183,16 @@ mod client;
 mod commit;
 mod concurrency;
 mod content;
+mod duration_text;
 mod error;
 mod events;
 mod fetch;
 mod folder;
+mod hint;
 mod hosts;
 mod link;
 mod link_book;
+#[cfg(feature = "listen")]
 pub mod listen;
 mod lock;
 mod manifest;
@@ -158,9 +207,11 @@ mod rerun;
 mod retry;
 mod staging;
 mod task;
-pub mod task_report;
+mod task_report;
 mod temp_file;
+mod text;
 mod transfer;
+mod verify;
 pub mod webhook;
 
 pub use api::{ApiVersion, DEFAULT_API_BASE};
@@ -168,14 +219,15 @@ pub use assets::RoleSelector;
 pub use batch::{Batch, DEFAULT_BATCH_CONCURRENCY, TaskOutcome};
 pub use client::{Client, ClientBuilder};
 pub use concurrency::TransferLimit;
-pub use error::{ApiProblem, DownloadCause, Error, ManifestProblem, Result, TraceId, Tried};
+pub use error::{ApiProblem, DownloadCause, Error, ManifestProblem, Result, Tried};
 pub use events::{Event, Observer, PlannedFile};
 pub use fetch::check_task_id;
-pub use manifest::{
-    FileCheck, FileEntry, MANIFEST_FILE, Manifest, SUMS_FILE, VerifyReport, verify,
-};
+pub use hint::{Hint, Setting, Wording, set_wording};
+pub use manifest::{FileEntry, MANIFEST_FILE, Manifest, SUMS_FILE};
 pub use net::NetFault;
 pub use options::FetchOptions;
 pub use output_role::{OutputRole, View};
 pub use retry::RetryPolicy;
-pub use task::{Task, TaskStatus};
+pub use task::{Task, TaskStatus, TraceId};
+pub use task_report::{ReportStatus, TaskReport};
+pub use verify::{FileCheck, VerifyReport, verify};

@@ -6,11 +6,13 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex, PoisonError};
 
 use crate::api::ApiClient;
-use crate::assets::{self, Role};
-use crate::error::{Error, Result, TraceId};
+use crate::assets;
+use crate::error::{Error, Result};
 use crate::events::{Event, Observer};
 use crate::hosts::HostRules;
 use crate::link::SignedLink;
+use crate::output_role::OutputRole;
+use crate::task::TraceId;
 use crate::task::{Task, TaskStatus};
 
 /// A link, and which generation of task answer it came from.
@@ -26,7 +28,7 @@ pub(crate) struct Lease {
 #[derive(Debug)]
 struct Generation {
     number: u64,
-    links: HashMap<Role, SignedLink>,
+    links: HashMap<OutputRole, SignedLink>,
     trace: TraceId,
 }
 
@@ -61,7 +63,7 @@ impl LinkBook {
             current: Mutex::new(Generation {
                 number: 0,
                 links: links_of(task, hosts),
-                trace: TraceId(task.trace_id.clone()),
+                trace: task.trace_id.clone(),
             }),
             refreshing: tokio::sync::Mutex::new(()),
         }
@@ -69,7 +71,7 @@ impl LinkBook {
 
     /// The newest link for a role; `None` when the newest answer has no
     /// usable link for it.
-    pub(crate) fn current(&self, role: &Role) -> Option<Lease> {
+    pub(crate) fn current(&self, role: &OutputRole) -> Option<Lease> {
         let current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
         current.links.get(role).map(|link| Lease {
             link: link.clone(),
@@ -81,7 +83,7 @@ impl LinkBook {
     /// A link newer than the `stale` generation: from a refresh someone else
     /// just made, or from fetching the task again now. `None` when the new
     /// answer has no usable link for the role.
-    pub(crate) async fn refresh(&self, role: &Role, stale: u64) -> Result<Option<Lease>> {
+    pub(crate) async fn refresh(&self, role: &OutputRole, stale: u64) -> Result<Option<Lease>> {
         let _only_one = self.refreshing.lock().await;
         if self.generation() > stale {
             return Ok(self.current(role));
@@ -94,14 +96,14 @@ impl LinkBook {
                 while_downloading: true,
                 error_code: task.error_code,
                 message: task.error_message.clone(),
-                trace: TraceId(task.trace_id.clone()),
+                trace: task.trace_id.clone(),
             });
         }
         {
             let mut current = self.current.lock().unwrap_or_else(PoisonError::into_inner);
             current.number += 1;
             current.links = links_of(&task, self.hosts);
-            current.trace = TraceId(task.trace_id.clone());
+            current.trace = task.trace_id.clone();
         }
         self.observer.event(&Event::LinksRefreshed {
             trace_id: task.trace_id,
@@ -120,7 +122,7 @@ impl LinkBook {
 /// Every role's link in a task answer, aliases included; links that are
 /// not usable ([`crate::assets::Asset::usable_link`]) are left out (the plan
 /// reports them; a renewed one ends its file).
-fn links_of(task: &Task, hosts: HostRules) -> HashMap<Role, SignedLink> {
+fn links_of(task: &Task, hosts: HostRules) -> HashMap<OutputRole, SignedLink> {
     let mut links = HashMap::new();
     for asset in assets::plan(&task.output) {
         let Ok(url) = asset.usable_link(hosts) else {

@@ -48,7 +48,14 @@ const POLL: Duration = Duration::from_millis(100);
 pub(crate) async fn acquire(dir: &Path, observer: &Arc<dyn Observer>) -> Result<Arc<Folder>> {
     let mut said = false;
     loop {
-        let folder = Arc::new(Folder::open(dir).map_err(|e| Error::io("open the folder", dir, e))?);
+        let folder = Arc::new(
+            on_blocking_thread({
+                let dir = dir.to_owned();
+                move || Folder::open(&dir)
+            })
+            .await?
+            .map_err(|e| Error::io("open the folder", dir, e))?,
+        );
         let locked = loop {
             match folder.handle().try_lock() {
                 Ok(()) => break true,
@@ -73,55 +80,102 @@ pub(crate) async fn acquire(dir: &Path, observer: &Arc<dyn Observer>) -> Result<
         if !locked {
             return Ok(folder);
         }
-        if folder.still_at_path() {
-            folder.remove_stale_temp_files();
-            // The staging folder stays (the next run carries on from it),
-            // but a dead run's half-written record or manifest in it goes.
-            if let Ok(Some(staging)) = folder.sub_folder(staging::STAGING_DIR, false) {
-                staging.remove_stale_temp_files();
+        let still_here = on_blocking_thread({
+            let folder = folder.clone();
+            move || {
+                if !folder.still_at_path() {
+                    return false;
+                }
+                folder.remove_stale_temp_files();
+                // The staging folder stays (the next run carries on from it),
+                // but a dead run's half-written record or manifest in it goes.
+                if let Ok(Some(staging)) = folder.sub_folder(staging::STAGING_DIR, false) {
+                    staging.remove_stale_temp_files();
+                }
+                true
             }
+        })
+        .await?;
+        if still_here {
             return Ok(folder);
         }
         // Renamed or replaced while we waited: the lock is on the old one.
     }
 }
 
+/// Runs `work` (opening, looking at, tidying the folder) on a blocking
+/// thread: the runtime stays free however slow the file system.
+async fn on_blocking_thread<T: Send + 'static>(
+    work: impl FnOnce() -> T + Send + 'static,
+) -> Result<T> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|e| Error::Internal(format!("a folder operation stopped: {e}")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use std::sync::atomic::{AtomicUsize, Ordering};
+    use tokio::sync::Notify;
 
-    fn counting() -> (Arc<AtomicUsize>, Arc<dyn Observer>) {
-        let busy = Arc::new(AtomicUsize::new(0));
-        let seen = busy.clone();
-        let observer: Arc<dyn Observer> = Arc::new(move |event: &Event| {
-            if matches!(event, Event::FolderBusy { .. }) {
-                seen.fetch_add(1, Ordering::SeqCst);
-            }
-        });
-        (busy, observer)
+    /// An observer that counts `FolderBusy` events and wakes whoever waits
+    /// for one.
+    #[derive(Default)]
+    struct Busy {
+        said: AtomicUsize,
+        notify: Notify,
     }
 
-    #[tokio::test]
+    impl Busy {
+        fn observer(self: &Arc<Self>) -> Arc<dyn Observer> {
+            let busy = self.clone();
+            Arc::new(move |event: &Event| {
+                if matches!(event, Event::FolderBusy { .. }) {
+                    busy.said.fetch_add(1, Ordering::SeqCst);
+                    busy.notify.notify_one();
+                }
+            })
+        }
+
+        fn said(&self) -> usize {
+            self.said.load(Ordering::SeqCst)
+        }
+
+        /// Returns once a waiter has found the folder locked and said so.
+        async fn waiter_is_waiting(&self) {
+            self.notify.notified().await;
+        }
+    }
+
+    // The tests below run on tokio's paused clock: time passes only when
+    // every task waits, straight to the next timer, so "ten polls later"
+    // means ten polls whatever the machine's load, and a bound on a wait
+    // is a bound on polls, never on a busy machine's speed.
+
+    #[tokio::test(start_paused = true)]
     async fn a_second_holder_waits_says_so_once_and_gets_in_after_the_first() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let (busy, observer) = counting();
+        let busy = Arc::new(Busy::default());
+        let observer = busy.observer();
         let first = acquire(dir.path(), &observer).await.expect("lock");
         let waiting = tokio::spawn({
             let dir = dir.path().to_owned();
             let observer = observer.clone();
             async move { acquire(&dir, &observer).await }
         });
-        tokio::time::sleep(POLL * 4).await;
+        busy.waiter_is_waiting().await;
+        // Ten more polls, all finding the folder locked.
+        tokio::time::sleep(POLL * 10).await;
         assert!(
             !waiting.is_finished(),
             "the second waits while the first holds"
         );
-        assert_eq!(busy.load(Ordering::SeqCst), 1, "said once, not every poll");
+        assert_eq!(busy.said(), 1, "said once, not every poll");
         drop(first);
-        let _second = tokio::time::timeout(Duration::from_secs(5), waiting)
+        let _second = tokio::time::timeout(POLL * 2, waiting)
             .await
-            .expect("the second gets in once the first lets go")
+            .expect("the second gets in at its next poll once the first lets go")
             .expect("no panic")
             .expect("locked");
         assert_eq!(
@@ -131,36 +185,43 @@ mod tests {
         );
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn a_waiter_dropped_while_waiting_holds_nothing() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let (_, observer) = counting();
+        let busy = Arc::new(Busy::default());
+        let observer = busy.observer();
         let first = acquire(dir.path(), &observer).await.expect("lock");
         let gave_up = tokio::time::timeout(POLL * 3, acquire(dir.path(), &observer)).await;
         assert!(gave_up.is_err(), "still waiting when dropped");
+        assert_eq!(busy.said(), 1, "the dropped waiter had found it locked");
         drop(first);
-        let again = tokio::time::timeout(POLL * 3, acquire(dir.path(), &observer)).await;
-        assert!(again.is_ok(), "the dropped waiter left no claim behind");
+        tokio::time::timeout(POLL * 100, acquire(dir.path(), &observer))
+            .await
+            .expect("the dropped waiter left no claim behind")
+            .expect("locked");
+        assert_eq!(busy.said(), 1, "got in at the first try, without waiting");
     }
 
-    #[tokio::test]
+    #[tokio::test(start_paused = true)]
     async fn a_waiter_whose_folder_was_replaced_locks_the_new_one() {
         let root = tempfile::tempdir().expect("tempdir");
         let path = root.path().join("out");
         std::fs::create_dir(&path).expect("mkdir");
-        let (_, observer) = counting();
+        let busy = Arc::new(Busy::default());
+        let observer = busy.observer();
         let first = acquire(&path, &observer).await.expect("lock");
         let waiting = tokio::spawn({
             let path = path.clone();
             let observer = observer.clone();
             async move { acquire(&path, &observer).await }
         });
-        tokio::time::sleep(POLL * 2).await;
+        // The waiter holds the folder it opened (and found locked).
+        busy.waiter_is_waiting().await;
         std::fs::rename(&path, root.path().join("moved")).expect("rename");
         std::fs::create_dir(&path).expect("mkdir again");
         assert!(!first.still_at_path());
         drop(first);
-        let second = tokio::time::timeout(Duration::from_secs(5), waiting)
+        let second = tokio::time::timeout(POLL * 100, waiting)
             .await
             .expect("gets in")
             .expect("no panic")
@@ -171,11 +232,13 @@ mod tests {
     #[tokio::test]
     async fn a_folder_that_cannot_be_opened_is_an_error_naming_it() {
         let dir = tempfile::tempdir().expect("tempdir");
-        let (busy, observer) = counting();
+        let busy = Arc::new(Busy::default());
         let missing = dir.path().join("missing");
-        let error = acquire(&missing, &observer).await.expect_err("no folder");
+        let error = acquire(&missing, &busy.observer())
+            .await
+            .expect_err("no folder");
         assert!(error.to_string().contains("missing"), "{error}");
         assert_eq!(error.exit_code(), 5);
-        assert_eq!(busy.load(Ordering::SeqCst), 0);
+        assert_eq!(busy.said(), 0);
     }
 }

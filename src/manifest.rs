@@ -6,12 +6,10 @@ use std::path::Path;
 use std::sync::Arc;
 
 use serde::{Deserialize, Serialize};
-use sha2::{Digest, Sha256};
 
 use crate::error::{Error, ManifestProblem, Result};
 use crate::folder::{Folder, OpenError};
-use crate::output_role::OutputRole;
-use crate::staging;
+use crate::output_role::{OutputRole, WrittenRole};
 
 /// The manifest's file name in the output folder.
 pub const MANIFEST_FILE: &str = "manifest.json";
@@ -46,20 +44,20 @@ pub struct Manifest {
 ///
 /// Its role and aliases are typed ([`OutputRole`]) but written as the
 /// contract's strings, byte for byte as every earlier version wrote them:
-/// `role` (with `view` and `index` for a multiview image) holds the role's
-/// name, `aliases` hold file stems (`pbr_model`, `multiview_1_left`,
-/// `image_0`). A role or alias this version does not know reads as
-/// [`OutputRole::Open`] (or [`OutputRole::UnknownView`]) and is written back
-/// unchanged, so a manifest from a later version still reads.
+/// `role` (with `view` and `index` for a multiview image, `field` for an
+/// open-ended output) holds the role's name, `aliases` hold file stems
+/// (`pbr_model`, `multiview_1_left`, `image_0`). A role or alias this
+/// version does not know reads as [`OutputRole::Open`] (or
+/// [`OutputRole::Unknown`]) and is written back unchanged, so a manifest
+/// from a later version still reads.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(from = "WireEntry", into = "WireEntry")]
 pub struct FileEntry {
     /// The output role: [`OutputRole::Model`], …, a multiview view, or an
-    /// open-ended output by its name.
+    /// open-ended output by its name and the JSON path in the task's
+    /// `output` its link came from ([`OutputRole::field`]: `thumbnail_url`,
+    /// `model_urls[1]`).
     pub role: OutputRole,
-    /// For open-ended outputs: the JSON path in the task's `output` the
-    /// link came from (`thumbnail_url`, `model_urls[1]`).
-    pub field: Option<String>,
     /// The file's name in the folder.
     pub path: String,
     /// Its size in bytes.
@@ -104,8 +102,12 @@ struct WireEntry {
 impl From<WireEntry> for FileEntry {
     fn from(wire: WireEntry) -> FileEntry {
         FileEntry {
-            role: OutputRole::from_parts(wire.role, wire.view, wire.index),
-            field: wire.field,
+            role: OutputRole::from_written(WrittenRole {
+                role: wire.role,
+                view: wire.view,
+                index: wire.index,
+                field: wire.field,
+            }),
             path: wire.path,
             size: wire.size,
             sha256: wire.sha256,
@@ -122,12 +124,17 @@ impl From<WireEntry> for FileEntry {
 
 impl From<FileEntry> for WireEntry {
     fn from(entry: FileEntry) -> WireEntry {
-        let (role, view, index) = entry.role.parts();
+        let WrittenRole {
+            role,
+            view,
+            index,
+            field,
+        } = entry.role.written();
         WireEntry {
             role,
             view,
             index,
-            field: entry.field,
+            field,
             path: entry.path,
             size: entry.size,
             sha256: entry.sha256,
@@ -236,132 +243,15 @@ fn write_atomically(folder: &Arc<Folder>, name: &str, content: &[u8]) -> Result<
         .map_err(|e| Error::io("write", folder.shown(name), e))
 }
 
-/// How one file compares with its manifest entry.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum FileCheck {
-    /// Same size, same hash.
-    Ok,
-    /// Not there (or not a readable file).
-    Missing,
-    /// A different size.
-    SizeDiffers {
-        /// The size the manifest records.
-        expected: u64,
-        /// The size on disk.
-        actual: u64,
-    },
-    /// Same size, different content.
-    HashDiffers,
-    /// The manifest names a path outside the folder: not checked.
-    UnsafePath,
-    /// Something other than a regular file stands under the name: a
-    /// symlink (never followed), a FIFO, a device, a folder.
-    NotRegular,
-}
-
-impl std::fmt::Display for FileCheck {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            FileCheck::Ok => f.write_str("OK"),
-            FileCheck::Missing => f.write_str("MISSING"),
-            FileCheck::SizeDiffers { expected, actual } => {
-                write!(f, "FAILED (size {actual} bytes, expected {expected})")
-            }
-            FileCheck::HashDiffers => f.write_str("FAILED (content differs)"),
-            FileCheck::UnsafePath => f.write_str("FAILED (path outside the folder)"),
-            FileCheck::NotRegular => f.write_str("FAILED (not a regular file)"),
-        }
-    }
-}
-
-/// The result of checking a folder against its manifest.
-#[derive(Debug, Clone)]
-pub struct VerifyReport {
-    /// The manifest that was checked against.
-    pub manifest: Manifest,
-    /// Each entry's path and result, in the manifest's order.
-    pub files: Vec<(String, FileCheck)>,
-}
-
-impl VerifyReport {
-    /// True when every file matches.
-    pub fn is_ok(&self) -> bool {
-        self.files.iter().all(|(_, check)| *check == FileCheck::Ok)
-    }
-}
-
-/// Re-hashes every file of a folder against its `manifest.json`.
-pub async fn verify(dir: impl AsRef<Path>) -> Result<VerifyReport> {
-    let dir = dir.as_ref().to_owned();
-    tokio::task::spawn_blocking(move || {
-        let folder = Folder::open(&dir).map_err(|e| Error::io("open the folder", &dir, e))?;
-        if let Ok(None) = folder.kind_of(MANIFEST_FILE) {
-            let staging = folder.kind_of(staging::STAGING_DIR);
-            return Err(Error::NoManifest {
-                dir,
-                unfinished: matches!(staging, Ok(Some(rustix::fs::FileType::Directory))),
-            });
-        }
-        let manifest = Manifest::read_in(&folder)?;
-        let files = manifest
-            .files
-            .iter()
-            .map(|entry| (entry.path.clone(), check(&folder, entry)))
-            .collect();
-        Ok(VerifyReport { manifest, files })
-    })
-    .await
-    .map_err(|e| Error::Internal(format!("verification stopped: {e}")))?
-}
-
-/// Checks one entry. A path is only ever a plain name inside the folder,
-/// and only a regular file is read. Blocking: call from a blocking thread.
-pub(crate) fn check(folder: &Folder, entry: &FileEntry) -> FileCheck {
-    let mut file = match folder.open_regular(&entry.path) {
-        Ok(file) => file,
-        Err(OpenError::UnsafeName) => return FileCheck::UnsafePath,
-        Err(OpenError::NotRegular) => return FileCheck::NotRegular,
-        Err(OpenError::Missing | OpenError::Io(_)) => return FileCheck::Missing,
-    };
-    let actual = match file.metadata() {
-        Ok(meta) => meta.len(),
-        Err(_) => return FileCheck::Missing,
-    };
-    if actual != entry.size {
-        return FileCheck::SizeDiffers {
-            expected: entry.size,
-            actual,
-        };
-    }
-    match sha256_of(&mut file) {
-        Ok(hash) if hash.eq_ignore_ascii_case(&entry.sha256) => FileCheck::Ok,
-        Ok(_) => FileCheck::HashDiffers,
-        Err(_) => FileCheck::Missing,
-    }
-}
-
-/// The SHA-256 of everything `file` reads, in lower-case hex.
-pub(crate) fn sha256_of(mut file: impl Read) -> std::io::Result<String> {
-    let mut hasher = Sha256::new();
-    let mut buffer = vec![0u8; 256 * 1024];
-    loop {
-        let n = file.read(&mut buffer)?;
-        if n == 0 {
-            return Ok(format!("{:x}", hasher.finalize()));
-        }
-        hasher.update(&buffer[..n]);
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::output_role::View;
+    use sha2::{Digest, Sha256};
 
     fn entry(path: &str, content: &[u8]) -> FileEntry {
         FileEntry {
             role: OutputRole::Model,
-            field: None,
             path: path.into(),
             size: content.len() as u64,
             sha256: format!("{:x}", Sha256::digest(content)),
@@ -373,39 +263,6 @@ mod tests {
 
     fn open(dir: &tempfile::TempDir) -> Arc<Folder> {
         Arc::new(Folder::open(dir.path()).expect("open"))
-    }
-
-    #[test]
-    fn checks_each_way_a_file_can_differ() {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let folder = open(&dir);
-        std::fs::write(dir.path().join("a.glb"), b"hello").expect("write");
-        std::fs::write(dir.path().join("b.glb"), b"hellO").expect("write");
-        std::fs::write(dir.path().join("c.glb"), b"hello!").expect("write");
-        assert_eq!(check(&folder, &entry("a.glb", b"hello")), FileCheck::Ok);
-        assert_eq!(
-            check(&folder, &entry("b.glb", b"hello")),
-            FileCheck::HashDiffers
-        );
-        assert_eq!(
-            check(&folder, &entry("c.glb", b"hello")),
-            FileCheck::SizeDiffers {
-                expected: 5,
-                actual: 6
-            }
-        );
-        assert_eq!(
-            check(&folder, &entry("d.glb", b"hello")),
-            FileCheck::Missing
-        );
-        assert_eq!(
-            check(&folder, &entry("../a.glb", b"hello")),
-            FileCheck::UnsafePath
-        );
-        assert_eq!(
-            check(&folder, &entry("/etc/passwd", b"hello")),
-            FileCheck::UnsafePath
-        );
     }
 
     #[test]
@@ -573,18 +430,17 @@ mod tests {
     fn every_role_of_the_table_each_view_and_an_open_output_round_trip_byte_for_byte() {
         let manifest: Manifest = serde_json::from_str(EVERY_ROLE).expect("read");
         let roles: Vec<&OutputRole> = manifest.files.iter().map(|f| &f.role).collect();
-        let mut expected: Vec<OutputRole> = OutputRole::TABLE.to_vec();
-        expected.push(OutputRole::Open("model_1".into()));
+        let mut expected: Vec<OutputRole> = OutputRole::table().cloned().collect();
+        expected.push(OutputRole::open("model_1", "model_urls[1]"));
         assert_eq!(roles, expected.iter().collect::<Vec<_>>());
         assert_eq!(
             manifest.files[0].aliases,
             [
                 OutputRole::PbrModel,
                 OutputRole::Multiview(View::Right),
-                OutputRole::Open("image_0".into())
+                OutputRole::from_stem("image_0")
             ]
         );
-        assert_eq!(manifest.files[12].field.as_deref(), Some("model_urls[1]"));
         assert_eq!(manifest.to_json().expect("write"), EVERY_ROLE);
     }
 
@@ -638,23 +494,24 @@ mod tests {
         let text = UNKNOWN_ROLES;
         let manifest: Manifest = serde_json::from_str(text).expect("an unknown role reads");
         let files = &manifest.files;
-        assert_eq!(files[0].role, OutputRole::Open("splat_v2".into()));
+        assert_eq!(files[0].role, OutputRole::open("splat_v2", "splat_url"));
         assert_eq!(
             files[0].aliases,
             [
-                OutputRole::Open("gaussian_0".into()),
-                OutputRole::Open("multiview_4_top".into())
+                OutputRole::from_stem("gaussian_0"),
+                OutputRole::from_stem("multiview_4_top")
             ]
         );
         assert_eq!(
             files[1].role,
-            OutputRole::UnknownView {
+            OutputRole::Unknown {
                 role: "multiview".into(),
                 view: Some("top".into()),
-                index: Some(4)
+                index: Some(4),
+                field: None,
             }
         );
-        assert_eq!(files[2].role, OutputRole::Open("hologram".into()));
+        assert_eq!(files[2].role, OutputRole::from_stem("hologram"));
         assert_eq!(manifest.to_json().expect("write"), text);
     }
 }

@@ -13,7 +13,8 @@ use std::sync::Arc;
 use reqwest::Url;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 
-use crate::error::{Causes, cause_chain};
+use crate::hint::{Hint, Setting};
+use crate::text::{Causes, cause_chain};
 
 /// What kept a request from getting an answer.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -89,23 +90,22 @@ impl NetFault {
     }
 
     /// What to do about it, for the API host.
-    pub fn advice(self) -> &'static str {
+    pub fn advice(self) -> String {
+        let base = Setting::ApiBase;
         match self {
-            NetFault::NameNotResolved => {
-                "check --api-base or TRIPO_API_BASE for a typo; if it is right, check the network's DNS or the proxy settings"
-            }
-            NetFault::Refused => {
-                "nothing listens there; check the host and port in --api-base or TRIPO_API_BASE; if they are right, the service is down"
-            }
-            NetFault::Tls => {
-                "check that --api-base or TRIPO_API_BASE starts with https:// only for a TLS server; a proxy that intercepts TLS needs its certificate trusted"
-            }
+            NetFault::NameNotResolved => format!(
+                "check {base} or TRIPO_API_BASE for a typo; if it is right, check the network's DNS or the proxy settings"
+            ),
+            NetFault::Refused => format!(
+                "nothing listens there; check the host and port in {base} or TRIPO_API_BASE; if they are right, the service is down"
+            ),
+            NetFault::Tls => format!(
+                "check that {base} or TRIPO_API_BASE starts with https:// only for a TLS server; a proxy that intercepts TLS needs its certificate trusted"
+            ),
             NetFault::TimedOut | NetFault::Unreachable => {
-                "check the network connection and the proxy settings (HTTPS_PROXY); if they are fine, the service is down: try again later"
+                "check the network connection and the proxy settings (HTTPS_PROXY); if they are fine, the service is down: try again later".to_owned()
             }
-            NetFault::Broken => {
-                "the service or a proxy in between is failing; try again in a few minutes"
-            }
+            NetFault::Broken => Hint::TryLater.to_string(),
         }
     }
 }

@@ -8,33 +8,21 @@ use crate::assets::RoleSelector;
 use crate::concurrency::TransferLimit;
 use crate::events::Observer;
 
-/// How a fetch behaves. Start from `FetchOptions::default()`.
+/// How a fetch behaves: `FetchOptions::default()`, then a setter for each
+/// knob to change (a builder, so a knob added later breaks no caller).
 #[derive(Clone)]
 #[non_exhaustive]
 pub struct FetchOptions {
-    /// How long to wait for the task to finish. Default: 30 minutes.
-    pub timeout: Duration,
-    /// Only these outputs (empty: all of them).
-    pub only: Vec<RoleSelector>,
-    /// Download everything again, even files an earlier run completed.
-    pub force: bool,
-    /// At most this many transfers at once. Default: all of them.
-    pub concurrency: Option<NonZeroUsize>,
-    /// A bound on transfers shared with other fetches (on top of
-    /// `concurrency`). Default: none.
-    pub shared_limit: Option<TransferLimit>,
-    /// A transfer that receives no byte for this long is abandoned and
-    /// resumed. Default: 30 seconds.
-    pub stall_timeout: Duration,
-    /// Check each file's content against its type before keeping it (an
-    /// error page where a model should be, a damaged GLB). Default: true.
-    pub content_check: bool,
-    /// The most bytes one file may bring when the CDN announces no length;
-    /// a file that announces its length may bring exactly that. Default:
-    /// 4 GiB.
-    pub max_size: u64,
-    /// Receives the pipeline's events.
-    pub observer: Option<Arc<dyn Observer>>,
+    // Each knob is documented at its setter.
+    pub(crate) timeout: Duration,
+    pub(crate) only: Vec<RoleSelector>,
+    pub(crate) force: bool,
+    pub(crate) concurrency: Option<NonZeroUsize>,
+    pub(crate) shared_limit: Option<TransferLimit>,
+    pub(crate) stall_timeout: Duration,
+    pub(crate) content_check: bool,
+    pub(crate) max_size: u64,
+    pub(crate) observer: Option<Arc<dyn Observer>>,
 }
 
 impl Default for FetchOptions {
@@ -70,55 +58,60 @@ impl std::fmt::Debug for FetchOptions {
 }
 
 impl FetchOptions {
-    /// Sets [`FetchOptions::timeout`].
+    /// How long to wait for the task to finish. Default: 30 minutes.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
         self
     }
 
-    /// Sets [`FetchOptions::only`].
+    /// Only these outputs (empty: all of them).
     pub fn only(mut self, only: impl IntoIterator<Item = RoleSelector>) -> Self {
         self.only = only.into_iter().collect();
         self
     }
 
-    /// Sets [`FetchOptions::force`].
+    /// Download everything again, even files an earlier run completed.
     pub fn force(mut self, force: bool) -> Self {
         self.force = force;
         self
     }
 
-    /// Sets [`FetchOptions::concurrency`].
+    /// At most this many transfers at once. Default: all of them.
     pub fn concurrency(mut self, concurrency: NonZeroUsize) -> Self {
         self.concurrency = Some(concurrency);
         self
     }
 
-    /// Sets [`FetchOptions::shared_limit`].
+    /// A bound on transfers shared with other fetches (on top of
+    /// `concurrency`). Default: none.
     pub fn shared_limit(mut self, limit: TransferLimit) -> Self {
         self.shared_limit = Some(limit);
         self
     }
 
-    /// Sets [`FetchOptions::max_size`].
+    /// The most bytes one file may bring when the CDN announces no length;
+    /// a file that announces its length may bring exactly that. Default:
+    /// 4 GiB.
     pub fn max_size(mut self, max_size: u64) -> Self {
         self.max_size = max_size;
         self
     }
 
-    /// Sets [`FetchOptions::stall_timeout`].
+    /// A transfer that receives no byte for this long is abandoned and
+    /// resumed. Default: 30 seconds.
     pub fn stall_timeout(mut self, stall_timeout: Duration) -> Self {
         self.stall_timeout = stall_timeout;
         self
     }
 
-    /// Sets [`FetchOptions::content_check`].
+    /// Check each file's content against its type before keeping it (an
+    /// error page where a model should be, a damaged GLB). Default: true.
     pub fn content_check(mut self, content_check: bool) -> Self {
         self.content_check = content_check;
         self
     }
 
-    /// Sets [`FetchOptions::observer`].
+    /// Receives the pipeline's events.
     pub fn observer(mut self, observer: impl Observer + 'static) -> Self {
         self.observer = Some(Arc::new(observer));
         self

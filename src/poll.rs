@@ -475,7 +475,7 @@ mod tests {
             error_code: None,
             error_message: None,
             output: Default::default(),
-            trace_id: None,
+            trace_id: crate::task::TraceId::default(),
             received_at: UNIX_EPOCH + Duration::from_secs(1_800_000_000) + secs(at),
         }
     }

@@ -3,15 +3,16 @@
 //! of the earlier manifest's other entries (say, from a run with another
 //! `--only`) are still complete and stay listed.
 //!
-//! Entries are matched to the plan by typed role ([`OutputRole`], what the
-//! manifest calls a role): a planned file is done when an entry's role or
-//! one of its aliases is the file's role. An open-ended output is known by
-//! its name (its `field` may move between answers).
+//! Entries are matched to the plan by typed role
+//! ([`OutputRole`](crate::OutputRole), what the manifest calls a role): a
+//! planned file is done when an entry's role or one of its aliases names
+//! the same output as the file's role. An open-ended output is known by its
+//! name (its `field` may move between answers, and an alias has none).
 
 use crate::assets::{Asset, ContractOrder};
 use crate::folder::Folder;
-use crate::manifest::{self, FileCheck, FileEntry, Manifest};
-use crate::output_role::OutputRole;
+use crate::manifest::{FileEntry, Manifest};
+use crate::verify::{self, FileCheck};
 
 /// The plan, split by what an earlier run left.
 #[derive(Debug, Default)]
@@ -40,12 +41,11 @@ pub(crate) fn split(
     };
     let mut rerun = Rerun::default();
     for asset in planned {
-        let role = OutputRole::from(&asset.role);
         let done = previous
             .files
             .iter()
-            .find(|entry| entry.roles().any(|r| *r == role))
-            .filter(|entry| manifest::check(folder, entry) == FileCheck::Ok);
+            .find(|entry| entry.roles().any(|r| r.same_output(&asset.role)))
+            .filter(|entry| verify::check(folder, entry) == FileCheck::Ok);
         match done {
             Some(entry) if !rerun.kept.contains(entry) => rerun.kept.push(entry.clone()),
             Some(_) => {}
@@ -72,9 +72,9 @@ pub(crate) fn still_complete(
         .filter(|old| {
             !files
                 .iter()
-                .any(|f| f.path == old.path || f.role == old.role)
+                .any(|f| f.path == old.path || f.role.same_output(&old.role))
         })
-        .filter(|old| manifest::check(folder, old) == FileCheck::Ok)
+        .filter(|old| verify::check(folder, old) == FileCheck::Ok)
         .cloned()
         .collect()
 }
@@ -156,5 +156,43 @@ mod tests {
         files.extend(still_complete(&folder, Some(&previous), &files));
         in_contract_order(&mut files, &ContractOrder::of(output));
         assert_eq!(files, [model, thumbnail, splat, top]);
+    }
+
+    #[test]
+    fn an_open_output_is_kept_by_its_name_wherever_its_field_moved() {
+        let dir = tempfile::tempdir().expect("tempdir");
+        for (name, content) in [("model.glb", &b"m"[..]), ("splat.ply", b"s")] {
+            std::fs::write(dir.path().join(name), content).expect("write");
+        }
+        let folder = Folder::open(dir.path()).expect("open");
+        let model = entry(
+            serde_json::json!({"role": "model", "path": "model.glb", "aliases": ["thumbnail"]}),
+            b"m",
+        );
+        let splat = entry(
+            serde_json::json!({"role": "splat", "field": "splat_url", "path": "splat.ply"}),
+            b"s",
+        );
+        let previous = Manifest {
+            schema_version: 1,
+            task_id: "t".into(),
+            task_type: None,
+            create_time: None,
+            fetched_at: "2026-11-28T17:34:05Z".into(),
+            generator: "fetch-assets 0.1.0".into(),
+            files: vec![model.clone(), splat.clone()],
+        };
+        // The thumbnail was the model's alias, and the splat's key moved.
+        let output = serde_json::json!({
+            "thumbnail_url": "https://c/t.png",
+            "splat": "https://c/s.ply",
+        });
+        let planned = assets::plan(output.as_object().expect("an object"));
+        let fields: Vec<Option<&str>> = planned.iter().map(|a| a.role.field()).collect();
+        assert_eq!(fields, [Some("splat"), Some("thumbnail_url")]);
+
+        let rerun = split(&folder, Some(&previous), planned, false);
+        assert_eq!(rerun.kept, [splat, model]);
+        assert!(rerun.to_fetch.is_empty(), "{:?}", rerun.to_fetch);
     }
 }

@@ -66,8 +66,22 @@ pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
     if let Ok(seconds) = value.parse::<u64>() {
         return Some(Duration::from_secs(seconds));
     }
-    let at = httpdate::parse_http_date(value).ok()?;
+    let at = SystemTime::try_from(parse_http_date(value)?).ok()?;
     Some(at.duration_since(now).unwrap_or_default())
+}
+
+/// An HTTP date (RFC 9110, section 5.6.7) in any of the three forms a
+/// recipient must accept: the preferred `Sun, 06 Nov 1994 08:49:37 GMT`,
+/// and the obsolete `Sunday, 06-Nov-94 08:49:37 GMT` and
+/// `Sun Nov  6 08:49:37 1994` (both in UTC).
+fn parse_http_date(value: &str) -> Option<jiff::Timestamp> {
+    if let Ok(at) = jiff::fmt::rfc2822::DateTimeParser::new().parse_timestamp(value) {
+        return Some(at);
+    }
+    ["%A, %d-%b-%y %H:%M:%S GMT", "%a %b %e %H:%M:%S %Y"]
+        .into_iter()
+        .find_map(|format| jiff::civil::DateTime::strptime(format, value).ok())
+        .and_then(|civil| jiff::tz::Offset::UTC.to_timestamp(civil).ok())
 }
 
 /// The `Retry-After` of a response, if it has a readable one.
@@ -107,7 +121,10 @@ mod tests {
 
     #[test]
     fn retry_after_seconds_and_dates() {
-        let now = httpdate::parse_http_date("Sat, 28 Nov 2026 17:00:00 GMT").expect("date");
+        let now = "2026-11-28T17:00:00Z"
+            .parse::<jiff::Timestamp>()
+            .and_then(SystemTime::try_from)
+            .expect("date");
         assert_eq!(parse_retry_after("7", now), Some(Duration::from_secs(7)));
         assert_eq!(
             parse_retry_after("Sat, 28 Nov 2026 17:00:12 GMT", now),
@@ -116,6 +133,25 @@ mod tests {
         assert_eq!(
             parse_retry_after("Sat, 28 Nov 2026 16:00:00 GMT", now),
             Some(Duration::ZERO)
+        );
+        assert_eq!(
+            parse_retry_after("Saturday, 28-Nov-26 17:00:05 GMT", now),
+            Some(Duration::from_secs(5)),
+            "the obsolete RFC 850 form"
+        );
+        assert_eq!(
+            parse_retry_after("Sat Nov 28 17:00:09 2026", now),
+            Some(Duration::from_secs(9)),
+            "the obsolete asctime form"
+        );
+        assert_eq!(
+            parse_retry_after("Sun Nov  1 17:00:00 2026", now),
+            Some(Duration::ZERO),
+            "asctime pads a one-digit day with a space"
+        );
+        assert_eq!(
+            parse_retry_after("Sat, 28 Nov 2026 25:00:00 GMT", now),
+            None
         );
         assert_eq!(parse_retry_after("soon", now), None);
         assert_eq!(parse_retry_after("-3", now), None);

@@ -7,8 +7,29 @@ use std::time::{Duration, SystemTime};
 
 use serde_json::{Map, Value};
 
-use crate::error::{TraceId, printable};
 use crate::link;
+use crate::text::printable;
+
+/// The API's trace id for a request, shown in messages because it is what
+/// Tripo support asks for.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TraceId(pub Option<String>);
+
+impl TraceId {
+    /// The id, when the API gave one.
+    pub fn as_str(&self) -> Option<&str> {
+        self.0.as_deref()
+    }
+}
+
+impl fmt::Display for TraceId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match &self.0 {
+            Some(id) => write!(f, " [trace id {id}]"),
+            None => Ok(()),
+        }
+    }
+}
 
 /// A task's status. `Other` is a status this version does not know; it is
 /// treated as still going, so a new intermediate status does not end a run.
@@ -105,7 +126,7 @@ pub struct Task {
     /// the task shows each link without its query).
     pub output: Map<String, Value>,
     /// The trace id of the answer.
-    pub trace_id: Option<String>,
+    pub trace_id: TraceId,
     /// When the answer arrived: links without a readable expiry count from here.
     pub received_at: SystemTime,
 }
@@ -190,7 +211,7 @@ pub(crate) fn parse_task(
             .and_then(Value::as_object)
             .cloned()
             .unwrap_or_default(),
-        trace_id: trace.0,
+        trace_id: trace,
         received_at,
     })
 }

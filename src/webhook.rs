@@ -6,7 +6,7 @@
 //! `Tripo-Webhook-Signature: t=<unix>,v1=<hex>[,v1=<hex>…]` carries
 //! HMAC-SHA256 of `"<t>.<raw body>"`, keyed with the whole `whsec_…`
 //! secret (prefix included). While a secret rotates the service signs with
-//! both, so any one `v1` that matches is enough. [`verify`] is the whole
+//! both, so any one `v1` that matches is enough. [`check_delivery`] is the whole
 //! check, usable by any Rust server; `fetch-assets listen` is one such.
 
 use std::fmt;
@@ -17,8 +17,11 @@ use http::HeaderMap;
 use serde_json::Value;
 use sha2::Sha256;
 
-use crate::error::{Error, Result, TraceId};
+use crate::error::{Error, Result};
+use crate::hint::Setting;
+use crate::task::TraceId;
 use crate::task::{self, Task};
+use crate::text::printable;
 
 /// The largest delivery accepted: a task event is a few kilobytes.
 pub const MAX_DELIVERY_BYTES: usize = 1 << 20;
@@ -47,9 +50,10 @@ impl WebhookSecret {
     pub fn new(secret: impl Into<String>) -> Result<WebhookSecret> {
         let secret = secret.into().trim().to_owned();
         if secret.is_empty() {
-            return Err(Error::Usage(
-                "the webhook secret is empty: pass --secret or set TRIPO_WEBHOOK_SECRET to the whsec_… secret the developer console shows for the webhook".into(),
-            ));
+            return Err(Error::Usage(format!(
+                "the webhook secret is empty: pass {} or set TRIPO_WEBHOOK_SECRET to the whsec_… secret the developer console shows for the webhook",
+                Setting::WebhookSecret
+            )));
         }
         Ok(WebhookSecret(secret))
     }
@@ -67,7 +71,7 @@ impl fmt::Debug for WebhookSecret {
     }
 }
 
-/// A delivery that passed [`verify`].
+/// A delivery that passed [`check_delivery`].
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct WebhookEvent {
@@ -154,11 +158,30 @@ impl Rejection {
     }
 }
 
+/// What can be checked before a delivery's body is read: a signature
+/// header that is there, well formed, and signed within [`TOLERANCE`] of
+/// `now`. A server calls it first, so that unsigned, malformed or replayed
+/// requests cost it no body; [`check_delivery`] checks all of it again.
+pub fn check_signature_header(headers: &HeaderMap, now: SystemTime) -> Result<(), Rejection> {
+    let signature = header(headers, SIGNATURE_HEADER).ok_or(Rejection::NoSignature)?;
+    let (signed_at, _) = parse_signature(signature)?;
+    check_age(signed_at, now)
+}
+
+/// A header's text, trimmed, when it has some.
+fn header<'h>(headers: &'h HeaderMap, name: &str) -> Option<&'h str> {
+    headers
+        .get(name)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+}
+
 /// Checks one delivery: its size, its signature over the raw `body` (in
 /// constant time, any `v1` matching), its age against `now`, then that it
 /// is a JSON event. Nothing about the body is believed before the signature
 /// matches.
-pub fn verify(
+pub fn check_delivery(
     headers: &HeaderMap,
     body: &[u8],
     secret: &WebhookSecret,
@@ -169,13 +192,7 @@ pub fn verify(
             limit: MAX_DELIVERY_BYTES,
         });
     }
-    let header = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .map(str::trim)
-            .filter(|v| !v.is_empty())
-    };
+    let header = |name: &str| header(headers, name);
     let signature = header(SIGNATURE_HEADER).ok_or(Rejection::NoSignature)?;
     let (signed_at, candidates) = parse_signature(signature)?;
 
@@ -196,9 +213,10 @@ pub fn verify(
     let event = json
         .as_object()
         .ok_or_else(|| Rejection::NotAnEvent("not a JSON object".into()))?;
-    let text = |name: &str| event.get(name).and_then(Value::as_str).map(str::to_owned);
+    // Names that reach logs and messages: shown escaped, as all server text.
+    let text = |name: &str| event.get(name).and_then(Value::as_str).map(printable);
     let event_type = text("type")
-        .or_else(|| header(EVENT_HEADER).map(str::to_owned))
+        .or_else(|| header(EVENT_HEADER).map(printable))
         .ok_or_else(|| Rejection::NotAnEvent("no \"type\"".into()))?;
     let id = text("id");
     let task = match event.get("data").and_then(Value::as_object) {
@@ -218,7 +236,7 @@ pub fn verify(
     };
     let delivery = header(DELIVERY_HEADER)
         .or_else(|| header(ID_HEADER))
-        .map(str::to_owned)
+        .map(printable)
         .or_else(|| id.clone())
         .ok_or_else(|| {
             Rejection::NotAnEvent("no Tripo-Webhook-Delivery header and no \"id\"".into())
@@ -330,7 +348,7 @@ mod tests {
     }
 
     fn check(signature: &str, body: &[u8]) -> Result<WebhookEvent, Rejection> {
-        verify(
+        check_delivery(
             &headers(signature),
             body,
             &WebhookSecret::new(SECRET).expect("secret"),
@@ -495,7 +513,7 @@ mod tests {
     fn unsigned_oversize_and_unreadable_deliveries() {
         let secret = WebhookSecret::new(SECRET).expect("secret");
         assert_eq!(
-            verify(&HeaderMap::new(), &body(), &secret, now()).map(|_| ()),
+            check_delivery(&HeaderMap::new(), &body(), &secret, now()).map(|_| ()),
             Err(Rejection::NoSignature)
         );
         let big = vec![b' '; MAX_DELIVERY_BYTES + 1];

@@ -40,6 +40,7 @@ fn verify(py: Python<'_>, out_dir: PathBuf) -> PyResult<(String, Vec<FileVerdict
 
 #[pymodule]
 fn _native(module: &Bound<'_, PyModule>) -> PyResult<()> {
+    library::use_python_wording();
     module.add_class::<client::Client>()?;
     module.add_class::<client::FetchHandle>()?;
     module.add_function(wrap_pyfunction!(verify, module)?)?;

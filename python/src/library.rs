@@ -10,8 +10,10 @@ use std::str::FromStr;
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
-use fetch_assets::task_report::TaskReport;
-use fetch_assets::{ApiVersion, Client, Error, Event, FetchOptions, FileCheck, RoleSelector};
+use fetch_assets::{
+    ApiVersion, Client, Error, Event, FetchOptions, FileCheck, RoleSelector, Setting, TaskReport,
+    Wording,
+};
 use futures::StreamExt;
 use serde_json::{Map, Value, json};
 use tokio::runtime::Handle;
@@ -33,7 +35,7 @@ impl From<&Error> for Failure {
         Failure {
             exit_code: error.exit_code(),
             message: error.to_string(),
-            hint: error.hint().map(str::to_owned),
+            hint: error.hint().map(|hint| hint.to_string()),
         }
     }
 }
@@ -56,6 +58,40 @@ impl Failure {
             hint: Some("this is a bug; please report it".to_owned()),
         }
     }
+}
+
+/// How messages and hints name what a Python caller can change: the
+/// keyword arguments of `fetch_assets.Client` and its calls.
+pub struct PythonWording;
+
+impl Wording for PythonWording {
+    fn setting(&self, setting: Setting) -> &'static str {
+        match setting {
+            Setting::ApiKey => "api_key=",
+            Setting::ApiBase => "api_base=",
+            Setting::Timeout => "timeout=",
+            Setting::StallTimeout => "stall_timeout=",
+            Setting::MaxSize => "max_size=",
+            Setting::NoContentCheck => "content_check=False",
+            Setting::Force => "force=True",
+            Setting::Only => "only=",
+            // Settings of the command's `listen`, which Python does not have.
+            _ => "the command's options",
+        }
+    }
+
+    fn run_again(&self) -> &'static str {
+        "call fetch again with the same task and folder"
+    }
+
+    fn first_fetch(&self) -> &'static str {
+        "Client().fetch(task_id, out_dir)"
+    }
+}
+
+/// Makes every later message use [`PythonWording`] (once per process).
+pub fn use_python_wording() {
+    fetch_assets::set_wording(PythonWording);
 }
 
 /// What a client is made from, kept so a forked child can build its own
@@ -328,7 +364,7 @@ impl Names {
                     "progress": progress,
                     "queue_position": queue_position,
                     "estimate": estimate.map(|d| d.as_secs_f64()),
-                    "trace_id": trace_id,
+                    "trace_id": trace_id.as_str(),
                 }),
             ),
             Event::ApiRetry {
@@ -346,7 +382,13 @@ impl Names {
                 let files: Vec<Value> = files
                     .iter()
                     .map(|f| {
-                        json!({"role": f.role, "file": f.name, "stem": &*f.file, "source": f.source})
+                        json!({
+                            "role": f.role.name(),
+                            "view": f.role.view().map(|v| v.name()),
+                            "file": f.name,
+                            "stem": &*f.file,
+                            "source": f.source,
+                        })
                     })
                     .collect();
                 ("planned", json!({ "files": files }))
@@ -381,7 +423,7 @@ impl Names {
                 ("link_expired", json!({ "cause": cause })).with_file(names, file)
             }
             Event::LinksRefreshed { trace_id } => {
-                ("links_refreshed", json!({ "trace_id": trace_id }))
+                ("links_refreshed", json!({ "trace_id": trace_id.as_str() }))
             }
             Event::FileComplete { file, path, size } => {
                 names.insert(file.clone(), path.clone());

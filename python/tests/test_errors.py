@@ -30,6 +30,7 @@ def test_usage_errors(fake, tmp_path: Path) -> None:
     with pytest.raises(fa.UsageError) as no_key:
         fa.Client(api_base="http://127.0.0.1:9")
     assert no_key.value.exit_code == 2 and "TRIPO_API_KEY" in str(no_key.value)
+    assert "api_key=" in str(no_key.value), "messages name the keyword arguments, not flags"
 
     service = fake({"fixture": "v3_bare_task"})
     client = service.client()
@@ -89,4 +90,4 @@ def test_a_folder_of_another_task_is_a_usage_error(fake, tmp_path: Path) -> None
     other = fake({"fixture": "v3_model_pbr_same"})
     with pytest.raises(fa.UsageError) as refused:
         other.client().fetch(other.task_id, tmp_path)
-    assert refused.value.hint is not None and "--force" in refused.value.hint
+    assert refused.value.hint is not None and "force=True" in refused.value.hint

@@ -26,10 +26,11 @@ use tokio::sync::mpsc::UnboundedSender;
 use tokio::time::Instant;
 
 use crate::api::{ApiClient, ApiVersion, Listed, MAX_LIST_IDS};
-use crate::error::{ApiProblem, Error, Result, TraceId};
+use crate::error::{ApiProblem, Error, Result};
 use crate::events::{Event, Observer};
 use crate::fetch;
 use crate::poll::PollSchedule;
+use crate::task::TraceId;
 use crate::task::{Task, TaskStatus};
 
 /// The shortest time between two rounds of requests.

@@ -12,9 +12,10 @@ use tokio::task::JoinSet;
 
 use super::journal::{Entry, Journal, Opened};
 use super::{ListenEvent, ListenOptions};
-use crate::error::{Error, TraceId};
+use crate::error::Error;
 use crate::fetch::check_task_id;
 use crate::manifest::Manifest;
+use crate::task::TraceId;
 use crate::task::{Task, TaskStatus};
 use crate::task_report::TaskReport;
 use crate::webhook::{Rejection, WebhookEvent};

@@ -3,7 +3,7 @@
 //! instead of poll").
 //!
 //! The flow of one delivery: the server (`server.rs`) reads it (at most
-//! 1 MiB) and checks it with [`crate::webhook::verify`]; the desk
+//! 1 MiB) and checks it with [`crate::webhook::check_delivery`]; the desk
 //! (`desk.rs`) decides whether it is new (not a delivery already seen, not a
 //! task in flight or complete in its folder), writes it to the journal
 //! (`journal.rs`) and waits for the sync, and only
@@ -28,6 +28,7 @@ use std::time::{Duration, SystemTime};
 use tokio::sync::watch;
 
 use crate::error::{Error, Result};
+use crate::hint::Setting;
 use crate::task_report::TaskReport;
 use crate::webhook::{Rejection, WebhookSecret};
 use crate::{Client, FetchOptions};
@@ -170,8 +171,9 @@ pub async fn listen(
         .await
         .map_err(|e| {
             Error::Usage(format!(
-                "could not listen on {}: {e}: choose another --addr",
-                options.addr
+                "could not listen on {}: {e}: choose another {}",
+                options.addr,
+                Setting::ListenAddress
             ))
         })?;
     let addr = listener

@@ -129,10 +129,10 @@ pub(super) async fn stream(
             },
             Ok(None) => break,
             Ok(Some(Err(e))) => {
-                return Err(Cut::Fault(DownloadCause::Broke {
-                    at: *received,
-                    source: e.without_url(),
-                }));
+                return Err(Cut::Fault(DownloadCause::broke(
+                    *received,
+                    &e.without_url(),
+                )));
             }
             Ok(Some(Ok(chunk))) => chunk,
         };

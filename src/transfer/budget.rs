@@ -8,8 +8,9 @@
 
 use std::time::Duration;
 
-use crate::error::{DownloadCause, Error, TraceId, Tried};
+use crate::error::{DownloadCause, Error, Tried};
 use crate::retry::RetryPolicy;
+use crate::task::TraceId;
 
 /// The budget of one file.
 #[derive(Debug)]

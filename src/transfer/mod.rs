@@ -6,22 +6,24 @@
 //! place. A transfer that ends early (a failure, the run dropped) leaves
 //! what it received staged, for the next run to reuse or resume.
 //!
-//! The parts: [`decide`] says what an answer means (a pure function, tested
-//! as a table); [`body`] streams a body under the stall rule; [`writer`]
-//! writes and hashes on a thread of its own; [`staged`] is the file's bytes
-//! and record across runs; [`validator`] tells versions apart; [`budget`]
-//! bounds the tries and is the one way a file gives up. This file drives
-//! them, request by request.
+//! The parts: [`decide`] says what an answer means, [`next`] what the
+//! driver does then, and [`kept`] what an earlier run's file is worth (pure
+//! functions, each tested as a table); [`body`] streams a body under the
+//! stall rule; [`writer`] writes and hashes on threads of its own;
+//! [`staged`] is the file's bytes and record across runs; [`validator`]
+//! tells versions apart; [`budget`] bounds the tries and is the one way a
+//! file gives up. This file drives them, request by request, and does its
+//! file work on blocking threads.
 
 mod body;
 mod budget;
 mod decide;
+mod kept;
+mod next;
 mod space;
 mod staged;
 mod validator;
 mod writer;
-
-pub(crate) use self::space::Space;
 
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
@@ -31,46 +33,80 @@ use sha2::{Digest, Sha256};
 
 use self::body::{Cap, Cut};
 use self::budget::Budget;
-use self::decide::{Answer, Asked, Step};
+use self::decide::{Answer, Asked};
+use self::next::{Before, Next, Outcome};
+use self::space::Space;
 use self::staged::{Found, Record, Staged};
 use self::validator::Validator;
 use self::writer::Writer;
 use crate::assets::{self, Asset};
 use crate::content::{self, Finding};
-use crate::error::{DownloadCause, Error, Result, TraceId};
+use crate::error::{DownloadCause, Error, Result};
 use crate::events::{Event, Observer};
 use crate::folder::Folder;
 use crate::link_book::{Lease, LinkBook};
 use crate::net;
 use crate::retry::{self, RetryPolicy};
 use crate::staging;
+use crate::task::TraceId;
+
+/// How each file of a run is fetched: the run's options, as a transfer
+/// reads them.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Rules {
+    /// Reuse nothing an earlier run staged (`--force`).
+    pub(crate) fresh: bool,
+    /// How transient faults are retried.
+    pub(crate) policy: RetryPolicy,
+    /// No byte for this long, or under 1 KiB/s on average over it: abandon
+    /// the request and resume.
+    pub(crate) stall_timeout: Duration,
+    /// The most a file that announces no length may bring (`--max-size`).
+    pub(crate) max_size: u64,
+    /// How many fresh links one file may ask for in a row without receiving
+    /// a new byte before giving up.
+    pub(crate) max_refreshes: u32,
+    /// Check each file's content against its type (`--no-content-check`
+    /// turns it off).
+    pub(crate) content_check: bool,
+}
 
 /// Everything a transfer needs that is shared by all transfers of a run.
 pub(crate) struct TransferContext {
     /// The client for the CDN: it never carries the API key.
-    pub cdn: reqwest::Client,
+    cdn: reqwest::Client,
     /// The output folder, held open.
-    pub folder: Arc<Folder>,
+    folder: Arc<Folder>,
     /// `.fetch-assets/` in it, where the files arrive (see [`staged`]).
-    pub staging: Arc<Folder>,
-    /// Reuse nothing an earlier run staged (`--force`).
-    pub fresh: bool,
-    pub links: Arc<LinkBook>,
-    pub policy: RetryPolicy,
-    /// No byte for this long, or under 1 KiB/s on average over it: abandon
-    /// the request and resume.
-    pub stall_timeout: Duration,
-    /// The most a file that announces no length may bring (`--max-size`).
-    pub max_size: u64,
+    staging: Arc<Folder>,
+    /// The current link of every file.
+    links: Arc<LinkBook>,
     /// Free space, against the lengths the files announce.
-    pub space: Arc<Space>,
-    /// How many fresh links one file may ask for in a row without receiving
-    /// a new byte before giving up.
-    pub max_refreshes: u32,
-    /// Check each file's content against its type (`--no-content-check`
-    /// turns it off).
-    pub content_check: bool,
-    pub observer: Arc<dyn Observer>,
+    space: Arc<Space>,
+    rules: Rules,
+    observer: Arc<dyn Observer>,
+}
+
+impl TransferContext {
+    /// The context of a run into `folder`, whose files arrive in `staging`.
+    pub(crate) fn new(
+        cdn: reqwest::Client,
+        folder: Arc<Folder>,
+        staging: Arc<Folder>,
+        links: Arc<LinkBook>,
+        rules: Rules,
+        observer: Arc<dyn Observer>,
+    ) -> TransferContext {
+        TransferContext {
+            cdn,
+            space: Space::new(folder.clone()),
+            folder,
+            staging,
+            links,
+            rules,
+            observer,
+        }
+    }
 }
 
 /// A complete, size-checked and hashed file, still in `.fetch-assets/`.
@@ -122,31 +158,64 @@ struct Arriving {
     validator: Option<Validator>,
 }
 
-/// What one request ended with.
-enum Outcome {
-    /// The whole file is in the staged file.
-    Complete,
-    /// The CDN refused the link: renew it.
-    Refused(DownloadCause),
-    /// Worth another try, after a pause.
-    Transient {
-        cause: DownloadCause,
-        retry_after: Option<Duration>,
-    },
-    /// Not worth another try.
-    Final(DownloadCause),
-    /// A local write failed.
-    Failed(Error),
+impl Arriving {
+    /// A file with no byte yet.
+    fn new(name: Arc<str>) -> Arriving {
+        Arriving {
+            name,
+            received: 0,
+            total: None,
+            content_type: None,
+            head: Vec::new(),
+            reservation: None,
+            validator: None,
+        }
+    }
+
+    /// A file an earlier run received `received` bytes of, as `record`
+    /// says, starting with `head`.
+    fn resumed(name: Arc<str>, received: u64, record: Record, head: Vec<u8>) -> Arriving {
+        Arriving {
+            received,
+            total: record.size,
+            content_type: record.content_type,
+            head,
+            validator: Some(record.validator),
+            ..Arriving::new(name)
+        }
+    }
+
+    /// Forgets every byte, and what the answers they came in said.
+    fn forget(&mut self) {
+        self.received = 0;
+        self.total = None;
+        self.content_type = None;
+        self.validator = None;
+        self.head.clear();
+    }
+
+    /// The record of the bytes as they stand, from `source` (the link
+    /// without its query); `sha256` and `content_checked` once complete.
+    fn record(&self, source: String, sha256: Option<String>, content_checked: bool) -> Record {
+        Record {
+            source,
+            validator: self.validator.clone().unwrap_or_default(),
+            size: self.total,
+            content_type: self.content_type.clone(),
+            sha256,
+            content_checked,
+        }
+    }
 }
 
 /// Fetches one file into `.fetch-assets/`, reusing or resuming what an
 /// earlier run staged for it. A file that fails keeps what it received
-/// when running again may finish it (see [`staged::worth_keeping`]).
+/// when running again may finish it (see [`kept::worth_keeping`]).
 pub(crate) async fn download(ctx: &TransferContext, asset: Asset) -> Result<Downloaded> {
     let stem = asset.role.stem();
     let result = fetch_file(ctx, asset).await;
     if let Err(error) = &result
-        && !staged::worth_keeping(error)
+        && !kept::worth_keeping(error)
     {
         let staging = ctx.staging.clone();
         // Best effort: what stays is started over by the next run.
@@ -155,36 +224,24 @@ pub(crate) async fn download(ctx: &TransferContext, asset: Asset) -> Result<Down
     result
 }
 
+/// The file from what an earlier run kept (reused, resumed, or started
+/// over) to complete, checked and recorded.
 async fn fetch_file(ctx: &TransferContext, mut asset: Asset) -> Result<Downloaded> {
     let name: Arc<str> = asset.role.stem().into();
-    let mut budget = Budget::new(ctx.policy, ctx.max_refreshes);
+    let mut budget = Budget::new(ctx.rules.policy, ctx.rules.max_refreshes);
     let Some(mut lease) = ctx.links.current(&asset.role) else {
         return Err(budget.give_up(name.to_string(), DownloadCause::NoLink, TraceId::default()));
     };
-    let source = lease.link.redacted();
-    let (mut staged, file, found) = {
-        let (staging, stem, fresh) = (ctx.staging.clone(), name.to_string(), ctx.fresh);
-        tokio::task::spawn_blocking(move || Staged::open(staging, &stem, &source, fresh))
-            .await
-            .map_err(|e| Error::Internal(format!("opening a staged file stopped: {e}")))?
-            .map_err(|e| Error::io("use", ctx.staging.shown(&staging::data_name(&name)), e))?
-    };
-    let mut arriving = Arriving {
-        name: name.clone(),
-        received: 0,
-        total: None,
-        content_type: None,
-        head: Vec::new(),
-        reservation: None,
-        validator: None,
-    };
-    let mut hasher = Sha256::new();
-    match found {
+    let (mut staged, file, found) = open_staged(ctx, &name, lease.link.redacted()).await?;
+    let (mut arriving, hashed) = match found {
         Found::Complete { size, record } => {
             match reuse(ctx, asset, staged, &lease, size, record).await? {
                 Ok(done) => return Ok(done),
                 // It fails the check this run makes: start it over.
-                Err((back, again)) => (asset, staged) = (back, again),
+                Err((back, again)) => {
+                    (asset, staged) = (back, again);
+                    (Arriving::new(name), Sha256::new())
+                }
             }
         }
         Found::Partial {
@@ -192,72 +249,98 @@ async fn fetch_file(ctx: &TransferContext, mut asset: Asset) -> Result<Downloade
             record,
             head,
             hashed,
-        } => {
-            hasher = hashed;
-            arriving.received = received;
-            arriving.total = record.size;
-            arriving.content_type = record.content_type;
-            arriving.head = head;
-            arriving.validator = Some(record.validator);
-        }
-        Found::Nothing => {}
-    }
-    let mut writer = Writer::resume(file, arriving.received, hasher);
+        } => (Arriving::resumed(name, received, record, head), hashed),
+        Found::Nothing => (Arriving::new(name), Sha256::new()),
+    };
+    let mut writer = Writer::resume(file, arriving.received, hashed);
+    let mut file = Transfer {
+        asset: &asset,
+        lease: &mut lease,
+        arriving: &mut arriving,
+        writer: &mut writer,
+        staged: &mut staged,
+        budget: &mut budget,
+    };
+    drive(ctx, &mut file).await?;
+    finish(ctx, asset, lease, arriving, writer, staged, budget).await
+}
 
+/// One file's state while its requests run.
+struct Transfer<'a> {
+    asset: &'a Asset,
+    lease: &'a mut Lease,
+    arriving: &'a mut Arriving,
+    writer: &'a mut Writer,
+    staged: &'a mut Staged,
+    budget: &'a mut Budget,
+}
+
+/// Request after request until the file is whole and passes the check of
+/// its first bytes, or gives up.
+async fn drive(ctx: &TransferContext, file: &mut Transfer<'_>) -> Result<()> {
     loop {
-        if let Some(cause) = expiring(&lease, SystemTime::now()) {
-            lease = renew(ctx, &asset, lease, &name, cause, &mut budget).await?;
+        if let Some(cause) = expiring(file.lease, SystemTime::now()) {
+            renew(ctx, file, cause).await?;
         }
-        budget.request();
-        match attempt(
-            ctx,
-            &lease,
-            &mut arriving,
-            &mut writer,
-            &mut staged,
-            &mut budget,
-        )
-        .await
-        {
-            Outcome::Complete => match check_content(ctx, &lease, &arriving) {
-                Ok(()) => break,
-                Err(Finding::ErrorPage(page)) => {
-                    // A CDN fault: what arrived is not the file. Start over
-                    // on a fresh link, as after a refusal.
-                    reset(ctx, &mut arriving, &mut writer).await?;
-                    let cause = DownloadCause::ErrorPage {
-                        page: Finding::ErrorPage(page).to_string(),
-                    };
-                    lease = renew(ctx, &asset, lease, &name, cause, &mut budget).await?;
-                }
-                Err(Finding::Damaged(check)) => {
-                    let cause = DownloadCause::Damaged { check };
-                    return Err(budget.give_up(shown_name(&name, &lease), cause, lease.trace));
-                }
-            },
-            Outcome::Failed(error) => return Err(error),
-            Outcome::Final(cause) => {
-                return Err(budget.give_up(shown_name(&name, &lease), cause, lease.trace));
+        file.budget.request();
+        let outcome = attempt(ctx, file).await;
+        let check = || check_content(ctx, file.lease, file.arriving);
+        match next::after(outcome, check, file.budget) {
+            Next::Finish => return Ok(()),
+            Next::Renew(cause) => renew(ctx, file, cause).await?,
+            Next::StartOverOnFreshLink(cause) => {
+                reset(ctx, file.arriving, file.writer).await?;
+                renew(ctx, file, cause).await?;
             }
-            Outcome::Refused(cause) => {
-                lease = renew(ctx, &asset, lease, &name, cause, &mut budget).await?;
-            }
-            Outcome::Transient { cause, retry_after } => {
-                let Some((retry, delay)) = budget.fault(retry_after) else {
-                    return Err(budget.give_up(shown_name(&name, &lease), cause, lease.trace));
-                };
+            Next::Retry {
+                retry,
+                delay,
+                cause,
+            } => {
                 ctx.observer.event(&Event::TransferRetry {
-                    file: name.clone(),
+                    file: file.arriving.name.clone(),
                     retry,
                     delay,
                     cause: cause.to_string(),
-                    resume_from: arriving.received,
+                    resume_from: file.arriving.received,
                 });
                 tokio::time::sleep(delay).await;
             }
+            Next::GiveUp(cause) => {
+                let shown = shown_name(&file.arriving.name, file.lease);
+                return Err(file.budget.give_up(shown, cause, file.lease.trace.clone()));
+            }
+            Next::Fail(error) => return Err(error),
         }
     }
+}
 
+/// Opens (or makes) the file's place in `.fetch-assets/`, on a blocking
+/// thread, and says what an earlier run left there for `source`.
+async fn open_staged(
+    ctx: &TransferContext,
+    name: &str,
+    source: String,
+) -> Result<(Staged, std::fs::File, Found)> {
+    let (staging, stem, fresh) = (ctx.staging.clone(), name.to_owned(), ctx.rules.fresh);
+    tokio::task::spawn_blocking(move || Staged::open(staging, &stem, &source, fresh))
+        .await
+        .map_err(|e| Error::Internal(format!("opening a staged file stopped: {e}")))?
+        .map_err(|e| Error::io("use", ctx.staging.shown(&staging::data_name(name)), e))
+}
+
+/// The whole file written: its size checked against the announced one, a
+/// glTF checked whole, its record kept (with its hash), and it reported
+/// complete.
+async fn finish(
+    ctx: &TransferContext,
+    asset: Asset,
+    lease: Lease,
+    arriving: Arriving,
+    writer: Writer,
+    mut staged: Staged,
+    budget: Budget,
+) -> Result<Downloaded> {
     let ext = assets::extension(lease.link.url(), arriving.content_type.as_deref());
     let file_name = assets::file_name(&asset.role, &ext);
     let written = writer
@@ -270,7 +353,7 @@ async fn fetch_file(ctx: &TransferContext, mut asset: Asset) -> Result<Downloade
             written.size, arriving.total
         )));
     }
-    if ctx.content_check && ext == "gltf" {
+    if ctx.rules.content_check && ext == "gltf" {
         // A glTF is a JSON document: only the whole file tells.
         match check_whole(&staged, &ext, arriving.content_type.as_deref()).await {
             Ok(Ok(())) => {}
@@ -285,17 +368,15 @@ async fn fetch_file(ctx: &TransferContext, mut asset: Asset) -> Result<Downloade
             Err(e) => return Err(Error::io("check", ctx.folder.shown(&file_name), e)),
         }
     }
-    let record = Record {
-        source: lease.link.redacted(),
-        validator: arriving.validator.clone().unwrap_or_default(),
-        size: Some(written.size),
-        content_type: arriving.content_type.clone(),
-        sha256: Some(written.sha256.clone()),
-        content_checked: ctx.content_check,
-    };
+    let mut record = arriving.record(
+        lease.link.redacted(),
+        Some(written.sha256.clone()),
+        ctx.rules.content_check,
+    );
+    record.size = Some(written.size);
     keep_record(ctx, &mut staged, record).await?;
     ctx.observer.event(&Event::FileComplete {
-        file: name,
+        file: arriving.name.clone(),
         path: file_name.clone(),
         size: written.size,
     });
@@ -325,7 +406,7 @@ async fn reuse(
 ) -> Result<Result<Downloaded, (Asset, Staged)>> {
     let ext = assets::extension(lease.link.url(), record.content_type.as_deref());
     let file_name = assets::file_name(&asset.role, &ext);
-    if ctx.content_check && !record.content_checked {
+    if ctx.rules.content_check && !record.content_checked {
         let checked = check_whole(&staged, &ext, record.content_type.as_deref())
             .await
             .map_err(|e| Error::io("check", ctx.staging.shown(&file_name), e))?;
@@ -369,7 +450,7 @@ async fn keep_record(ctx: &TransferContext, staged: &mut Staged, record: Record)
 /// The content check of a file that arrived whole, from its first bytes
 /// (see [`content`]); `Ok` when checks are off.
 fn check_content(ctx: &TransferContext, lease: &Lease, arriving: &Arriving) -> Result<(), Finding> {
-    if !ctx.content_check {
+    if !ctx.rules.content_check {
         return Ok(());
     }
     let ext = assets::extension(lease.link.url(), arriving.content_type.as_deref());
@@ -388,14 +469,16 @@ async fn check_whole(
     ext: &str,
     content_type: Option<&str>,
 ) -> std::io::Result<Result<(), Finding>> {
-    let (file, ext, content_type) = (
-        staged.reopen()?,
+    let (staged, ext, content_type) = (
+        staged.clone(),
         ext.to_owned(),
         content_type.map(str::to_owned),
     );
-    tokio::task::spawn_blocking(move || content::check_file(file, &ext, content_type.as_deref()))
-        .await
-        .map_err(|e| std::io::Error::other(format!("the content check stopped: {e}")))?
+    tokio::task::spawn_blocking(move || {
+        content::check_file(staged.reopen()?, &ext, content_type.as_deref())
+    })
+    .await
+    .map_err(|e| std::io::Error::other(format!("the content check stopped: {e}")))?
 }
 
 /// Why the lease's link should not be used for a new request: it is dead,
@@ -424,36 +507,103 @@ fn shown_name(name: &str, lease: &Lease) -> String {
 
 /// A fresh link for the file, unless its budget allows no more refreshes
 /// (the CDN keeps refusing: give up with `cause`).
-async fn renew(
-    ctx: &TransferContext,
-    asset: &Asset,
-    lease: Lease,
-    name: &Arc<str>,
-    cause: DownloadCause,
-    budget: &mut Budget,
-) -> Result<Lease> {
-    if !budget.refresh() {
-        return Err(budget.give_up(shown_name(name, &lease), cause, lease.trace));
+async fn renew(ctx: &TransferContext, file: &mut Transfer<'_>, cause: DownloadCause) -> Result<()> {
+    let name = &file.arriving.name;
+    if !file.budget.refresh() {
+        let shown = shown_name(name, file.lease);
+        return Err(file.budget.give_up(shown, cause, file.lease.trace.clone()));
     }
     ctx.observer.event(&Event::LinkExpired {
         file: name.clone(),
         cause: cause.to_string(),
     });
-    match ctx.links.refresh(&asset.role, lease.generation).await? {
-        Some(fresh) => Ok(fresh),
-        None => Err(budget.give_up(name.to_string(), DownloadCause::NoLink, TraceId::default())),
+    match ctx
+        .links
+        .refresh(&file.asset.role, file.lease.generation)
+        .await?
+    {
+        Some(fresh) => {
+            *file.lease = fresh;
+            Ok(())
+        }
+        None => {
+            Err(file
+                .budget
+                .give_up(name.to_string(), DownloadCause::NoLink, TraceId::default()))
+        }
     }
 }
 
 /// One request: from `arriving.received` to the end, or to the first fault.
-async fn attempt(
+async fn attempt(ctx: &TransferContext, file: &mut Transfer<'_>) -> Outcome {
+    let response = match send(ctx, file.lease, file.arriving).await {
+        Ok(response) => response,
+        Err(outcome) => return outcome,
+    };
+    let headers = response.headers();
+    let version = Validator::of(headers);
+    let answer = Answer {
+        status: response.status().as_u16(),
+        content_length: response.content_length(),
+        content_range: header_text(headers, &CONTENT_RANGE),
+        retry_after: retry::retry_after(headers),
+        other_version: file
+            .arriving
+            .validator
+            .as_ref()
+            .is_some_and(|ours| ours.other_version(&version)),
+    };
+    let asked = Asked {
+        from: file.arriving.received,
+        known_total: file.arriving.total,
+    };
+    let step = decide::decide(asked, &answer, &file.lease.link.redacted());
+    let (total, forget_first, end) = match next::before(step) {
+        Before::Stream { total, forget } => (total, forget, None),
+        Before::End { forget, outcome } => (None, forget, Some(outcome)),
+    };
+    if forget_first && let Err(error) = forget(ctx, file.arriving, file.writer).await {
+        return Outcome::Failed(error);
+    }
+    if let Some(outcome) = end {
+        return outcome;
+    }
+    let arriving = &mut *file.arriving;
+    arriving.total = total;
+    arriving.reservation = None;
+    if let Some(total) = total {
+        match reserve(ctx, total.saturating_sub(arriving.received)).await {
+            Ok(reservation) => arriving.reservation = Some(reservation),
+            Err(outcome) => return outcome,
+        }
+    }
+    if arriving.content_type.is_none() {
+        arriving.content_type = header_text(response.headers(), &CONTENT_TYPE).map(str::to_owned);
+    }
+    if arriving.received == 0 {
+        // The first bytes of the file: they are of this answer's version.
+        arriving.validator = Some(version);
+    }
+    // What the staged file holds, said before any of its bytes are written.
+    let record = arriving.record(file.lease.link.redacted(), None, false);
+    if let Err(error) = keep_record(ctx, file.staged, record).await {
+        return Outcome::Failed(error);
+    }
+    ctx.observer.event(&Event::TransferStarted {
+        file: arriving.name.clone(),
+        size: arriving.total,
+        offset: arriving.received,
+    });
+    stream(ctx, response, file).await
+}
+
+/// Sends the request for the rest of the file (all of it, or what follows
+/// the bytes it holds, of the version they are of), under the stall rule.
+async fn send(
     ctx: &TransferContext,
     lease: &Lease,
-    arriving: &mut Arriving,
-    writer: &mut Writer,
-    staged: &mut Staged,
-    budget: &mut Budget,
-) -> Outcome {
+    arriving: &Arriving,
+) -> Result<reqwest::Response, Outcome> {
     ctx.observer.event(&Event::Request {
         method: "GET".to_owned(),
         url: lease.link.redacted(),
@@ -465,104 +615,57 @@ async fn attempt(
             request = request.header(IF_RANGE, version);
         }
     }
-    let response = match body::or_stall(ctx.stall_timeout, request.send()).await {
-        Err(stalled) => return transient(stalled, None),
+    match body::or_stall(ctx.rules.stall_timeout, request.send()).await {
+        Err(stalled) => Err(transient(stalled, None)),
         Ok(Err(e)) if e.is_redirect() => {
-            return Outcome::Final(DownloadCause::Redirect {
-                source: e.without_url(),
-            });
+            Err(Outcome::Final(DownloadCause::redirect(&e.without_url())))
         }
-        Ok(Err(e)) => {
-            return transient(
-                DownloadCause::Connect {
-                    host: net::host_of(&lease.link.url().without_secrets()),
-                    source: e.without_url(),
-                },
-                None,
-            );
-        }
-        Ok(Ok(response)) => response,
-    };
-    let headers = response.headers();
-    let version = Validator::of(headers);
-    let answer = Answer {
-        status: response.status().as_u16(),
-        content_length: response.content_length(),
-        content_range: header_text(headers, &CONTENT_RANGE),
-        retry_after: retry::retry_after(headers),
-        other_version: arriving
-            .validator
-            .as_ref()
-            .is_some_and(|ours| ours.other_version(&version)),
-    };
-    let asked = Asked {
-        from: arriving.received,
-        known_total: arriving.total,
-    };
-    match decide::decide(asked, &answer, &lease.link.redacted()) {
-        Step::Accept { total, start_over } => {
-            if start_over && let Err(error) = forget(ctx, arriving, writer).await {
-                return Outcome::Failed(error);
-            }
-            arriving.total = total;
-            arriving.reservation = None;
-            if let Some(total) = total {
-                match ctx.space.reserve(total.saturating_sub(arriving.received)) {
-                    Ok(reservation) => arriving.reservation = Some(reservation),
-                    Err(cause) => return Outcome::Final(cause),
-                }
-            }
-        }
-        Step::StartOver { cause, retry_after } => {
-            if let Err(error) = forget(ctx, arriving, writer).await {
-                return Outcome::Failed(error);
-            }
-            return transient(cause, retry_after);
-        }
-        Step::Complete => return Outcome::Complete,
-        Step::Refused(cause) => return Outcome::Refused(cause),
-        Step::RetryAfter { cause, retry_after } => return transient(cause, retry_after),
-        Step::Fail(cause) => return Outcome::Final(cause),
+        Ok(Err(e)) => Err(transient(
+            DownloadCause::connect(
+                net::host_of(&lease.link.url().without_secrets()),
+                &e.without_url(),
+            ),
+            None,
+        )),
+        Ok(Ok(response)) => Ok(response),
     }
-    if arriving.content_type.is_none() {
-        arriving.content_type = header_text(response.headers(), &CONTENT_TYPE).map(str::to_owned);
-    }
-    if arriving.received == 0 {
-        // The first bytes of the file: they are of this answer's version.
-        arriving.validator = Some(version);
-    }
-    // What the staged file holds, said before any of its bytes are written.
-    let record = Record {
-        source: lease.link.redacted(),
-        validator: arriving.validator.clone().unwrap_or_default(),
-        size: arriving.total,
-        content_type: arriving.content_type.clone(),
-        sha256: None,
-        content_checked: false,
-    };
-    if let Err(error) = keep_record(ctx, staged, record).await {
-        return Outcome::Failed(error);
-    }
-    ctx.observer.event(&Event::TransferStarted {
-        file: arriving.name.clone(),
-        size: arriving.total,
-        offset: arriving.received,
-    });
+}
 
+/// Reserves the space the rest of the file needs, on a blocking thread
+/// (it reads the file system's free space).
+async fn reserve(ctx: &TransferContext, bytes: u64) -> Result<space::Reservation, Outcome> {
+    let space = ctx.space.clone();
+    match tokio::task::spawn_blocking(move || space.reserve(bytes)).await {
+        Ok(Ok(reservation)) => Ok(reservation),
+        Ok(Err(cause)) => Err(Outcome::Final(cause)),
+        Err(e) => Err(Outcome::Failed(Error::Internal(format!(
+            "reserving space stopped: {e}"
+        )))),
+    }
+}
+
+/// Streams the answer's body into the file, counting its progress.
+async fn stream(
+    ctx: &TransferContext,
+    response: reqwest::Response,
+    file: &mut Transfer<'_>,
+) -> Outcome {
+    let arriving = &mut *file.arriving;
+    let budget = &mut *file.budget;
     let name = &arriving.name;
     let total = arriving.total;
     let reservation = &mut arriving.reservation;
     let cap = Cap {
         total,
-        max_size: ctx.max_size,
+        max_size: ctx.rules.max_size,
     };
     let streamed = body::stream(
         response,
-        ctx.stall_timeout,
+        ctx.rules.stall_timeout,
         cap,
         &mut arriving.received,
         &mut arriving.head,
-        writer,
+        file.writer,
         |bytes, received| {
             budget.received(received, total);
             if let Some(reservation) = reservation.as_mut() {
@@ -598,11 +701,7 @@ async fn reset(ctx: &TransferContext, arriving: &mut Arriving, writer: &mut Writ
         .restart()
         .await
         .map_err(|e| write_error(ctx, arriving, e))?;
-    arriving.received = 0;
-    arriving.total = None;
-    arriving.content_type = None;
-    arriving.validator = None;
-    arriving.head.clear();
+    arriving.forget();
     Ok(())
 }
 

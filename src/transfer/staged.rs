@@ -2,7 +2,7 @@
 //! (`<stem>.part`) and its record (`<stem>.part.json`: the link it came from
 //! without its query, the CDN's validators, the announced size, the first
 //! Content-Type, and once complete its SHA-256). What the next run makes of
-//! it:
+//! it (the verdict is `kept.rs`'s):
 //!
 //! - complete, and the bytes still match the record (size, hash) for the
 //!   same source path (the host may differ): the file is reused, with no
@@ -27,11 +27,10 @@ use rustix::fs::{Mode, OFlags};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::kept::{self, Verdict};
 use super::validator::Validator;
 use crate::content;
-use crate::error::{DownloadCause, Error};
 use crate::folder::{Folder, OpenError};
-use crate::manifest;
 use crate::staging;
 
 /// What a run records about a file it is receiving.
@@ -97,24 +96,18 @@ impl Staged {
             record: None,
         };
         let file = staged.open_data()?;
-        let record = staged
-            .read_record()
-            .filter(|r| !fresh && same_path(&r.source, source));
+        let record = staged.read_record();
         let len = file.metadata()?.len();
-        let found = match record {
-            Some(record) if record.sha256.is_some() && record.size == Some(len) => {
-                let hash = manifest::sha256_of(&file)?;
+        let found = match (kept::judge(record.as_ref(), len, source, fresh), record) {
+            (Verdict::Reuse, Some(record)) => {
+                let hash = crate::verify::sha256_of(&file)?;
                 if record.sha256.as_deref() == Some(hash.as_str()) {
                     Found::Complete { size: len, record }
                 } else {
                     Found::Nothing
                 }
             }
-            Some(record)
-                if len > 0
-                    && record.validator.if_range().is_some()
-                    && record.size.is_none_or(|size| len <= size) =>
-            {
+            (Verdict::Resume, Some(record)) => {
                 let mut head = vec![0; content::HEAD_LEN.min(len as usize)];
                 file.read_exact_at(&mut head, 0)?;
                 Found::Partial {
@@ -225,39 +218,6 @@ fn hash_of(file: &File, len: u64) -> io::Result<Sha256> {
         at += want as u64;
     }
     Ok(hasher)
-}
-
-/// Whether two links (without their queries) name the same file: the same
-/// path (the task's folder and the file's name), whichever host of the
-/// CDN served it.
-fn same_path(a: &str, b: &str) -> bool {
-    match (url::Url::parse(a), url::Url::parse(b)) {
-        (Ok(a), Ok(b)) => a.path() == b.path(),
-        _ => false,
-    }
-}
-
-/// Whether a file that ended with `error` keeps its staged bytes for the
-/// next run: yes when running again may well finish it (the CDN refused,
-/// cut, stalled or erred for now; the API could not renew the link), no
-/// when what arrived is wrong or cannot be written (more than announced,
-/// damaged, a local write failed) or no request can succeed (a `404`, a
-/// refused redirect, a bad link).
-pub(super) fn worth_keeping(error: &Error) -> bool {
-    match error {
-        Error::Download { cause, .. } => !matches!(
-            cause,
-            DownloadCause::Rejected { .. }
-                | DownloadCause::Redirect { .. }
-                | DownloadCause::TooLong { .. }
-                | DownloadCause::TooLarge { .. }
-                | DownloadCause::Damaged { .. }
-                | DownloadCause::NoSpace { .. }
-                | DownloadCause::BadLink { .. }
-        ),
-        Error::Io { .. } | Error::TaskEnded { .. } | Error::Internal(_) => false,
-        _ => true,
-    }
 }
 
 /// Removes what `staging` holds for the file `stem`, bytes and record.

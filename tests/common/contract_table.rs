@@ -2,7 +2,7 @@
 //! api-notes.md by hand, as a test oracle apart from the code it checks:
 //! the file stems in order, the output keys each may come under, and a
 //! strategy for `output` keys. Included by the planner's property tests
-//! (src/properties.rs) and the end-to-end ones (tests/properties.rs), so
+//! (src/properties.rs) and the end-to-end ones (tests/it/properties.rs), so
 //! the two read one table.
 
 use proptest::prelude::*;

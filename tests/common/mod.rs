@@ -89,14 +89,10 @@ pub fn client(
     base: &str,
     retry: fetch_assets::RetryPolicy,
 ) -> fetch_assets::Client {
-    let http = reqwest::Client::builder()
-        .no_proxy()
-        .build()
-        .expect("an HTTP client");
     fetch_assets::Client::builder()
         .api_key(fake.api_key())
         .api_base(base)
-        .http_client(http)
+        .no_proxy()
         .retry_policy(retry)
         .build()
         .expect("a client")

@@ -1,0 +1,31 @@
+//! The behaviour tests, as one test binary: each file here is a module (run
+//! one with `cargo test --test it hostile::`, or one test by its name), all
+//! sharing `tests/common` and one link of the crate and the fake service.
+//! One binary instead of one per file: the crate, the fake and their
+//! dependencies are linked once, not seventeen times.
+//!
+//! The tests share one process, so none may change what is the process's:
+//! the environment, the current folder, signal handlers or the umask are
+//! set on the child a test runs (the binary, or a shell around it), never
+//! here.
+
+#[path = "../common/mod.rs"]
+mod common;
+
+mod batch;
+mod carry_on;
+mod cli;
+mod commit_crash;
+mod concurrent;
+mod content_checks;
+mod display;
+mod expiry;
+mod hostile;
+mod hostile_folder;
+mod interrupt;
+mod listen;
+mod mistakes;
+mod open_outputs;
+mod pipeline;
+mod properties;
+mod v3_endings;
