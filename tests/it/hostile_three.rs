@@ -1,0 +1,45 @@
+//! The third hostile-input audit (issue 23): a listener that stays up, runs
+//! that always end, and state that is only ever ours. Each test is one of
+//! the audit's findings, as a user would meet it.
+
+use crate::common;
+
+use common::fetch_assets;
+use fake_tripo::{FakeTripo, Scenario};
+
+const TASK: &str = "a1000000-0000-4000-8000-000000000001";
+const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+fn scenario() -> Scenario {
+    Scenario::new("v3_model_pbr_same").task_id(TASK)
+}
+
+/// A file where OUT_ROOT should be fails `batch` and `listen` at once, as a
+/// usage error, before any request: not after waiting for every task.
+#[test]
+fn out_root_a_file_exits_2_before_any_request() {
+    let fake = FakeTripo::start(scenario());
+    let root = tempfile::tempdir().expect("tempdir");
+    let file = root.path().join("assets");
+    std::fs::write(&file, b"not a folder").expect("a file");
+
+    fetch_assets(&fake, &fake.v3_base())
+        .args(["batch", "--timeout", "1h"])
+        .arg(&file)
+        .arg(TASK)
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("is a file, not a folder"));
+    fetch_assets(&fake, &fake.v3_base())
+        .args(["listen", "--addr", "127.0.0.1:0", "--secret", SECRET])
+        .arg(&file)
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("is a file, not a folder"));
+
+    let stats = fake.stats();
+    assert!(stats.api_requests.is_empty(), "{:?}", stats.api_requests);
+    assert!(stats.cdn_requests.is_empty());
+    assert_eq!(std::fs::read(&file).expect("still there"), b"not a folder");
+    assert_eq!(common::listing(root.path()), ["assets"]);
+}
