@@ -43,3 +43,32 @@ fn out_root_a_file_exits_2_before_any_request() {
     assert_eq!(std::fs::read(&file).expect("still there"), b"not a folder");
     assert_eq!(common::listing(root.path()), ["assets"]);
 }
+
+/// A list saved by Notepad or PowerShell 5 starts with a UTF-8 byte-order
+/// mark (and ends lines with CRLF): the mark is skipped, not read as part
+/// of the first id, from a file and from stdin alike.
+#[test]
+fn an_id_list_that_starts_with_a_byte_order_mark_is_read() {
+    let fake = FakeTripo::start(scenario());
+    let root = tempfile::tempdir().expect("tempdir");
+    let list = root.path().join("ids.txt");
+    let text = format!("\u{feff}{TASK}\r\n# the chest\r\n");
+    std::fs::write(&list, &text).expect("write the list");
+    let out = root.path().join("assets");
+    let run = fetch_assets(&fake, &fake.v3_base())
+        .args(["batch", "--json", "--from"])
+        .arg(&list)
+        .arg(&out)
+        .assert()
+        .success();
+    let stdout = String::from_utf8_lossy(&run.get_output().stdout).into_owned();
+    assert_eq!(stdout.lines().count(), 1, "{stdout}");
+    assert!(common::verify_passes(&out.join(TASK)));
+
+    fetch_assets(&fake, &fake.v3_base())
+        .args(["batch", "--from", "-"])
+        .arg(&out)
+        .write_stdin(text)
+        .assert()
+        .success();
+}

@@ -94,6 +94,9 @@ fn task_ids(args: &[String], from: Option<&Path>) -> Result<Vec<String>, Error> 
         .collect();
     if let Some(path) = from {
         let (text, name) = read_list(path)?;
+        // Notepad and PowerShell 5 start a UTF-8 file with a byte-order
+        // mark: it is not part of the first id.
+        let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
         for (number, line) in text.lines().enumerate() {
             let id = line.split('#').next().unwrap_or_default().trim();
             if !id.is_empty() {
