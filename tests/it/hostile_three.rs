@@ -4,8 +4,10 @@
 
 use crate::common;
 
+use std::time::Duration;
+
 use common::fetch_assets;
-use fake_tripo::{FakeTripo, Scenario};
+use fake_tripo::{FakeTripo, Scenario, TaskSpec};
 
 const TASK: &str = "a1000000-0000-4000-8000-000000000001";
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
@@ -71,4 +73,37 @@ fn an_id_list_that_starts_with_a_byte_order_mark_is_read() {
         .write_stdin(text)
         .assert()
         .success();
+}
+
+/// `--timeout` is kept whatever the count of tasks: 400 tasks asked for one
+/// `GET` at a time (20 a second) would take 20 s a round, but the round
+/// stops at the deadline and every task still pending times out (exit 4).
+#[test]
+fn a_batch_of_400_pending_tasks_stops_asking_at_its_timeout() {
+    let ids: Vec<String> = (0..400)
+        .map(|i| format!("e5000000-0000-4000-8000-{i:012}"))
+        .collect();
+    let forever = |spec: TaskSpec| spec.phase("running", Duration::from_secs(3600));
+    let mut scenario = Scenario::new("v2_all_outputs")
+        .task_id(&ids[0])
+        .phase("running", Duration::from_secs(3600));
+    for id in &ids[1..] {
+        scenario = scenario.task(id, forever(TaskSpec::new("v2_all_outputs")));
+    }
+    let fake = FakeTripo::start(scenario);
+    let root = tempfile::tempdir().expect("tempdir");
+    let run = fetch_assets(&fake, &fake.v2_base())
+        .args(["batch", "--json", "--timeout", "2s"])
+        .arg(root.path())
+        .args(&ids)
+        .assert()
+        .code(4);
+    let stdout = String::from_utf8_lossy(&run.get_output().stdout).into_owned();
+    assert_eq!(stdout.lines().count(), 400, "a line for every task");
+    assert!(stdout.lines().all(|l| l.contains("\"exit_code\":4")));
+
+    // 2 s at 20 GETs a second is about 40 requests (and a few in flight):
+    // nowhere near one for each of the 400 tasks.
+    let asked = fake.stats().api_requests.len();
+    assert!(asked < 200, "{asked} requests after a 2 s timeout");
 }
