@@ -4,6 +4,7 @@
 
 use crate::common;
 
+use std::path::Path;
 use std::time::Duration;
 
 use common::fetch_assets;
@@ -106,4 +107,52 @@ fn a_batch_of_400_pending_tasks_stops_asking_at_its_timeout() {
     // nowhere near one for each of the 400 tasks.
     let asked = fake.stats().api_requests.len();
     assert!(asked < 200, "{asked} requests after a 2 s timeout");
+}
+
+/// `listen`'s state is trusted no more than a run's folder: a journal that
+/// is a link to `/dev/zero` (read until memory runs out), a FIFO (which
+/// would hang the start), or a state folder that is a link out of OUT_ROOT
+/// (which would put the journal elsewhere) stops it at once, exit 2, and
+/// nothing is written through the link.
+#[test]
+fn a_listen_journal_or_state_folder_that_is_not_ours_is_refused() {
+    let fake = FakeTripo::start(scenario());
+    let elsewhere = tempfile::tempdir().expect("tempdir");
+    let listen = |root: &Path| {
+        fetch_assets(&fake, &fake.v3_base())
+            .args(["listen", "--addr", "127.0.0.1:0", "--secret", SECRET])
+            .arg(root)
+            .timeout(Duration::from_secs(20))
+            .assert()
+            .code(2)
+            .stderr(predicates::str::contains("fetch-assets listen made"));
+    };
+
+    let zero = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir(zero.path().join(".fetch-assets")).expect("mkdir");
+    std::os::unix::fs::symlink(
+        "/dev/zero",
+        zero.path().join(".fetch-assets/listen.journal"),
+    )
+    .expect("symlink");
+    listen(zero.path());
+
+    let fifo = tempfile::tempdir().expect("tempdir");
+    std::fs::create_dir(fifo.path().join(".fetch-assets")).expect("mkdir");
+    let made = std::process::Command::new("mkfifo")
+        .arg(fifo.path().join(".fetch-assets/listen.journal"))
+        .status()
+        .expect("mkfifo runs");
+    assert!(made.success());
+    listen(fifo.path());
+
+    let linked = tempfile::tempdir().expect("tempdir");
+    std::os::unix::fs::symlink(elsewhere.path(), linked.path().join(".fetch-assets"))
+        .expect("symlink");
+    listen(linked.path());
+    assert!(
+        common::listing(elsewhere.path()).is_empty(),
+        "nothing written outside"
+    );
+    assert!(fake.stats().api_requests.is_empty());
 }
