@@ -156,3 +156,67 @@ fn a_listen_journal_or_state_folder_that_is_not_ours_is_refused() {
     );
     assert!(fake.stats().api_requests.is_empty());
 }
+
+/// Where `listen` (run as `Background`) listens, from its first line.
+fn listening_addr(run: &mut common::Background) -> std::net::SocketAddr {
+    let mut addr = None;
+    common::wait_for("the listening line", Duration::from_secs(20), || {
+        assert!(run.is_running(), "listen ended early: {}", run.stderr());
+        addr = run.stderr().lines().find_map(|line| {
+            let rest = line.split_once("listening on http://")?.1;
+            rest.split_whitespace().next()?.parse().ok()
+        });
+        addr.is_some()
+    });
+    addr.expect("an address")
+}
+
+/// Many deliveries at once under a low open-file limit: tasks run a few at
+/// a time (waiting ones hold no file), so none fails for "too many open
+/// files" and every one lands.
+#[test]
+fn many_deliveries_under_a_low_file_limit_all_land() {
+    let fake = FakeTripo::start(scenario());
+    let root = tempfile::tempdir().expect("tempdir");
+    let mut command = std::process::Command::new("sh");
+    command
+        .args(["-c", "ulimit -n 128 && exec \"$0\" \"$@\""])
+        .arg(env!("CARGO_BIN_EXE_fetch-assets"))
+        .args([
+            "listen",
+            "--json",
+            "--concurrency",
+            "1",
+            "--addr",
+            "127.0.0.1:0",
+        ])
+        .args(["--secret", SECRET])
+        .arg(root.path())
+        .env("TRIPO_API_KEY", fake.api_key())
+        .env("TRIPO_API_BASE", fake.v3_base());
+    for proxy in fake_tripo::PROXY_VARIABLES {
+        command.env_remove(proxy);
+    }
+    let mut run = common::Background::spawn(command);
+    let addr = listening_addr(&mut run);
+
+    let tasks: Vec<String> = (0..100)
+        .map(|i| format!("f6000000-0000-4000-8000-{i:012}"))
+        .collect();
+    for task in &tasks {
+        let delivery = fake_tripo::Delivery::completed(SECRET).for_task(task);
+        assert_eq!(fake.deliver(addr, &delivery).status, 202);
+    }
+    common::wait_for("a report for every task", Duration::from_secs(120), || {
+        run.stdout().lines().count() >= tasks.len()
+    });
+    for line in run.stdout().lines() {
+        let report: serde_json::Value = serde_json::from_str(line).expect("JSON");
+        assert_eq!(report["status"], "ok", "{report}");
+    }
+    for task in &tasks {
+        assert!(common::verify_passes(&root.path().join(task)), "{task}");
+    }
+    run.signal("TERM");
+    assert_eq!(run.exit(Duration::from_secs(10)).code(), Some(0));
+}
