@@ -220,3 +220,47 @@ fn many_deliveries_under_a_low_file_limit_all_land() {
     run.signal("TERM");
     assert_eq!(run.exit(Duration::from_secs(10)).code(), Some(0));
 }
+
+/// A manifest over 1 MiB (40 outputs under 30,000-character field names)
+/// is written, and read back: `verify` passes and a re-run keeps every
+/// file without a request.
+#[test]
+fn a_manifest_over_a_mebibyte_is_read_back() {
+    let mut output = serde_json::Map::new();
+    let mut scenario_files = Vec::new();
+    for i in 0..40 {
+        let field = format!("{}_{i:02}_url", "x".repeat(30_000));
+        let name = format!("f{i:02}.png");
+        output.insert(field, serde_json::json!(format!("cdn:{name}")));
+        scenario_files.push(name);
+    }
+    let answer = serde_json::json!({"code": 0, "data": {
+        "task_id": TASK, "type": "text_to_model", "status": "success",
+        "input": {}, "progress": 100, "create_time": 1_795_887_300,
+        "output": output,
+    }});
+    let mut scenario = Scenario::from_json(answer);
+    for name in &scenario_files {
+        scenario = scenario.file_size(name, 200);
+    }
+    let fake = FakeTripo::start(scenario);
+    let out = tempfile::tempdir().expect("tempdir");
+    common::fetch_into(&fake, &fake.v3_base(), out.path())
+        .assert()
+        .success();
+    let size = std::fs::metadata(out.path().join("manifest.json"))
+        .expect("a manifest")
+        .len();
+    assert!(size > 1 << 20, "the manifest is over 1 MiB: {size}");
+    assert!(common::verify_passes(out.path()));
+
+    let before = fake.stats().cdn_requests.len();
+    common::fetch_into(&fake, &fake.v3_base(), out.path())
+        .assert()
+        .success();
+    assert_eq!(
+        fake.stats().cdn_requests.len(),
+        before,
+        "nothing fetched again"
+    );
+}
