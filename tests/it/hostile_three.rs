@@ -264,3 +264,29 @@ fn a_manifest_over_a_mebibyte_is_read_back() {
         "nothing fetched again"
     );
 }
+
+/// A staged file hard-linked to a file outside (as `cp -al` or a snapshot
+/// backup leaves one) is never written through: the run starts that file
+/// over under a name of its own, and the outside file keeps its bytes.
+#[test]
+fn a_hard_linked_staged_file_is_never_written_through() {
+    let fake = FakeTripo::start(scenario());
+    let out = tempfile::tempdir().expect("tempdir");
+    let elsewhere = tempfile::tempdir().expect("tempdir");
+    let outside = elsewhere.path().join("precious.bin");
+    let precious = b"someone else's bytes, not to be truncated".to_vec();
+    std::fs::write(&outside, &precious).expect("write");
+    let staging = out.path().join(".fetch-assets");
+    std::fs::create_dir(&staging).expect("mkdir");
+    std::fs::hard_link(&outside, staging.join("model.part")).expect("link");
+
+    common::fetch_into(&fake, &fake.v3_base(), out.path())
+        .assert()
+        .success();
+    assert!(
+        std::fs::read(&outside).expect("outside") == precious,
+        "the file outside was written through its link"
+    );
+    assert!(common::sha256sum_accepts(out.path()));
+    assert!(common::verify_passes(out.path()));
+}
