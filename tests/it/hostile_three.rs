@@ -290,3 +290,72 @@ fn a_hard_linked_staged_file_is_never_written_through() {
     assert!(common::sha256sum_accepts(out.path()));
     assert!(common::verify_passes(out.path()));
 }
+
+/// A port free a moment ago on 127.0.0.1, for a listener whose stderr
+/// (where it says its address) nobody reads.
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("a free port")
+        .port()
+}
+
+/// A child process killed when the test ends.
+struct Killed(std::process::Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// A closed stderr (its reader gone) does not stop `listen`: the lines it
+/// cannot write are dropped, and it goes on answering: an unsigned request
+/// is refused, a good delivery fetched and reported on stdout, SIGTERM
+/// still ends it with exit 0.
+#[test]
+fn a_closed_stderr_does_not_stop_the_listener() {
+    let fake = FakeTripo::start(scenario());
+    let root = tempfile::tempdir().expect("tempdir");
+    let logs = tempfile::tempdir().expect("tempdir");
+    let stdout = logs.path().join("stdout");
+    let addr: std::net::SocketAddr = format!("127.0.0.1:{}", free_port())
+        .parse()
+        .expect("an address");
+    let mut command = common::command(&fake, &fake.v3_base());
+    command
+        .args(["listen", "--json", "--secret", SECRET, "--addr"])
+        .arg(addr.to_string())
+        .arg(root.path())
+        .stdin(std::process::Stdio::null())
+        .stdout(std::fs::File::create(&stdout).expect("stdout file"))
+        .stderr(std::process::Stdio::piped());
+    let mut child = Killed(command.spawn().expect("listen starts"));
+    drop(child.0.stderr.take());
+
+    common::wait_for("the listener", Duration::from_secs(20), || {
+        assert!(
+            child.0.try_wait().expect("wait").is_none(),
+            "listen ended early"
+        );
+        std::net::TcpStream::connect(addr).is_ok()
+    });
+    let unsigned = fake_tripo::Delivery::completed(SECRET).signature_header(None);
+    assert_eq!(fake.deliver(addr, &unsigned).status, 401);
+    let good = fake_tripo::Delivery::completed(SECRET);
+    assert_eq!(fake.deliver(addr, &good).status, 202);
+    common::wait_for("the task's report", Duration::from_secs(30), || {
+        std::fs::read_to_string(&stdout).is_ok_and(|s| s.contains("\"status\":\"ok\""))
+    });
+    assert!(child.0.try_wait().expect("wait").is_none(), "still serving");
+
+    let sent = std::process::Command::new("kill")
+        .arg("-TERM")
+        .arg(child.0.id().to_string())
+        .status()
+        .expect("kill runs");
+    assert!(sent.success());
+    let status = child.0.wait().expect("wait");
+    assert_eq!(status.code(), Some(0), "{status:?}");
+}
