@@ -359,3 +359,22 @@ fn a_closed_stderr_does_not_stop_the_listener() {
     let status = child.0.wait().expect("wait");
     assert_eq!(status.code(), Some(0), "{status:?}");
 }
+
+/// Every id is read before the first request, so an endless list (`yes id
+/// |`) is cut off with a usage error, before any request, instead of
+/// growing memory for ever.
+#[test]
+fn an_endless_id_list_is_a_usage_error_before_any_request() {
+    let fake = FakeTripo::start(scenario());
+    let root = tempfile::tempdir().expect("tempdir");
+    let line = format!("{TASK}\n");
+    let endless = line.repeat((9 << 20) / line.len());
+    fetch_assets(&fake, &fake.v3_base())
+        .args(["batch", "--from", "-"])
+        .arg(root.path())
+        .write_stdin(endless)
+        .assert()
+        .code(2)
+        .stderr(predicates::str::contains("split them into several batches"));
+    assert!(fake.stats().api_requests.is_empty());
+}
