@@ -6,12 +6,13 @@
 //! at least 4); the others wait in a queue, holding no file. A task that
 //! failed for a local, passing reason (too many open files, a full disk)
 //! is not closed: its entry stays open in the journal, and the next start
-//! fetches it again.
+//! fetches it again. Those resumed on start ask the API paced, 20 a second
+//! at most, as `batch` asks task by task.
 
 use std::collections::{HashSet, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
@@ -56,7 +57,14 @@ pub(crate) struct Job {
     delivery: String,
     task_id: String,
     start: Start,
+    /// How long after the start of `listen` the job may ask the API: the
+    /// deliveries resumed on start are paced as `batch` paces its `GET`s,
+    /// not sent all at once.
+    not_before: Duration,
 }
+
+/// Between two resumed deliveries' first requests: at most 20 a second.
+const RESUME_SPACING: Duration = Duration::from_millis(50);
 
 /// The deliveries seen, and the tasks being fetched.
 #[derive(Default)]
@@ -73,6 +81,8 @@ pub(crate) struct Desk {
     journal: Journal,
     book: Mutex<Book>,
     jobs: mpsc::UnboundedSender<Job>,
+    /// When the desk opened: resumed jobs are paced from here.
+    started: tokio::time::Instant,
 }
 
 impl Desk {
@@ -88,9 +98,10 @@ impl Desk {
             seen: opened.seen,
             in_flight: HashSet::new(),
         };
-        for entry in opened.open {
+        for (i, entry) in opened.open.into_iter().enumerate() {
             book.in_flight.insert(entry.task_id.clone());
             let job = Job {
+                not_before: RESUME_SPACING.saturating_mul(u32::try_from(i).unwrap_or(u32::MAX)),
                 delivery: entry.delivery.clone(),
                 task_id: entry.task_id.clone(),
                 start: if entry.event == "task.failed" {
@@ -109,6 +120,7 @@ impl Desk {
             journal: opened.journal,
             book: Mutex::new(book),
             jobs,
+            started: tokio::time::Instant::now(),
         };
         (Arc::new(desk), queue)
     }
@@ -214,6 +226,7 @@ impl Desk {
             delivery,
             task_id,
             start,
+            not_before: Duration::ZERO,
         });
         Verdict::Accepted
     }
@@ -260,6 +273,7 @@ impl Desk {
                 TaskReport::new(&job.task_id, &dir, &result)
             }
             Start::Resume => {
+                tokio::time::sleep_until(self.started + job.not_before).await;
                 self.event(&ListenEvent::Resumed {
                     task_id: job.task_id.clone(),
                 });

@@ -378,3 +378,55 @@ fn an_endless_id_list_is_a_usage_error_before_any_request() {
         .stderr(predicates::str::contains("split them into several batches"));
     assert!(fake.stats().api_requests.is_empty());
 }
+
+/// Deliveries the journal holds open are fetched again on start, through
+/// the API: paced (20 a second at most, as `batch` asks task by task), not
+/// all at once however many there are.
+#[test]
+fn deliveries_resumed_on_start_ask_the_api_paced() {
+    let fake = FakeTripo::start(scenario());
+    let root = tempfile::tempdir().expect("tempdir");
+    let state = root.path().join(".fetch-assets");
+    std::fs::create_dir(&state).expect("mkdir");
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .expect("after 1970")
+        .as_secs();
+    let journal: String = (0..20)
+        .map(|i| {
+            let record = serde_json::json!({
+                "record": "received", "delivery": format!("dlv_resumed_{i}"),
+                "task_id": format!("f7000000-0000-4000-8000-{i:012}"),
+                "event": "task.completed", "at": now,
+            });
+            format!("{record}\n")
+        })
+        .collect();
+    std::fs::write(state.join("listen.journal"), journal).expect("a journal");
+
+    let mut command = common::command(&fake, &fake.v3_base());
+    command
+        .args([
+            "listen",
+            "--json",
+            "--addr",
+            "127.0.0.1:0",
+            "--secret",
+            SECRET,
+        ])
+        .arg(root.path());
+    let mut run = common::Background::spawn(command);
+    listening_addr(&mut run);
+    common::wait_for("a report for each", Duration::from_secs(60), || {
+        run.stdout().lines().count() >= 20
+    });
+    let asked: Vec<Duration> = fake.stats().api_requests.iter().map(|r| r.at).collect();
+    assert!(asked.len() >= 20, "{asked:?}");
+    let spread = asked[19].saturating_sub(asked[0]);
+    assert!(
+        spread >= Duration::from_millis(800),
+        "20 resumed tasks asked for within {spread:?}"
+    );
+    run.signal("TERM");
+    assert_eq!(run.exit(Duration::from_secs(10)).code(), Some(0));
+}
