@@ -430,3 +430,46 @@ fn deliveries_resumed_on_start_ask_the_api_paced() {
     run.signal("TERM");
     assert_eq!(run.exit(Duration::from_secs(10)).code(), Some(0));
 }
+
+/// A file cut mid-run, then changed, at a CDN with no strong validator
+/// (none at all, a weak `ETag`, or a `Last-Modified` equal to its `Date`):
+/// nothing shows the rest is of the same version, so the file starts over
+/// and lands whole in its new version, never as a splice of the two.
+#[test]
+fn without_a_strong_validator_a_cut_file_starts_over_within_the_run() {
+    use fake_tripo::{FileFault, Validators};
+    for validators in [
+        Validators::None,
+        Validators::WeakETagOnly,
+        Validators::LastModifiedAtDate,
+    ] {
+        let answer = serde_json::json!({"code": 0, "data": {
+            "task_id": TASK, "type": "text_to_model", "status": "success",
+            "input": {}, "progress": 100, "create_time": 1_795_887_300,
+            "output": {"model_url": "cdn:model.glb"},
+        }});
+        let fake = FakeTripo::start(
+            Scenario::from_json(answer)
+                .file_size("model.glb", 4 << 20)
+                .validators(validators)
+                .fault(
+                    "model.glb",
+                    FileFault {
+                        cut_after: Some(1 << 20),
+                        new_version_after: Some(1),
+                        ignore_if_range: true,
+                        ..FileFault::default()
+                    },
+                ),
+        );
+        let out = tempfile::tempdir().expect("tempdir");
+        common::fetch_into(&fake, &fake.v3_base(), out.path())
+            .assert()
+            .success();
+        let got = std::fs::read(out.path().join("model.glb")).expect("model");
+        assert!(
+            got == fake.file_version_bytes("model.glb", 1),
+            "{validators:?}: the new version, whole, never a splice"
+        );
+    }
+}
