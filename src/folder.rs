@@ -144,6 +144,23 @@ impl Folder {
         }
     }
 
+    /// True when the file `name` has another hard link (another name, in
+    /// this folder or elsewhere, for the same bytes), without following a
+    /// symlink; false when nothing stands under the name.
+    pub(crate) fn has_other_links(&self, name: &str) -> io::Result<bool> {
+        if !is_plain_name(name) {
+            return Err(io::Error::new(
+                io::ErrorKind::InvalidInput,
+                format!("'{}' is not a plain file name", name.escape_default()),
+            ));
+        }
+        match rustix::fs::statat(&self.handle, name, AtFlags::SYMLINK_NOFOLLOW) {
+            Ok(stat) => Ok(stat.st_nlink > 1),
+            Err(rustix::io::Errno::NOENT) => Ok(false),
+            Err(other) => Err(other.into()),
+        }
+    }
+
     /// Creates a new, empty temporary file in the folder, removed when the
     /// returned [`TempFile`] is dropped unless it is put in place.
     pub(crate) fn create_temp(self: &Arc<Self>) -> io::Result<(File, TempFile)> {

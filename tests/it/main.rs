@@ -22,6 +22,7 @@ mod display;
 mod expiry;
 mod hostile;
 mod hostile_folder;
+mod hostile_three;
 mod interrupt;
 mod listen;
 mod mistakes;

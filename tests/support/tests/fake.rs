@@ -915,6 +915,7 @@ async fn validators_and_if_range_for_each_setting() {
             Validators::WeakETag => (true, true, true),
             Validators::WeakETagOnly => (true, true, false),
             Validators::None => (false, false, false),
+            Validators::LastModifiedAtDate => (false, false, true),
         };
         assert_eq!(
             (
