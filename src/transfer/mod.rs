@@ -595,7 +595,8 @@ async fn attempt(ctx: &TransferContext, file: &mut Transfer<'_>) -> Outcome {
         && let (Some(total), Some(validator)) =
             (file.arriving.total, file.arriving.validator.clone())
     {
-        return in_parts(ctx, file, None, total, validator, have).await;
+        let extra = spare_connections(ctx, extra_wanted(ctx, &have, total));
+        return in_parts(ctx, file, None, total, validator, have, extra).await;
     }
     let response = match send(ctx, file.lease, file.arriving).await {
         Ok(response) => response,
@@ -658,7 +659,12 @@ async fn attempt(ctx: &TransferContext, file: &mut Transfer<'_>) -> Outcome {
             ctx.rules.connections,
         )
     {
-        return in_parts(ctx, file, Some(response), total, version, Vec::new()).await;
+        // Parts only when `--concurrency` leaves another connection free.
+        let extra = spare_connections(ctx, extra_wanted(ctx, &[], total));
+        if !extra.is_empty() {
+            let first = Some(response);
+            return in_parts(ctx, file, first, total, version, Vec::new(), extra).await;
+        }
     }
     // What the staged file holds, said before any of its bytes are written.
     let record = arriving.record(file.lease.link.redacted(), None, false);
@@ -684,6 +690,7 @@ async fn in_parts(
     total: u64,
     validator: Validator,
     have: Vec<Span>,
+    extra: Vec<Option<tokio::sync::OwnedSemaphorePermit>>,
 ) -> Outcome {
     let arriving = &mut *file.arriving;
     let held: u64 = have.iter().map(|s| s.len()).sum();
@@ -705,11 +712,6 @@ async fn in_parts(
         Ok(handle) => Arc::new(handle),
         Err(e) => return Outcome::Failed(write_error(ctx, arriving, e)),
     };
-    let parts = parts_plan::split(&parts_plan::missing(&have, total), ctx.rules.connections);
-    let extra = spare_connections(
-        ctx,
-        parts.len().min(ctx.rules.connections).saturating_sub(1),
-    );
     ctx.observer.event(&Event::TransferStarted {
         file: arriving.name.clone(),
         size: Some(total),
@@ -758,6 +760,13 @@ async fn in_parts(
         }
         parts::Ended::Failed(error) => Outcome::Failed(error),
     }
+}
+
+/// How many connections beyond the file's own its parts could use.
+fn extra_wanted(ctx: &TransferContext, have: &[Span], total: u64) -> usize {
+    let connections = ctx.rules.connections;
+    let parts = parts_plan::split(&parts_plan::missing(have, total), connections);
+    parts.len().min(connections).saturating_sub(1)
 }
 
 /// Transfer slots for up to `wanted` connections beyond the file's own:

@@ -91,6 +91,19 @@ async fn one_connection_fetches_in_one_stream() {
 }
 
 #[tokio::test]
+async fn concurrency_counts_connections_so_one_allows_no_parts() {
+    let fake = FakeTripo::start(scenario());
+    let out = tempfile::tempdir().expect("tempdir");
+    let options = FetchOptions::default().concurrency(std::num::NonZeroUsize::MIN);
+    client(&fake, &fake.v3_base(), RetryPolicy::default())
+        .fetch(TASK, out.path(), &options)
+        .await
+        .expect("the fetch succeeds");
+    assert!(model(out.path()) == fake.file_bytes("model.glb"));
+    assert_eq!(fake.stats().requests_for("model.glb"), 1, "one stream");
+}
+
+#[tokio::test]
 async fn a_new_version_between_parts_sends_the_file_back_to_one_stream() {
     let fake = FakeTripo::start(
         scenario()
