@@ -104,6 +104,39 @@ async fn concurrency_counts_connections_so_one_allows_no_parts() {
 }
 
 #[tokio::test]
+async fn links_that_expire_mid_parts_are_renewed_for_all_parts() {
+    // Opaque links: the client cannot read when they expire, so the CDN's
+    // refusal is what tells; two parts of 6 MiB, asked 2 MiB at a time.
+    let fake = FakeTripo::start(
+        scenario()
+            .link_style(fake_tripo::LinkStyle::Opaque)
+            .link_lifetime(Duration::from_secs(1))
+            .rate_per_connection(4 * MIB as u64),
+    );
+    let out = tempfile::tempdir().expect("tempdir");
+    let options =
+        FetchOptions::default().connections(std::num::NonZeroUsize::MIN.saturating_add(1));
+    client(&fake, &fake.v3_base(), RetryPolicy::default())
+        .fetch(TASK, out.path(), &options)
+        .await
+        .expect("the fetch succeeds");
+    assert!(model(out.path()) == fake.file_bytes("model.glb"), "intact");
+    let stats = fake.stats();
+    let refused = stats
+        .cdn_requests
+        .iter()
+        .filter(|r| r.status == 403)
+        .count();
+    let renewals = stats.final_answers() - 1;
+    assert!(refused >= 1, "the links expired mid-parts");
+    assert!(
+        (1..=refused).contains(&renewals),
+        "{renewals} renewals for {refused} refusals"
+    );
+    assert!(stats.connections_for("model.glb") >= 2);
+}
+
+#[tokio::test]
 async fn a_new_version_between_parts_sends_the_file_back_to_one_stream() {
     let fake = FakeTripo::start(
         scenario()
