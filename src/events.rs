@@ -129,6 +129,15 @@ pub enum Event {
         /// Its size in bytes.
         size: u64,
     },
+    /// A big file arrived in parts over several connections at once
+    /// (`--connections`); sent once it is whole, before
+    /// [`Event::FileComplete`].
+    Connections {
+        /// The file, by its name without extension (`model`).
+        file: Arc<str>,
+        /// How many connections carried its bytes.
+        connections: usize,
+    },
     /// A file is complete and verified, under its final name.
     FileDone {
         /// The file, by its name without extension (`model`, `multiview_0_front`).

@@ -201,6 +201,8 @@ fn transfer_context(
         max_size: options.max_size,
         max_refreshes: MAX_REFRESHES_PER_FILE,
         content_check: options.content_check,
+        connections: options.connections.get(),
+        concurrency: options.concurrency,
     };
     TransferContext::new(
         client.cdn.clone(),

@@ -18,6 +18,7 @@ pub struct FetchOptions {
     pub(crate) only: Vec<RoleSelector>,
     pub(crate) force: bool,
     pub(crate) concurrency: Option<NonZeroUsize>,
+    pub(crate) connections: NonZeroUsize,
     pub(crate) shared_limit: Option<TransferLimit>,
     pub(crate) stall_timeout: Duration,
     pub(crate) content_check: bool,
@@ -32,6 +33,7 @@ impl Default for FetchOptions {
             only: Vec::new(),
             force: false,
             concurrency: None,
+            connections: NonZeroUsize::new(8).unwrap_or(NonZeroUsize::MIN),
             shared_limit: None,
             stall_timeout: Duration::from_secs(30),
             content_check: true,
@@ -48,6 +50,7 @@ impl std::fmt::Debug for FetchOptions {
             .field("only", &self.only)
             .field("force", &self.force)
             .field("concurrency", &self.concurrency)
+            .field("connections", &self.connections)
             .field("shared_limit", &self.shared_limit)
             .field("stall_timeout", &self.stall_timeout)
             .field("content_check", &self.content_check)
@@ -79,6 +82,15 @@ impl FetchOptions {
     /// At most this many transfers at once. Default: all of them.
     pub fn concurrency(mut self, concurrency: NonZeroUsize) -> Self {
         self.concurrency = Some(concurrency);
+        self
+    }
+
+    /// At most this many connections for one big file: a file of 8 MiB
+    /// or more, from a CDN that serves ranges of one version, is fetched in
+    /// parts at once (each connection holds one of `concurrency`'s
+    /// turns). 1 fetches every file in one stream. Default: 8.
+    pub fn connections(mut self, connections: NonZeroUsize) -> Self {
+        self.connections = connections;
         self
     }
 

@@ -103,7 +103,7 @@ pub(super) fn decide(asked: Asked, answer: &Answer<'_>, link: &str) -> Step {
 }
 
 /// `bytes START-END/TOTAL`, the only form a resumed transfer accepts.
-fn parse_content_range(value: &str) -> Option<(u64, u64, u64)> {
+pub(super) fn parse_content_range(value: &str) -> Option<(u64, u64, u64)> {
     let rest = value.trim().strip_prefix("bytes ")?;
     let (span, total) = rest.split_once('/')?;
     let (start, end) = span.split_once('-')?;

@@ -91,6 +91,7 @@ mod tests {
             content_type: None,
             sha256: sha256.map(str::to_owned),
             content_checked: true,
+            ranges: None,
         }
     }
 

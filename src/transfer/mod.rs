@@ -20,6 +20,8 @@ mod budget;
 mod decide;
 mod kept;
 mod next;
+mod parts;
+mod parts_plan;
 mod space;
 mod staged;
 mod validator;
@@ -28,17 +30,20 @@ mod writer;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
-use reqwest::header::{CONTENT_RANGE, CONTENT_TYPE, HeaderMap, HeaderName, IF_RANGE, RANGE};
+use reqwest::header::{
+    ACCEPT_RANGES, CONTENT_RANGE, CONTENT_TYPE, HeaderMap, HeaderName, IF_RANGE, RANGE,
+};
 use sha2::{Digest, Sha256};
 
 use self::body::{Cap, Cut};
 use self::budget::Budget;
 use self::decide::{Answer, Asked};
 use self::next::{Before, Next, Outcome};
+use self::parts_plan::Span;
 use self::space::Space;
 use self::staged::{Found, Record, Staged};
 use self::validator::Validator;
-use self::writer::Writer;
+use self::writer::{Writer, Written};
 use crate::assets::{self, Asset};
 use crate::content::{self, Finding};
 use crate::error::{DownloadCause, Error, Result};
@@ -69,6 +74,12 @@ pub(crate) struct Rules {
     /// Check each file's content against its type (`--no-content-check`
     /// turns it off).
     pub(crate) content_check: bool,
+    /// The most connections one big file is fetched over (`--connections`;
+    /// 1: one stream).
+    pub(crate) connections: usize,
+    /// The most connections to the CDN at once (`--concurrency`), when
+    /// bounded: each file holds one, each extra part one more.
+    pub(crate) concurrency: Option<std::num::NonZeroUsize>,
 }
 
 /// Everything a transfer needs that is shared by all transfers of a run.
@@ -83,6 +94,8 @@ pub(crate) struct TransferContext {
     links: Arc<LinkBook>,
     /// Free space, against the lengths the files announce.
     space: Arc<Space>,
+    /// Connections to the CDN left, when `--concurrency` bounds them.
+    slots: Option<Arc<tokio::sync::Semaphore>>,
     rules: Rules,
     observer: Arc<dyn Observer>,
 }
@@ -100,6 +113,9 @@ impl TransferContext {
         TransferContext {
             cdn,
             space: Space::new(folder.clone()),
+            slots: rules
+                .concurrency
+                .map(|n| Arc::new(tokio::sync::Semaphore::new(n.get()))),
             folder,
             staging,
             links,
@@ -156,6 +172,14 @@ struct Arriving {
     /// The version the bytes are of: the validators of the answer they
     /// came from, sent as `If-Range` when resuming.
     validator: Option<Validator>,
+    /// What an earlier run's parts left (synced, recorded), to fetch the
+    /// rest of in parts.
+    kept_ranges: Option<Vec<Span>>,
+    /// The parts wrote and hashed the whole file: what the writer would
+    /// have said.
+    whole: Option<Written>,
+    /// The CDN would not serve parts of one version: one stream only.
+    one_stream: bool,
 }
 
 impl Arriving {
@@ -169,6 +193,9 @@ impl Arriving {
             head: Vec::new(),
             reservation: None,
             validator: None,
+            kept_ranges: None,
+            whole: None,
+            one_stream: false,
         }
     }
 
@@ -191,6 +218,8 @@ impl Arriving {
         self.total = None;
         self.content_type = None;
         self.validator = None;
+        self.kept_ranges = None;
+        self.whole = None;
         self.head.clear();
     }
 
@@ -204,6 +233,7 @@ impl Arriving {
             content_type: self.content_type.clone(),
             sha256,
             content_checked,
+            ranges: None,
         }
     }
 }
@@ -213,6 +243,11 @@ impl Arriving {
 /// when running again may finish it (see [`kept::worth_keeping`]).
 pub(crate) async fn download(ctx: &TransferContext, asset: Asset) -> Result<Downloaded> {
     let stem = asset.role.stem();
+    // The file's own connection (extra parts take more).
+    let _slot = match &ctx.slots {
+        Some(slots) => slots.clone().acquire_owned().await.ok(),
+        None => None,
+    };
     let result = fetch_file(ctx, asset).await;
     if let Err(error) = &result
         && !kept::worth_keeping(error)
@@ -233,14 +268,14 @@ async fn fetch_file(ctx: &TransferContext, mut asset: Asset) -> Result<Downloade
         return Err(budget.give_up(name.to_string(), DownloadCause::NoLink, TraceId::default()));
     };
     let (mut staged, file, found) = open_staged(ctx, &name, lease.link.redacted()).await?;
-    let (mut arriving, hashed) = match found {
+    let arriving = match found {
         Found::Complete { size, record } => {
             match reuse(ctx, asset, staged, &lease, size, record).await? {
                 Ok(done) => return Ok(done),
                 // It fails the check this run makes: start it over.
                 Err((back, again)) => {
                     (asset, staged) = (back, again);
-                    (Arriving::new(name), Sha256::new())
+                    (Arriving::new(name), Sha256::new(), 0)
                 }
             }
         }
@@ -249,10 +284,28 @@ async fn fetch_file(ctx: &TransferContext, mut asset: Asset) -> Result<Downloade
             record,
             head,
             hashed,
-        } => (Arriving::resumed(name, received, record, head), hashed),
-        Found::Nothing => (Arriving::new(name), Sha256::new()),
+            ranges,
+            len,
+        } => {
+            let mut arriving = Arriving::resumed(name, received, record, head);
+            let can_name = arriving.validator.as_ref().and_then(Validator::if_range);
+            if ctx.rules.connections > 1
+                && ranges.is_some()
+                && arriving.total.is_some()
+                && can_name.is_some()
+            {
+                // Parts go on from what every range holds: the writer keeps
+                // the whole file.
+                arriving.kept_ranges = ranges;
+                (arriving, Sha256::new(), len)
+            } else {
+                (arriving, hashed, received)
+            }
+        }
+        Found::Nothing => (Arriving::new(name), Sha256::new(), 0),
     };
-    let mut writer = Writer::resume(file, arriving.received, hashed);
+    let (mut arriving, hashed, keep) = (arriving.0, arriving.1, arriving.2);
+    let mut writer = Writer::resume(file, keep, hashed);
     let mut file = Transfer {
         asset: &asset,
         lease: &mut lease,
@@ -336,17 +389,19 @@ async fn finish(
     ctx: &TransferContext,
     asset: Asset,
     lease: Lease,
-    arriving: Arriving,
+    mut arriving: Arriving,
     writer: Writer,
     mut staged: Staged,
     budget: Budget,
 ) -> Result<Downloaded> {
     let ext = assets::extension(lease.link.url(), arriving.content_type.as_deref());
     let file_name = assets::file_name(&asset.role, &ext);
-    let written = writer
+    let synced = writer
         .finish()
         .await
         .map_err(|e| Error::io("write", ctx.folder.shown(&file_name), e))?;
+    // Parts wrote past the writer: its sync covers them, their hash is theirs.
+    let written = arriving.whole.take().unwrap_or(synced);
     if arriving.total.is_some_and(|total| total != written.size) {
         return Err(Error::Internal(format!(
             "{file_name}: wrote {} bytes, expected {:?}",
@@ -536,6 +591,13 @@ async fn renew(ctx: &TransferContext, file: &mut Transfer<'_>, cause: DownloadCa
 
 /// One request: from `arriving.received` to the end, or to the first fault.
 async fn attempt(ctx: &TransferContext, file: &mut Transfer<'_>) -> Outcome {
+    if let Some(have) = file.arriving.kept_ranges.take()
+        && let (Some(total), Some(validator)) =
+            (file.arriving.total, file.arriving.validator.clone())
+    {
+        let extra = spare_connections(ctx, extra_wanted(ctx, &have, total));
+        return in_parts(ctx, file, None, total, validator, have, extra).await;
+    }
     let response = match send(ctx, file.lease, file.arriving).await {
         Ok(response) => response,
         Err(outcome) => return outcome,
@@ -582,7 +644,27 @@ async fn attempt(ctx: &TransferContext, file: &mut Transfer<'_>) -> Outcome {
     }
     if arriving.received == 0 {
         // The first bytes of the file: they are of this answer's version.
-        arriving.validator = Some(version);
+        arriving.validator = Some(version.clone());
+    }
+    let ranges = response.status().as_u16() == 206
+        || header_text(response.headers(), &ACCEPT_RANGES)
+            .is_some_and(|v| v.eq_ignore_ascii_case("bytes"));
+    if let Some(total) = total
+        && arriving.received == 0
+        && !arriving.one_stream
+        && parts_plan::worth_parts(
+            total,
+            ranges,
+            version.if_range().is_some(),
+            ctx.rules.connections,
+        )
+    {
+        // Parts only when `--concurrency` leaves another connection free.
+        let extra = spare_connections(ctx, extra_wanted(ctx, &[], total));
+        if !extra.is_empty() {
+            let first = Some(response);
+            return in_parts(ctx, file, first, total, version, Vec::new(), extra).await;
+        }
     }
     // What the staged file holds, said before any of its bytes are written.
     let record = arriving.record(file.lease.link.redacted(), None, false);
@@ -595,6 +677,110 @@ async fn attempt(ctx: &TransferContext, file: &mut Transfer<'_>) -> Outcome {
         offset: arriving.received,
     });
     stream(ctx, response, file).await
+}
+
+/// The rest of the file in parts (see [`parts`]): `first` is an answer
+/// streaming it from its first byte, if one was asked for; `have` what an
+/// earlier run's parts left. The file goes back to one stream from its
+/// first byte if the CDN will not serve parts of one version.
+async fn in_parts(
+    ctx: &TransferContext,
+    file: &mut Transfer<'_>,
+    first: Option<reqwest::Response>,
+    total: u64,
+    validator: Validator,
+    have: Vec<Span>,
+    extra: Vec<Option<tokio::sync::OwnedSemaphorePermit>>,
+) -> Outcome {
+    let arriving = &mut *file.arriving;
+    let held: u64 = have.iter().map(|s| s.len()).sum();
+    arriving.total = Some(total);
+    match reserve(ctx, total.saturating_sub(held)).await {
+        Ok(reservation) => arriving.reservation = Some(reservation),
+        Err(outcome) => return outcome,
+    }
+    let mut record = arriving.record(file.lease.link.redacted(), None, false);
+    record.ranges = Some(have.iter().map(|s| [s.start, s.end]).collect());
+    if let Err(error) = keep_record(ctx, file.staged, record.clone()).await {
+        return Outcome::Failed(error);
+    }
+    // The writer has set the file to what it keeps before any part writes.
+    if let Err(e) = file.writer.ready().await {
+        return Outcome::Failed(write_error(ctx, arriving, e));
+    }
+    let handle = match file.staged.reopen_for_writing() {
+        Ok(handle) => Arc::new(handle),
+        Err(e) => return Outcome::Failed(write_error(ctx, arriving, e)),
+    };
+    ctx.observer.event(&Event::TransferStarted {
+        file: arriving.name.clone(),
+        size: Some(total),
+        offset: held,
+    });
+    let placeholder = Budget::new(ctx.rules.policy, ctx.rules.max_refreshes);
+    let job = parts::Job {
+        role: file.asset.role.clone(),
+        name: arriving.name.clone(),
+        lease: file.lease.clone(),
+        budget: std::mem::replace(file.budget, placeholder),
+        total,
+        validator,
+        have,
+        first,
+        file: handle,
+        staged: file.staged.clone(),
+        record,
+        extra,
+    };
+    let after = parts::fetch(ctx, job).await;
+    *file.lease = after.lease;
+    *file.budget = after.budget;
+    *file.staged = after.staged;
+    match after.ended {
+        parts::Ended::Whole {
+            written,
+            head,
+            connections,
+        } => {
+            ctx.observer.event(&Event::Connections {
+                file: arriving.name.clone(),
+                connections,
+            });
+            arriving.received = total;
+            arriving.head = head;
+            arriving.whole = Some(written);
+            Outcome::Complete
+        }
+        parts::Ended::OneStream(cause) => {
+            arriving.one_stream = true;
+            if let Err(error) = forget(ctx, arriving, file.writer).await {
+                return Outcome::Failed(error);
+            }
+            transient(cause, None)
+        }
+        parts::Ended::Failed(error) => Outcome::Failed(error),
+    }
+}
+
+/// How many connections beyond the file's own its parts could use.
+fn extra_wanted(ctx: &TransferContext, have: &[Span], total: u64) -> usize {
+    let connections = ctx.rules.connections;
+    let parts = parts_plan::split(&parts_plan::missing(have, total), connections);
+    parts.len().min(connections).saturating_sub(1)
+}
+
+/// Transfer slots for up to `wanted` connections beyond the file's own:
+/// as many as `--concurrency` leaves free now (`None`: unbounded).
+fn spare_connections(
+    ctx: &TransferContext,
+    wanted: usize,
+) -> Vec<Option<tokio::sync::OwnedSemaphorePermit>> {
+    match &ctx.slots {
+        None => (0..wanted).map(|_| None).collect(),
+        Some(slots) => (0..wanted)
+            .map_while(|_| slots.clone().try_acquire_owned().ok().map(Some))
+            .collect(),
+    }
 }
 
 /// Sends the request for the rest of the file (all of it, or what follows

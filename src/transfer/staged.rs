@@ -28,6 +28,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::kept::{self, Verdict};
+use super::parts_plan::Span;
 use super::validator::Validator;
 use crate::content;
 use crate::folder::{Folder, OpenError};
@@ -52,6 +53,11 @@ pub(super) struct Record {
     /// `--no-content-check` records `false`, and a later run checks).
     #[serde(default)]
     pub content_checked: bool,
+    /// For a file fetched in parts: the ranges `[start, end)` synced to
+    /// disk (the rest of the file may hold anything). Absent, the bytes are
+    /// a prefix: the file's length (an older run's record reads so).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ranges: Option<Vec<[u64; 2]>>,
 }
 
 /// A file's staged bytes and record (where they are, and the record as
@@ -75,6 +81,11 @@ pub(super) enum Found {
         head: Vec<u8>,
         /// The hash of the bytes it holds, to go on from.
         hashed: Sha256,
+        /// For a file fetched in parts, what the record lists (`received`
+        /// is then the part of it from the first byte without a gap).
+        ranges: Option<Vec<Span>>,
+        /// The data file's length.
+        len: u64,
     },
     /// Nothing usable: start from the first byte.
     Nothing,
@@ -107,16 +118,22 @@ impl Staged {
                     Found::Nothing
                 }
             }
-            (Verdict::Resume, Some(record)) => {
-                let mut head = vec![0; content::HEAD_LEN.min(len as usize)];
-                file.read_exact_at(&mut head, 0)?;
-                Found::Partial {
-                    received: len,
-                    record,
-                    head,
-                    hashed: hash_of(&file, len)?,
+            (Verdict::Resume, Some(record)) => match listed(&record, len) {
+                Some(ranges) => {
+                    let received = ranges.as_ref().map_or(len, |r| super::parts::prefix(r));
+                    let mut head = vec![0; content::HEAD_LEN.min(received as usize)];
+                    file.read_exact_at(&mut head, 0)?;
+                    Found::Partial {
+                        received,
+                        record,
+                        head,
+                        hashed: hash_of(&file, received)?,
+                        ranges,
+                        len,
+                    }
                 }
-            }
+                None => Found::Nothing,
+            },
             _ => Found::Nothing,
         };
         if let Found::Complete { record, .. } | Found::Partial { record, .. } = &found {
@@ -163,6 +180,12 @@ impl Staged {
             })
     }
 
+    /// Opens the bytes again for writing at offsets (parts at once).
+    /// Blocking, but brief.
+    pub(super) fn reopen_for_writing(&self) -> io::Result<File> {
+        self.open_data()
+    }
+
     /// Moves the bytes to `name` in `folder` (the output folder, on the
     /// same file system), replacing what stood there.
     pub(super) fn put_in_place(&self, folder: &Folder, name: &str) -> io::Result<()> {
@@ -202,6 +225,22 @@ impl Staged {
         io::Read::read_to_end(&mut io::Read::take(file, 64 << 10), &mut text).ok()?;
         serde_json::from_slice(&text).ok()
     }
+}
+
+/// The ranges a record lists, checked against the data file's `len`:
+/// `Some(None)` for a prefix record, `None` for ranges the file cannot
+/// hold (not sorted and apart, or past its end: start over).
+fn listed(record: &Record, len: u64) -> Option<Option<Vec<Span>>> {
+    let Some(ranges) = &record.ranges else {
+        return Some(None);
+    };
+    let spans: Vec<Span> = ranges
+        .iter()
+        .map(|&[start, end]| Span { start, end })
+        .collect();
+    let apart = spans.windows(2).all(|pair| pair[0].end < pair[1].start);
+    let within = spans.iter().all(|s| s.start < s.end && s.end <= len);
+    (apart && within).then_some(Some(spans))
 }
 
 /// The hash of the first `len` bytes of `file`, read by position (the
@@ -250,6 +289,7 @@ mod tests {
             content_type: Some("model/gltf-binary".into()),
             sha256,
             content_checked: true,
+            ranges: None,
         }
     }
 

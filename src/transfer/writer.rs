@@ -49,6 +49,9 @@ enum Command {
     /// (the staged file's record) can reach the disk before the old bytes
     /// are gone.
     Restart(Emptied),
+    /// Tell once every command before is done (the file set to the bytes
+    /// it keeps): another hand may then write into it.
+    Ready(Emptied),
 }
 
 /// Told once the file is empty; dropped unsent if the disk thread fails.
@@ -122,6 +125,20 @@ impl Writer {
         Err(std::io::Error::other("the file writer stopped"))
     }
 
+    /// Returns once the disk thread has set the file to the bytes it keeps
+    /// (it does so as it starts): parts may then write at their offsets
+    /// without that truncating them.
+    pub(super) async fn ready(&mut self) -> std::io::Result<()> {
+        let (tell, done) = oneshot::channel();
+        self.send(Command::Ready(Arc::new(Mutex::new(Some(tell)))))
+            .await?;
+        if done.await.is_ok() {
+            return Ok(());
+        }
+        self.send(Command::Data(Bytes::new())).await?;
+        Err(std::io::Error::other("the file writer stopped"))
+    }
+
     /// Hands the command to both threads (the data is shared, not copied).
     async fn send(&mut self, command: Command) -> std::io::Result<()> {
         let hashed = self.hash.send(command.clone()).await;
@@ -191,6 +208,7 @@ fn hash(mut hasher: Sha256, mut commands: mpsc::Receiver<Command>) -> std::io::R
         match command {
             Command::Data(data) => hasher.update(&data),
             Command::Restart(_) => hasher = Sha256::new(),
+            Command::Ready(_) => {}
         }
     }
     Ok(format!("{:x}", hasher.finalize()))
@@ -230,6 +248,12 @@ fn write(file: File, kept: u64, mut commands: mpsc::Receiver<Command>) -> std::i
                     .lock()
                     .unwrap_or_else(PoisonError::into_inner)
                     .take();
+                if let Some(tell) = tell {
+                    let _ = tell.send(());
+                }
+            }
+            Command::Ready(done) => {
+                let tell = done.lock().unwrap_or_else(PoisonError::into_inner).take();
                 if let Some(tell) = tell {
                     let _ = tell.send(());
                 }

@@ -47,7 +47,8 @@ fn big_model(fault: FileFault) -> Scenario {
 /// Starts the command and interrupts it (SIGINT) once the CDN has sent
 /// half of the model; gives what the CDN had sent by the time it exited.
 fn interrupt_at_half(fake: &FakeTripo, out: &Path) -> u64 {
-    let mut run = Background::start(fake, &[TASK], out);
+    // One stream: these tests pin its prefix; parts carry on in `parts::`.
+    let mut run = Background::start(fake, &["--connections", "1", TASK], out);
     let deadline = Instant::now() + Duration::from_secs(20);
     while fake.stats().bytes_sent_for("model.glb") < (BIG / 2) as u64 {
         assert!(run.is_running(), "the run ended early: {}", run.stderr());
@@ -70,7 +71,7 @@ fn interrupt_at_half(fake: &FakeTripo, out: &Path) -> u64 {
 
 fn run_again(fake: &FakeTripo, out: &Path) {
     fetch_assets(fake, &fake.v3_base())
-        .arg(TASK)
+        .args(["--connections", "1", TASK])
         .arg(out)
         .assert()
         .success();

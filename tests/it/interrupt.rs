@@ -179,7 +179,8 @@ fn a_killed_run_s_staged_file_is_carried_on_by_the_next_run() {
     // the next run into the folder carries on from it, then removes it.
     let fake = FakeTripo::start(scenario(true));
     let out = tempfile::tempdir().expect("tempdir");
-    let mut run = Background::start(&fake, &[TASK], out.path());
+    // One stream: this test pins its prefix; parts carry on in `parts::`.
+    let mut run = Background::start(&fake, &["--connections", "1", TASK], out.path());
     wait_until_in_flight(&fake, out.path(), &mut run);
     run.signal("KILL");
     run.exit(Duration::from_secs(10));
@@ -199,7 +200,7 @@ fn a_killed_run_s_staged_file_is_carried_on_by_the_next_run() {
         .len();
     let fast = FakeTripo::start(scenario(false));
     fetch_assets(&fast, &fast.v3_base())
-        .arg(TASK)
+        .args(["--connections", "1", TASK])
         .arg(out.path())
         .assert()
         .success();

@@ -27,6 +27,7 @@ mod interrupt;
 mod listen;
 mod mistakes;
 mod open_outputs;
+mod parts;
 mod pipeline;
 mod properties;
 mod v3_endings;

@@ -256,6 +256,12 @@ pub struct TransferArgs {
     /// or 500MB, 4GiB, ...); never more than an announced length.
     #[arg(long, value_parser = parse_size, default_value = "4GiB", value_name = "SIZE")]
     pub max_size: u64,
+
+    /// At most this many connections for one big file (8 MiB or more, from
+    /// a CDN that serves ranges): its parts arrive at once. 1 turns it off.
+    /// Each connection counts against --concurrency.
+    #[arg(long, value_name = "N", default_value = "8", value_parser = parse_connections)]
+    pub connections: NonZeroUsize,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -279,6 +285,17 @@ pub fn parse_concurrency(text: &str) -> Result<NonZeroUsize, String> {
         Ok(0) => Err("at least 1 transfer must run at a time: give 1 or more, or leave --concurrency out to run them all at once".into()),
         Ok(n) => Ok(NonZeroUsize::MIN.saturating_add(n - 1)),
         Err(_) => Err(format!("'{text}' is not a number of transfers: give a whole number, 1 or more")),
+    }
+}
+
+/// `--connections`: a whole number of connections, at least 1.
+pub fn parse_connections(text: &str) -> Result<NonZeroUsize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(0) => Err("a file needs at least 1 connection: give 1 (one stream) or more".into()),
+        Ok(n) => Ok(NonZeroUsize::MIN.saturating_add(n - 1)),
+        Err(_) => Err(format!(
+            "'{text}' is not a number of connections: give a whole number, 1 or more"
+        )),
     }
 }
 
@@ -309,6 +326,15 @@ impl TypedValueParser for RoleNames {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn connections_is_a_positive_number() {
+        assert_eq!(parse_connections("4").map(NonZeroUsize::get), Ok(4));
+        assert_eq!(parse_connections("1").map(NonZeroUsize::get), Ok(1));
+        for bad in ["0", "-1", "many", ""] {
+            assert!(parse_connections(bad).is_err(), "{bad}");
+        }
+    }
 
     #[test]
     fn concurrency_is_a_positive_number() {

@@ -57,6 +57,7 @@ pub fn transfer_options(args: &TransferArgs) -> FetchOptions {
         .stall_timeout(args.stall_timeout)
         .content_check(!args.no_content_check)
         .max_size(args.max_size)
+        .connections(args.connections)
 }
 
 /// The client for the API options given (`key_optional` for `listen`),

@@ -4,7 +4,7 @@
 //! it sends), streams in chunks, and injects the per-file faults.
 
 use std::io;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
 use axum::body::Body;
@@ -15,8 +15,9 @@ use bytes::Bytes;
 
 use crate::content::{self, Content};
 use crate::links;
-use crate::scenario::Validators;
-use crate::state::{Shared, State as Record};
+use crate::scenario::{MISPLACED_BY, Validators};
+use crate::server::ConnAbort;
+use crate::state::{Connection, Shared, State as Record};
 use crate::stats::CdnRequest;
 
 /// Largest piece handed to the connection at once.
@@ -84,7 +85,9 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, request: Request) 
     let had_authorization = headers.contains_key(header::AUTHORIZATION);
     let had_api_key = carries_key(headers, &path, &query, &shared.api_key);
 
+    let conn = request.extensions().get::<ConnAbort>().cloned();
     let mut record = shared.lock();
+    let (connection, pace) = connection_of(&mut record, conn.as_ref());
     let index = record.stats.cdn_requests.len();
     let task_id = path
         .rsplit('/')
@@ -102,6 +105,7 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, request: Request) 
         had_authorization,
         had_api_key,
         at: shared.started.elapsed(),
+        connection,
     });
     let asked = Asked {
         path: &path,
@@ -154,11 +158,14 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, request: Request) 
             limit,
             rate,
         } => {
-            let chunk = if rate == 0 {
-                CHUNK
-            } else {
-                (rate / 10).clamp(1, CHUNK)
-            };
+            let per_connection = shared.rate_per_connection;
+            let chunk = [rate, per_connection]
+                .into_iter()
+                .filter(|&r| r > 0)
+                .map(|r| (r / 10).clamp(1, CHUNK))
+                .min()
+                .unwrap_or(CHUNK);
+            let pace = (per_connection > 0).then_some((pace, per_connection));
             let sending = Sending {
                 shared: shared.clone(),
                 index,
@@ -169,6 +176,7 @@ pub(crate) async fn handle(State(shared): State<Arc<Shared>>, request: Request) 
                 limit,
                 rate,
                 chunk,
+                pace,
                 begun: Instant::now(),
                 done: false,
             };
@@ -263,8 +271,17 @@ fn decide(shared: &Shared, record: &mut Record, now: Instant, asked: &Asked<'_>)
             .iter()
             .any(|(_, value)| condition == value && !value.starts_with("W/"))
     };
+    let nth_ranged = range.map(|_| {
+        let counters = record.per_file.entry(name.to_owned()).or_default();
+        counters.ranged += 1;
+        counters.ranged - 1
+    });
+    let on = |listed: &[u32]| nth_ranged.is_some_and(|n| listed.contains(&n));
+    if on(&fault.unsatisfiable_on) {
+        return unsatisfiable(total);
+    }
     let asked = match range {
-        _ if fault.ignore_range => None,
+        _ if fault.ignore_range || on(&fault.ignore_range_on) => None,
         // RFC 9110: a Range whose If-Range names another version is ignored.
         Some(_) if if_range.is_some_and(|c| !current(c)) && !fault.ignore_if_range => None,
         Some(r) => parse_range(r, total),
@@ -272,20 +289,20 @@ fn decide(shared: &Shared, record: &mut Record, now: Instant, asked: &Asked<'_>)
     };
     let (status, start, end, content_range) = match asked {
         None => (StatusCode::OK, 0, total, None),
-        Some(Some((start, end))) => (
-            StatusCode::PARTIAL_CONTENT,
-            start,
-            end,
-            Some(format!("bytes {start}-{}/{total}", end - 1)),
-        ),
-        Some(None) => {
-            return Plan::Error {
-                status: StatusCode::RANGE_NOT_SATISFIABLE,
-                body: "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>InvalidRange</Code><Message>The requested range is not satisfiable</Message></Error>".to_owned(),
-                retry_after: None,
-                content_range: Some(format!("bytes */{total}")),
+        Some(Some((start, end))) => {
+            let (start, end) = if on(&fault.misplaced_range_on) {
+                misplaced(start, end, total)
+            } else {
+                (start, end)
             };
+            (
+                StatusCode::PARTIAL_CONTENT,
+                start,
+                end,
+                Some(format!("bytes {start}-{}/{total}", end - 1)),
+            )
         }
+        Some(None) => return unsatisfiable(total),
     };
 
     let counters = record.per_file.entry(name.to_owned()).or_default();
@@ -308,6 +325,58 @@ fn decide(shared: &Shared, record: &mut Record, now: Instant, asked: &Asked<'_>)
         limit,
         rate: fault.throttle.unwrap_or(shared.throttle),
     }
+}
+
+/// `416` with `bytes */<total>`, as S3 and CloudFront answer.
+fn unsatisfiable(total: u64) -> Plan {
+    Plan::Error {
+        status: StatusCode::RANGE_NOT_SATISFIABLE,
+        body: "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Error><Code>InvalidRange</Code><Message>The requested range is not satisfiable</Message></Error>".to_owned(),
+        retry_after: None,
+        content_range: Some(format!("bytes */{total}")),
+    }
+}
+
+/// Another range of the same length than `[start, end)`: `MISPLACED_BY`
+/// later, or earlier when that would pass the end.
+fn misplaced(start: u64, end: u64, total: u64) -> (u64, u64) {
+    let len = end - start;
+    let moved = if end + MISPLACED_BY <= total {
+        start + MISPLACED_BY
+    } else {
+        start.saturating_sub(MISPLACED_BY)
+    };
+    (moved, (moved + len).min(total))
+}
+
+/// The connection a request came on, registered at its first request: its
+/// number for the stats and its pace. A connection's handle lives as long
+/// as the connection, so a key whose handle died names a new connection.
+fn connection_of(record: &mut Record, conn: Option<&ConnAbort>) -> (u64, Arc<Mutex<Instant>>) {
+    let Some(ConnAbort(handle)) = conn else {
+        return (0, Arc::new(Mutex::new(Instant::now())));
+    };
+    let key = Arc::as_ptr(handle) as usize;
+    let known = record
+        .connections
+        .get(&key)
+        .filter(|c| c.alive.upgrade().is_some_and(|h| Arc::ptr_eq(&h, handle)));
+    if let Some(known) = known {
+        return (known.number, known.pace.clone());
+    }
+    record.connections.retain(|_, c| c.alive.strong_count() > 0);
+    record.connections_seen += 1;
+    let number = record.connections_seen;
+    let pace = Arc::new(Mutex::new(Instant::now()));
+    record.connections.insert(
+        key,
+        Connection {
+            alive: Arc::downgrade(handle),
+            number,
+            pace: pace.clone(),
+        },
+    );
+    (number, pace)
 }
 
 /// The validators sent with version `version` of file `name`: a strong
@@ -409,6 +478,8 @@ struct Sending {
     limit: Option<Limit>,
     rate: u64,
     chunk: u64,
+    /// The connection's pace and rate, when the scenario caps connections.
+    pace: Option<(Arc<Mutex<Instant>>, u64)>,
     begun: Instant,
     done: bool,
 }
@@ -439,6 +510,17 @@ async fn next_chunk(mut s: Sending) -> Option<(Result<Bytes, io::Error>, Sending
     if s.rate > 0 {
         // Pace so that by any instant at most `rate` bytes per second went out.
         let due = s.begun + Duration::from_secs_f64((s.sent + n) as f64 / s.rate as f64);
+        tokio::time::sleep_until(due.into()).await;
+    }
+    if let Some((pace, rate)) = &s.pace {
+        // The connection's next byte may leave once the bytes before it had
+        // their time; a pause between requests earns nothing.
+        let due = {
+            let mut next = pace.lock().unwrap_or_else(PoisonError::into_inner);
+            let from = (*next).max(Instant::now());
+            *next = from + Duration::from_secs_f64(n as f64 / *rate as f64);
+            *next
+        };
         tokio::time::sleep_until(due.into()).await;
     }
     let bytes = s.content.range(s.pos, n as usize);

@@ -46,8 +46,8 @@ pub use demo::{DEMO_CUT, DEMO_REFUSED, demo_scenario};
 pub use links::LinkStyle;
 pub use list::{ListShape, MAX_IDS as MAX_LIST_IDS};
 pub use scenario::{
-    ApiFault, DEFAULT_API_KEY, ErrorPage, Estimates, FileFault, LeftTime, ProgressCurve, Scenario,
-    Validators, fixture_json, fixtures_dir,
+    ApiFault, DEFAULT_API_KEY, ErrorPage, Estimates, FileFault, LeftTime, MISPLACED_BY,
+    ProgressCurve, Scenario, Validators, fixture_json, fixtures_dir,
 };
 pub use stats::{ApiRequest, CdnRequest, DeliverySent, Stats};
 pub use tasks::TaskSpec;

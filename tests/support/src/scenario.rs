@@ -28,6 +28,7 @@ pub struct Scenario {
     pub(crate) faults: Vec<(String, FileFault)>,
     pub(crate) api_faults: Vec<ApiFault>,
     pub(crate) throttle: u64,
+    pub(crate) rate_per_connection: u64,
     pub(crate) damaged: Vec<String>,
     pub(crate) validators: Validators,
     pub(crate) more_tasks: Vec<(String, TaskSpec)>,
@@ -92,6 +93,7 @@ impl Scenario {
             faults: Vec::new(),
             api_faults: Vec::new(),
             throttle: 0,
+            rate_per_connection: 0,
             damaged: Vec::new(),
             validators: Validators::default(),
             more_tasks: Vec::new(),
@@ -188,6 +190,16 @@ impl Scenario {
     /// possible). [`FileFault::throttle`] overrides it for one file.
     pub fn throttle(mut self, bytes_per_sec: u64) -> Self {
         self.throttle = bytes_per_sec;
+        self
+    }
+
+    /// Paces every CDN connection to this many bytes per second, whatever
+    /// it carries (0: no limit), as a CDN or a long-haul link caps each
+    /// connection: the requests one kept-alive connection carries share its
+    /// pace, while N connections at once carry N times as much. Applies on
+    /// top of [`Scenario::throttle`] (the slower one wins).
+    pub fn rate_per_connection(mut self, bytes_per_sec: u64) -> Self {
+        self.rate_per_connection = bytes_per_sec;
         self
     }
 
@@ -378,7 +390,23 @@ pub struct FileFault {
     /// Honour `Range` even when `If-Range` names another version: a `206`
     /// with the new version's bytes (and validators), as a careless CDN might.
     pub ignore_if_range: bool,
+    /// These requests among those for this file that carry a `Range`
+    /// (counted from 0, in arrival order, valid links only) get `200` with
+    /// the whole file: a CDN whose edges differ, some ignoring `Range`.
+    pub ignore_range_on: Vec<u32>,
+    /// These ranged requests (counted as for
+    /// [`FileFault::ignore_range_on`]) get `416` with `bytes */<length>`,
+    /// though the range is satisfiable.
+    pub unsatisfiable_on: Vec<u32>,
+    /// These ranged requests (counted as for
+    /// [`FileFault::ignore_range_on`]) get a `206` for another range than
+    /// asked: [`MISPLACED_BY`] bytes later (earlier when that would pass the
+    /// end), its `Content-Range` saying so truthfully.
+    pub misplaced_range_on: Vec<u32>,
 }
+
+/// How far [`FileFault::misplaced_range_on`] moves the range served.
+pub const MISPLACED_BY: u64 = 4096;
 
 /// A page a CDN serves with `200` in place of a file.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -454,6 +482,16 @@ impl FileFault {
     pub fn error_page(n: u32) -> FileFault {
         FileFault {
             error_page_first: n,
+            ..FileFault::default()
+        }
+    }
+
+    /// The file becomes a new version (another `ETag` and bytes) once `n`
+    /// body responses have started: the next part asked with `If-Range`
+    /// gets `200` and the new version whole.
+    pub fn new_version_after(n: u32) -> FileFault {
+        FileFault {
+            new_version_after: Some(n),
             ..FileFault::default()
         }
     }

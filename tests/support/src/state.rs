@@ -3,7 +3,7 @@
 
 use std::collections::{BTreeSet, HashMap, VecDeque};
 use std::net::SocketAddr;
-use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant, SystemTime};
 
 use axum::http::StatusCode;
@@ -65,6 +65,7 @@ pub(crate) struct Shared {
     pub files: HashMap<String, Content>,
     pub faults: HashMap<String, FileFault>,
     pub throttle: u64,
+    pub rate_per_connection: u64,
     pub validators: Validators,
     pub estimates: Estimates,
     state: Mutex<State>,
@@ -84,6 +85,17 @@ pub(crate) struct FileCounters {
     pub requests: u32,
     pub bodies: u32,
     pub pages: u32,
+    /// Requests with a `Range` that reached the body (valid link).
+    pub ranged: u32,
+}
+
+/// One CDN connection as the fake knows it: its number in the stats, and
+/// when its pace lets the next byte out.
+pub(crate) struct Connection {
+    /// Alive while the connection is: a dead one's key may be reused.
+    pub alive: std::sync::Weak<tokio::sync::Notify>,
+    pub number: u64,
+    pub pace: Arc<Mutex<Instant>>,
 }
 
 pub(crate) struct State {
@@ -91,6 +103,9 @@ pub(crate) struct State {
     pub traces: u64,
     pub links: HashMap<String, IssuedLink>,
     pub per_file: HashMap<String, FileCounters>,
+    /// Keyed by the address of the connection's abort handle.
+    pub connections: HashMap<usize, Connection>,
+    pub connections_seen: u64,
     pub stats: Stats,
     rng: u64,
 }
@@ -207,6 +222,7 @@ impl Shared {
             files,
             faults,
             throttle: scenario.throttle,
+            rate_per_connection: scenario.rate_per_connection,
             validators: scenario.validators,
             estimates: scenario.estimates,
             state: Mutex::new(State {
@@ -214,6 +230,8 @@ impl Shared {
                 traces: 0,
                 links: HashMap::new(),
                 per_file: HashMap::new(),
+                connections: HashMap::new(),
+                connections_seen: 0,
                 stats: Stats {
                     success_at,
                     ..Stats::default()

@@ -81,6 +81,9 @@ pub struct CdnRequest {
     pub had_api_key: bool,
     /// When it arrived, from start.
     pub at: Duration,
+    /// The connection it came on: 1 for the first the CDN accepted, 2 for
+    /// the next, ... (requests on one kept-alive connection share it).
+    pub connection: u64,
 }
 
 impl Stats {
@@ -96,6 +99,27 @@ impl Stats {
             .filter(|r| r.file == file)
             .map(|r| r.body_bytes_sent)
             .sum()
+    }
+
+    /// How many requests for `file` carried a `Range`.
+    pub fn ranged_requests_for(&self, file: &str) -> usize {
+        self.cdn_requests
+            .iter()
+            .filter(|r| r.file == file && r.range.is_some())
+            .count()
+    }
+
+    /// How many distinct connections carried requests for `file`.
+    pub fn connections_for(&self, file: &str) -> usize {
+        let mut seen: Vec<u64> = self
+            .cdn_requests
+            .iter()
+            .filter(|r| r.file == file)
+            .map(|r| r.connection)
+            .collect();
+        seen.sort_unstable();
+        seen.dedup();
+        seen.len()
     }
 
     /// How many task answers carried the final answer: 1 for a client that

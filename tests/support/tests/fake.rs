@@ -1,21 +1,14 @@
 //! Tests of the fake itself, with a plain HTTP client: what the fetch-assets
 //! tests rely on must hold here first.
 
+mod common;
+
+use common::client;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use fake_tripo::{ApiFault, ErrorPage, FakeTripo, FileFault, LinkStyle, Scenario, Validators};
 use reqwest::StatusCode;
 use serde_json::Value;
-
-fn client() -> reqwest::Client {
-    // Built with fetch-assets in one workspace, reqwest has rustls without a
-    // provider: the tests give it the one fetch-assets uses.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
-        .no_proxy()
-        .build()
-        .expect("an HTTP client")
-}
 
 /// GETs the task on the v3 route with the fake's key.
 async fn task(fake: &FakeTripo, http: &reqwest::Client) -> Value {

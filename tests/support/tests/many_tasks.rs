@@ -2,6 +2,9 @@
 //! tasks with their own timelines, and `POST /v3/tasks/list` in each of its
 //! shapes, with `missed` or without, and missing.
 
+mod common;
+
+use common::client;
 use std::time::Duration;
 
 use fake_tripo::{ApiFault, FakeTripo, ListShape, MAX_LIST_IDS, Scenario, TaskSpec};
@@ -11,16 +14,6 @@ use serde_json::{Value, json};
 const SLOW: &str = "b0000000-0000-4000-8000-000000000002";
 const FAILING: &str = "c0000000-0000-4000-8000-000000000003";
 const UNKNOWN: &str = "d0000000-0000-4000-8000-00000000dead";
-
-fn client() -> reqwest::Client {
-    // Built with fetch-assets in one workspace, reqwest has rustls without a
-    // provider: the tests give it the one fetch-assets uses.
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    reqwest::Client::builder()
-        .no_proxy()
-        .build()
-        .expect("an HTTP client")
-}
 
 /// The scenario's own task succeeds at once; `SLOW` runs for a while first;
 /// `FAILING` fails (error code 1001).

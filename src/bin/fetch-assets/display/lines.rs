@@ -274,6 +274,10 @@ pub fn said(event: &Event, cx: &Context) -> Vec<Said> {
             (cx.name)(file),
             size.map_or("size unknown".into(), |s| HumanBytes(s).to_string())
         )),
+        (_, Event::Connections { file, connections }) => detail(format!(
+            "{task}{}: arrived in parts over {connections} connections",
+            (cx.name)(file)
+        )),
         (
             _,
             Event::TransferRetry {
@@ -847,6 +851,34 @@ mod tests {
                 fetch,
                 Verbose,
                 vec!["plain: model.png: receiving from byte 10 (2.00 KiB)"],
+            ),
+            // Parts at once: how many connections, with -v only.
+            (
+                Event::Connections {
+                    file: file("model"),
+                    connections: 6,
+                },
+                fetch,
+                Verbose,
+                vec!["plain: model.png: arrived in parts over 6 connections"],
+            ),
+            (
+                Event::Connections {
+                    file: file("model"),
+                    connections: 6,
+                },
+                task,
+                Verbose,
+                vec!["plain: t1: model.png: arrived in parts over 6 connections"],
+            ),
+            (
+                Event::Connections {
+                    file: file("model"),
+                    connections: 6,
+                },
+                fetch,
+                Normal,
+                vec![],
             ),
             (
                 Event::TransferStarted {
