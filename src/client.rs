@@ -119,7 +119,7 @@ impl Client {
     /// `POST /v3/tasks/list` for up to 100 pending tasks, on the schedule of
     /// the task expected to finish first. A task's files start the moment
     /// its success is seen; `options.concurrency` (default
-    /// [`DEFAULT_BATCH_CONCURRENCY`](crate::DEFAULT_BATCH_CONCURRENCY)) bounds the transfers of the whole
+    /// [`DEFAULT_CONCURRENCY`](crate::DEFAULT_CONCURRENCY)) bounds the transfers of the whole
     /// batch, earliest success first. Every id is checked before any
     /// request (an invalid one is [`Error::Usage`]); repeats count once.
     /// Events reach `options.observer` wrapped in [`Event::Task`](crate::Event::Task). Must be

@@ -202,7 +202,7 @@ fn transfer_context(
         max_refreshes: MAX_REFRESHES_PER_FILE,
         content_check: options.content_check,
         connections: options.connections.get(),
-        concurrency: options.concurrency,
+        concurrency: Some(options.transfers_at_once()),
     };
     TransferContext::new(
         client.cdn.clone(),
@@ -214,7 +214,7 @@ fn transfer_context(
     )
 }
 
-/// Fetches every file at once (up to `--concurrency`, and within a limit
+/// Fetches the files at once (up to `--concurrency`, 32 unless set; within a limit
 /// shared with other fetches). One file failing does not stop the others:
 /// they finish, staged, so the next run makes no request for them.
 async fn fan_out(
@@ -222,9 +222,7 @@ async fn fan_out(
     to_fetch: Vec<Asset>,
     options: &FetchOptions,
 ) -> Vec<Result<Downloaded>> {
-    let at_once = options
-        .concurrency
-        .map_or(to_fetch.len().max(1), |n| n.get());
+    let at_once = options.transfers_at_once().get();
     let shared_limit = options.shared_limit.as_ref();
     stream::iter(to_fetch)
         .map(|asset| async {

@@ -135,8 +135,8 @@
 //!
 //! | group | items |
 //! |---|---|
-//! | fetch | [`Client`], [`ClientBuilder`], [`FetchOptions`], [`RoleSelector`], [`TransferLimit`], [`RetryPolicy`], [`ApiVersion`], [`DEFAULT_API_BASE`] |
-//! | many tasks | [`Client::fetch_many`], [`Batch`], [`TaskOutcome`], [`TaskReport`], [`ReportStatus`], [`DEFAULT_BATCH_CONCURRENCY`], [`check_task_id`] (a shell checks ids it reads before any request) |
+//! | fetch | [`Client`], [`ClientBuilder`], [`FetchOptions`], [`DEFAULT_CONCURRENCY`], [`RoleSelector`], [`TransferLimit`], [`RetryPolicy`], [`ApiVersion`], [`DEFAULT_API_BASE`] |
+//! | many tasks | [`Client::fetch_many`], [`Batch`], [`TaskOutcome`], [`TaskReport`], [`ReportStatus`], [`check_task_id`] (a shell checks ids it reads before any request) |
 //! | what happens | [`Event`], [`Observer`], [`PlannedFile`], [`Task`], [`TaskStatus`], [`TraceId`] |
 //! | the result | [`Manifest`], [`FileEntry`], [`OutputRole`], [`View`], [`MANIFEST_FILE`], [`SUMS_FILE`] |
 //! | checking a folder | [`verify`], [`VerifyReport`], [`FileCheck`] |
@@ -216,7 +216,7 @@ pub mod webhook;
 
 pub use api::{ApiVersion, DEFAULT_API_BASE};
 pub use assets::RoleSelector;
-pub use batch::{Batch, DEFAULT_BATCH_CONCURRENCY, TaskOutcome};
+pub use batch::{Batch, TaskOutcome};
 pub use client::{Client, ClientBuilder};
 pub use concurrency::TransferLimit;
 pub use error::{ApiProblem, DownloadCause, Error, ManifestProblem, Result, Tried};
@@ -225,7 +225,7 @@ pub use fetch::check_task_id;
 pub use hint::{Hint, Setting, Wording, set_wording};
 pub use manifest::{FileEntry, MANIFEST_FILE, Manifest, SUMS_FILE};
 pub use net::NetFault;
-pub use options::FetchOptions;
+pub use options::{DEFAULT_CONCURRENCY, FetchOptions};
 pub use output_role::{OutputRole, View};
 pub use retry::RetryPolicy;
 pub use task::{Task, TaskStatus, TraceId};

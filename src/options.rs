@@ -8,6 +8,12 @@ use crate::assets::RoleSelector;
 use crate::concurrency::TransferLimit;
 use crate::events::Observer;
 
+/// Transfers (connections to the CDN) at once when
+/// [`FetchOptions::concurrency`] is not set, for one task or a whole batch:
+/// enough to fill a link, and few enough that a task with hundreds of
+/// outputs holds a bounded number of files, sockets and threads.
+pub const DEFAULT_CONCURRENCY: NonZeroUsize = NonZeroUsize::new(32).expect("32 is not 0");
+
 /// How a fetch behaves: `FetchOptions::default()`, then a setter for each
 /// knob to change (a builder, so a knob added later breaks no caller).
 #[derive(Clone)]
@@ -61,6 +67,13 @@ impl std::fmt::Debug for FetchOptions {
 }
 
 impl FetchOptions {
+    /// The bound on transfers at once: the one set, or the default.
+    pub(crate) fn transfers_at_once(&self) -> NonZeroUsize {
+        self.concurrency.unwrap_or(DEFAULT_CONCURRENCY)
+    }
+}
+
+impl FetchOptions {
     /// How long to wait for the task to finish. Default: 30 minutes.
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.timeout = timeout;
@@ -79,7 +92,7 @@ impl FetchOptions {
         self
     }
 
-    /// At most this many transfers at once. Default: all of them.
+    /// At most this many transfers at once. Default: [`DEFAULT_CONCURRENCY`].
     pub fn concurrency(mut self, concurrency: NonZeroUsize) -> Self {
         self.concurrency = Some(concurrency);
         self

@@ -18,7 +18,6 @@
 mod wait;
 
 use std::collections::VecDeque;
-use std::num::NonZeroUsize;
 use std::path::{Path, PathBuf};
 use std::pin::Pin;
 use std::task::{Context, Poll};
@@ -34,9 +33,6 @@ use crate::manifest::Manifest;
 use crate::{Client, FetchOptions, TransferLimit};
 
 use wait::{Found, TaskObservers};
-
-/// Transfers at once across a batch when `FetchOptions::concurrency` is not set.
-pub const DEFAULT_BATCH_CONCURRENCY: NonZeroUsize = NonZeroUsize::new(32).expect("32 is not 0");
 
 /// How one task of a batch ended.
 #[derive(Debug)]
@@ -132,7 +128,7 @@ async fn drive(
     options: FetchOptions,
     outcomes: mpsc::UnboundedSender<TaskOutcome>,
 ) {
-    let concurrency = options.concurrency.unwrap_or(DEFAULT_BATCH_CONCURRENCY);
+    let concurrency = options.transfers_at_once();
     let limit = options
         .shared_limit
         .clone()

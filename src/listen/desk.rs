@@ -26,7 +26,7 @@ use crate::task::TraceId;
 use crate::task::{Task, TaskStatus};
 use crate::task_report::TaskReport;
 use crate::webhook::{Rejection, WebhookEvent};
-use crate::{Client, DEFAULT_BATCH_CONCURRENCY, FetchOptions};
+use crate::{Client, FetchOptions};
 
 /// What a verified delivery led to, for the HTTP answer.
 #[derive(Debug, PartialEq, Eq)]
@@ -239,7 +239,7 @@ impl Desk {
         mut queue: mpsc::UnboundedReceiver<Job>,
         mut stopped: watch::Receiver<bool>,
     ) {
-        let concurrency = self.fetch.concurrency.unwrap_or(DEFAULT_BATCH_CONCURRENCY);
+        let concurrency = self.fetch.transfers_at_once();
         let at_once = (2 * concurrency.get()).max(4);
         let mut waiting: VecDeque<Job> = VecDeque::new();
         let mut running = JoinSet::new();

@@ -22,7 +22,6 @@ use std::sync::{Arc, Mutex, PoisonError};
 use bytes::{Bytes, BytesMut};
 use sha2::{Digest, Sha256};
 use tokio::sync::{mpsc, oneshot};
-use tokio::task::JoinHandle;
 
 /// Feeds one file's hash and disk threads.
 pub(super) struct Writer {
@@ -57,10 +56,15 @@ enum Command {
 /// Told once the file is empty; dropped unsent if the disk thread fails.
 type Emptied = Arc<Mutex<Option<oneshot::Sender<()>>>>;
 
-/// One thread and the queue that feeds it; it ends with a `T`.
+/// One thread and the queue that feeds it; it ends with a `T`. The thread
+/// is its own, not one of tokio's blocking pool: it lives as long as its
+/// file, and hundreds of files at once must never fill the pool that every
+/// transfer's short blocking work (a record, a sync) waits on.
 struct Stage<T> {
     sender: Option<mpsc::Sender<Command>>,
-    worker: JoinHandle<std::io::Result<T>>,
+    worker: oneshot::Receiver<std::io::Result<T>>,
+    /// Why the thread could not be started, if it could not.
+    not_started: Option<std::io::Error>,
 }
 
 /// How much to gather before handing it to the threads.
@@ -87,8 +91,10 @@ impl Writer {
     /// (the hash is always of the whole file).
     pub(super) fn resume(file: File, kept: u64, hashed: Sha256) -> Writer {
         Writer {
-            hash: Stage::start(HASH_DEPTH, move |commands| hash(hashed, commands)),
-            disk: Stage::start(DISK_DEPTH, move |commands| write(file, kept, commands)),
+            hash: Stage::start("hash", HASH_DEPTH, move |commands| hash(hashed, commands)),
+            disk: Stage::start("disk", DISK_DEPTH, move |commands| {
+                write(file, kept, commands)
+            }),
             pending: BytesMut::new(),
         }
     }
@@ -172,13 +178,30 @@ impl Writer {
 
 impl<T: Send + 'static> Stage<T> {
     fn start(
+        name: &str,
         depth: usize,
         work: impl FnOnce(mpsc::Receiver<Command>) -> std::io::Result<T> + Send + 'static,
     ) -> Stage<T> {
         let (sender, receiver) = mpsc::channel(depth);
-        Stage {
-            sender: Some(sender),
-            worker: tokio::task::spawn_blocking(move || work(receiver)),
+        let (done, worker) = oneshot::channel();
+        let started = std::thread::Builder::new()
+            .name(name.to_owned())
+            .spawn(move || {
+                let _ = done.send(work(receiver));
+            });
+        match started {
+            Ok(_) => Stage {
+                sender: Some(sender),
+                worker,
+                not_started: None,
+            },
+            // No thread (the process is out of them): every send fails, and
+            // the join says why.
+            Err(e) => Stage {
+                sender: None,
+                worker,
+                not_started: Some(e),
+            },
         }
     }
 
@@ -192,11 +215,14 @@ impl<T: Send + 'static> Stage<T> {
 
     /// The thread's result, once its queue is closed.
     async fn join(&mut self) -> std::io::Result<T> {
+        if let Some(e) = self.not_started.take() {
+            return Err(e);
+        }
         match (&mut self.worker).await {
             Ok(result) => result,
-            Err(e) => Err(std::io::Error::other(format!(
-                "the file writer failed: {e}"
-            ))),
+            Err(_) => Err(std::io::Error::other(
+                "the file writer failed: its thread ended without a result",
+            )),
         }
     }
 }

@@ -473,3 +473,44 @@ fn without_a_strong_validator_a_cut_file_starts_over_within_the_run() {
         );
     }
 }
+
+/// A task with 600 open-ended outputs, under a 1,024-file limit and the
+/// default concurrency: the run ends by itself, every file on disk. (With
+/// every transfer at once, each holding threads of tokio's blocking pool,
+/// such a run hung for ever.)
+#[test]
+fn a_task_with_600_outputs_ends_with_every_file_under_a_low_file_limit() {
+    let links: Vec<String> = (0..600).map(|i| format!("cdn:view_{i}.png")).collect();
+    let fake = FakeTripo::start(Scenario::from_json(serde_json::json!({"code": 0, "data": {
+        "task_id": TASK, "type": "text_to_model", "status": "success", "input": {},
+        "output": {"image_urls": links},
+        "progress": 100, "created_at": "2026-11-29T01:00:00Z",
+    }})));
+    let out = tempfile::tempdir().expect("tempdir");
+    let mut command = std::process::Command::new("sh");
+    command
+        .args(["-c", "ulimit -n 1024 && exec \"$0\" \"$@\""])
+        .arg(env!("CARGO_BIN_EXE_fetch-assets"))
+        .args(["--quiet", TASK])
+        .arg(out.path())
+        .env("TRIPO_API_KEY", fake.api_key())
+        .env("TRIPO_API_BASE", fake.v3_base());
+    for proxy in fake_tripo::PROXY_VARIABLES {
+        command.env_remove(proxy);
+    }
+    let mut run = common::Background::spawn(command);
+    // A deadline only turns a hang into a failure; the run takes seconds.
+    let status = run.exit(Duration::from_secs(240));
+    assert_eq!(status.code(), Some(0), "{}", run.stderr());
+    for i in [0, 299, 599] {
+        assert_eq!(
+            std::fs::read(out.path().join(format!("image_{i}.png"))).expect("the file"),
+            fake.file_bytes(&format!("view_{i}.png")),
+        );
+    }
+    let manifest: serde_json::Value = serde_json::from_slice(
+        &std::fs::read(out.path().join("manifest.json")).expect("the manifest"),
+    )
+    .expect("JSON");
+    assert_eq!(manifest["files"].as_array().map(Vec::len), Some(600));
+}

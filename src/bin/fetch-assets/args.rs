@@ -229,8 +229,8 @@ pub struct TaskOptions {
     #[arg(long)]
     pub force: bool,
 
-    /// At most this many transfers at once (default: all of a task's files;
-    /// batch: 32 across all tasks).
+    /// At most this many transfers at once (default: 32; batch: 32 across
+    /// all tasks).
     #[arg(long, value_name = "N", value_parser = parse_concurrency)]
     pub concurrency: Option<NonZeroUsize>,
 
@@ -282,7 +282,7 @@ impl From<ApiVersionArg> for fetch_assets::ApiVersion {
 /// `--concurrency`: a whole number of transfers, at least 1.
 pub fn parse_concurrency(text: &str) -> Result<NonZeroUsize, String> {
     match text.trim().parse::<usize>() {
-        Ok(0) => Err("at least 1 transfer must run at a time: give 1 or more, or leave --concurrency out to run them all at once".into()),
+        Ok(0) => Err("at least 1 transfer must run at a time: give 1 or more, or leave --concurrency out for the default (32)".into()),
         Ok(n) => Ok(NonZeroUsize::MIN.saturating_add(n - 1)),
         Err(_) => Err(format!("'{text}' is not a number of transfers: give a whole number, 1 or more")),
     }
