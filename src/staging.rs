@@ -14,7 +14,7 @@
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
-use crate::folder::{Folder, OpenError};
+use crate::folder::{Folder, Kind, OpenError};
 use crate::manifest::{self, Manifest};
 
 /// The staging folder's name in the output folder.
@@ -114,7 +114,7 @@ pub(crate) fn check_ours(folder: &Folder, force: bool) -> Result<()> {
         .kind_of(STAGING_DIR)
         .map_err(|e| Error::io("look at", folder.shown(STAGING_DIR), e))?;
     match kind {
-        None | Some(rustix::fs::FileType::Directory) => Ok(()),
+        None | Some(Kind::Directory) => Ok(()),
         Some(_) if force => folder
             .remove(STAGING_DIR)
             .map_err(|e| Error::io("remove", folder.shown(STAGING_DIR), e)),
