@@ -75,6 +75,8 @@ pub(crate) fn remove(folder: &Folder) -> Result<()> {
             staging.remove(&name).map_err(failed)?;
         }
     }
+    // Closed first: Windows removes a folder when its last handle closes.
+    drop(staging);
     folder.remove_if_empty(STAGING_DIR).map_err(failed)
 }
 
@@ -167,6 +169,9 @@ mod tests {
         ] {
             std::fs::write(staging.shown(name), b"x").expect("write");
         }
+        // Let go first: where a file system lacks POSIX deletes (FAT; wine),
+        // Windows removes a folder only when its last handle closes.
+        drop(staging);
         remove(&folder).expect("remove");
         assert!(!dir.path().join(STAGING_DIR).exists(), "all ours: gone");
 

@@ -82,7 +82,7 @@ pub(crate) struct Opened {
 pub(crate) struct Journal {
     writes: mpsc::Sender<Append>,
     path: PathBuf,
-    _lock: Option<File>,
+    _lock: Option<Folder>,
 }
 
 enum Append {
@@ -195,8 +195,9 @@ fn unix(at: SystemTime) -> i64 {
 }
 
 /// Takes the state folder for this process, or says who has it.
-fn lock(dir: &Path) -> Result<Option<File>> {
-    let Ok(folder) = File::open(dir) else {
+fn lock(dir: &Path) -> Result<Option<Folder>> {
+    // The folder lock's own call, so Windows locks it too.
+    let Ok(folder) = Folder::open(dir) else {
         return Ok(None);
     };
     match folder.try_lock() {
