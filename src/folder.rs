@@ -483,6 +483,42 @@ mod tests {
         assert!(!path.join("f").exists());
     }
 
+    /// A folder past Windows' old 260-character limit works as any other.
+    #[test]
+    fn a_folder_with_a_long_path_is_used_like_any_other() {
+        let root = tempfile::tempdir().expect("tempdir");
+        let mut path = root.path().to_owned();
+        while path.as_os_str().len() <= 300 {
+            path.push("a_rather_long_folder_name_0123456789");
+        }
+        std::fs::create_dir_all(&path).expect("mkdir -p");
+        let folder = Arc::new(Folder::open(&path).expect("open"));
+        assert!(folder.still_at_path());
+        folder.try_lock().expect("locked");
+        folder
+            .write_atomically("model.glb", b"glTF")
+            .expect("written");
+        let staging = folder
+            .sub_folder(".fetch-assets", true)
+            .expect("made")
+            .expect("there");
+        let staging = Arc::new(staging);
+        staging.write_atomically("x.part", b"x").expect("written");
+        staging.move_to("x.part", &folder, "x.bin").expect("moved");
+        let mut names = folder.names().expect("names");
+        names.sort();
+        assert_eq!(names, [".fetch-assets", "model.glb", "x.bin"]);
+        assert_eq!(
+            std::fs::read(path.join("model.glb")).expect("read"),
+            b"glTF"
+        );
+        assert!(folder.free_space().expect("free space") > 0);
+        drop(staging);
+        folder.remove_if_empty(".fetch-assets").expect("removed");
+        assert_eq!(folder.kind_of(".fetch-assets").expect("kind"), None);
+        folder.sync().expect("synced");
+    }
+
     #[test]
     fn stale_temp_files_go_and_only_they() {
         let (dir, folder) = folder();

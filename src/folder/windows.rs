@@ -437,7 +437,17 @@ pub(super) fn rename(from: &File, name: &str, to: &File, to_name: &str) -> io::R
 }
 
 pub(super) fn free_space(_dir: &File, path: &Path) -> io::Result<u64> {
-    let path: Vec<u16> = path.as_os_str().encode_wide().chain([0]).collect();
+    // Past 260 characters only a verbatim path (`\\?\C:\...`) is read
+    // whole; std adds the prefix to the paths it opens, this call needs it
+    // written out.
+    let absolute = std::path::absolute(path)?;
+    let text = absolute.as_os_str().to_string_lossy();
+    let verbatim = if text.starts_with(r"\\") {
+        absolute.as_os_str().to_owned()
+    } else {
+        std::ffi::OsString::from(format!(r"\\?\{text}"))
+    };
+    let path: Vec<u16> = verbatim.encode_wide().chain([0]).collect();
     let mut free = 0u64;
     // SAFETY: `path` is NUL-terminated; `free` is a live local; the other
     // outputs may be null.
