@@ -457,12 +457,15 @@ pub(super) fn free_space(_dir: &File, path: &Path) -> io::Result<u64> {
     Ok(free)
 }
 
-/// `FlushFileBuffers` on the folder; a folder handle opened for reading
-/// cannot be flushed (access denied, or unsupported): NTFS journals its
-/// renames, so that is not a failure.
+/// `FlushFileBuffers` on the folder, through a handle of it opened for
+/// writing (NTFS flushes a folder's entries only through one). Where that
+/// cannot be had or the file system cannot flush a folder (access denied,
+/// unsupported), the run goes on: NTFS journals its renames.
 pub(super) fn sync(dir: &File) -> io::Result<()> {
+    let writable = open_relative(dir, "", FILE_GENERIC_WRITE, FILE_OPEN, FILE_DIRECTORY_FILE);
+    let handle = writable.as_ref().unwrap_or(dir);
     // SAFETY: the handle is open for the call.
-    if unsafe { FlushFileBuffers(dir.as_raw_handle() as HANDLE) } != 0 {
+    if unsafe { FlushFileBuffers(handle.as_raw_handle() as HANDLE) } != 0 {
         return Ok(());
     }
     let error = io::Error::last_os_error();
