@@ -104,6 +104,8 @@ pub(crate) fn tidy(folder: &Folder) {
         }
     }
     if staging.names().is_ok_and(|left| left.is_empty()) {
+        // Closed first, as in `remove`.
+        drop(staging);
         let _ = remove(folder);
     }
 }
