@@ -98,6 +98,7 @@ fn curl(runtime: &tokio::runtime::Runtime, then_sync: bool) -> ((f64, Measured),
 
 /// The task's answer holds a freshly signed link.
 async fn fresh_link(fake: &FakeTripo) -> String {
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let http = reqwest::Client::builder()
         .no_proxy()
         .build()

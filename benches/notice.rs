@@ -66,6 +66,7 @@ async fn ours(running: f64, estimates: Estimates) -> Run {
 /// there (-1 included), else the wait doubles up to 30 s.
 async fn python_sdk(running: f64, estimates: Estimates) -> Run {
     let fake = FakeTripo::start(scenario(running, estimates));
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let http = reqwest::Client::builder()
         .no_proxy()
         .build()

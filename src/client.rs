@@ -130,7 +130,7 @@ impl Client {
     ///
     /// ```
     /// use fake_tripo::{FakeTripo, Scenario, TaskSpec};
-    /// use fetch_assets::{Client, FetchOptions, task_report::TaskReport};
+    /// use fetch_assets::{Client, FetchOptions, TaskReport};
     /// use futures::StreamExt;
     ///
     /// # #[tokio::main(flavor = "current_thread")]
@@ -252,7 +252,7 @@ impl ClientBuilder {
             })?;
         let hosts = hosts::HostRules::for_api_base(&base);
         let key_in_clear_text = base.scheme() == "http" && !hosts.loopback_allowed;
-        let http = http_client(hosts, self.no_proxy)?;
+        let http = http_client(hosts, &base, self.no_proxy)?;
         let retry = self.retry.unwrap_or_default();
         Ok(Client {
             api: api::ApiClient::new(http.clone(), base, self.version, key, retry),
@@ -266,11 +266,19 @@ impl ClientBuilder {
 
 /// The one HTTP client, for the API and the CDN: rustls with the
 /// platform's roots; the system's resolver, failing `.invalid` names at
-/// once (`net.rs`); redirects checked against the host rules (see
+/// once and holding every address a link's name resolves to to the host
+/// rules (`net.rs`); redirects checked against the host rules (see
 /// `hosts.rs`); no `Referer`, which would carry a signed link to wherever
 /// the CDN redirects; no whole-request timeout (a large file on a slow link
 /// may take its time; stalls are caught separately).
-fn http_client(hosts: hosts::HostRules, no_proxy: bool) -> Result<reqwest::Client> {
+fn http_client(
+    hosts: hosts::HostRules,
+    api_base: &reqwest::Url,
+    no_proxy: bool,
+) -> Result<reqwest::Client> {
+    // rustls' `ring` provider, unless the program already chose one for the
+    // process (then that one stays: installing fails, and is not an error).
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let builder = reqwest::Client::builder();
     let builder = if no_proxy {
         builder.no_proxy()
@@ -280,7 +288,7 @@ fn http_client(hosts: hosts::HostRules, no_proxy: bool) -> Result<reqwest::Clien
     builder
         .user_agent(concat!("fetch-assets/", env!("CARGO_PKG_VERSION")))
         .connect_timeout(Duration::from_secs(15))
-        .dns_resolver(net::SystemResolver::shared())
+        .dns_resolver(net::SystemResolver::shared(hosts, api_base, !no_proxy))
         .redirect(hosts.redirect_policy())
         .referer(false)
         .build()

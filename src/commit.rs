@@ -54,7 +54,7 @@ pub(crate) fn commit(
 
     let staging = staging::create(folder)?;
     staging
-        .write_atomically(COMMIT_FILE, manifest.to_json()?.as_bytes())
+        .write_atomically(COMMIT_FILE, manifest.to_written_json()?.as_bytes())
         .map_err(|e| Error::io("write", staging.shown(COMMIT_FILE), e))?;
     sync(&staging)?;
     steps.passed();

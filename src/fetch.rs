@@ -431,7 +431,8 @@ fn finishing(
 
 /// The folder must be one, or not exist yet: a file in the way (at the
 /// path or above it) is a usage error, found before waiting for the task.
-fn check_folder(dir: &Path) -> Result<()> {
+/// `batch` and `listen` check their OUT_ROOT with it too, before any request.
+pub(crate) fn check_folder(dir: &Path) -> Result<()> {
     for path in dir.ancestors().filter(|p| !p.as_os_str().is_empty()) {
         match std::fs::metadata(path) {
             Ok(meta) if meta.is_dir() => return Ok(()),

@@ -149,6 +149,16 @@ impl Folder {
         sys::kind_of(&self.handle, name)
     }
 
+    /// True when the file `name` has another hard link (another name, in
+    /// this folder or elsewhere, for the same bytes), without following a
+    /// symlink; false when nothing stands under the name.
+    pub(crate) fn has_other_links(&self, name: &str) -> io::Result<bool> {
+        if !is_plain_name(name) {
+            return Err(unsafe_name(name));
+        }
+        Ok(sys::link_count(&self.handle, name)?.is_some_and(|links| links > 1))
+    }
+
     /// Creates a new, empty temporary file in the folder, removed when the
     /// returned [`TempFile`] is dropped unless it is put in place.
     pub(crate) fn create_temp(self: &Arc<Self>) -> io::Result<(File, TempFile)> {
@@ -262,6 +272,10 @@ impl Folder {
         }
     }
 }
+
+/// The operating system's error codes for a local failure that passes: too
+/// many open files, a full disk or quota.
+pub(crate) const PASSING_OS_ERRORS: &[i32] = sys::PASSING_OS_ERRORS;
 
 /// Reads exactly `buffer.len()` bytes of `file` from offset `at`. On Unix
 /// the file's own offset does not move; on Windows it does, so a caller

@@ -4,15 +4,20 @@
 //! - only `http` and `https`;
 //! - never a link-local address (`169.254.0.0/16`, `fe80::/10`) nor a cloud
 //!   metadata service (`169.254.169.254`, `fd00:ec2::254`,
-//!   `100.100.100.200`, `metadata.google.internal`): on a cloud machine
-//!   those hand out the machine's own credentials;
-//! - the machine itself (`127.0.0.0/8`, `::1`, `localhost`, `0.0.0.0`) only
-//!   when the API base is on the machine too (tests, a local gateway): a
-//!   remote API has no business sending us to our own services;
+//!   `100.100.100.200`, Azure's host `168.63.129.16`,
+//!   `metadata.google.internal`): on a cloud machine those hand out the
+//!   machine's own credentials;
+//! - the machine itself (`127.0.0.0/8`, `::1`, `localhost`, `0.0.0.0/8`,
+//!   `::`) only when the API base is on the machine too (tests, a local
+//!   gateway): a remote API has no business sending us to our own services;
 //! - a redirect never goes from `https` down to `http`.
 //!
-//! The rules read the link's host as written; a name that resolves to such
-//! an address is not looked up here.
+//! An IPv6 address that carries an IPv4 one (mapped `::ffff:a.b.c.d`,
+//! compatible `::a.b.c.d`, NAT64 `64:ff9b::a.b.c.d`) is judged as that IPv4
+//! address. [`HostRules::refusal`] reads the link's host as written;
+//! [`HostRules::address_refusal`] judges each address a name resolves to,
+//! in the client's resolver (`net.rs`), so a name that `/etc/hosts` or DNS
+//! maps to this machine or a metadata service is refused too.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr};
 
@@ -65,6 +70,22 @@ impl HostRules {
         None
     }
 
+    /// Why an address a link's name resolved to may not be reached, if it
+    /// may not: the same classes as [`HostRules::refusal`], judged on the
+    /// address.
+    pub(crate) fn address_refusal(&self, ip: IpAddr) -> Option<&'static str> {
+        let ip = canonical(ip);
+        if is_metadata_ip(ip) {
+            Some("a cloud metadata service")
+        } else if is_link_local_ip(ip) {
+            Some("a link-local address")
+        } else if is_loopback_ip(ip) && !self.loopback_allowed {
+            Some("this machine itself, while the API is elsewhere")
+        } else {
+            None
+        }
+    }
+
     /// The redirect policy of the HTTP client: at most five hops, each
     /// checked by [`HostRules::refusal`], never from https down to http.
     pub(crate) fn redirect_policy(self) -> Policy {
@@ -94,11 +115,24 @@ fn redirect_refusal(rules: HostRules, from: Option<&Url>, to: &Url, hops: usize)
     None
 }
 
-/// The IPv4 address an IPv6 address stands for (`::ffff:a.b.c.d`), else itself.
+/// The IPv4 address an IPv6 address carries (mapped `::ffff:a.b.c.d`,
+/// compatible `::a.b.c.d`, NAT64 `64:ff9b::a.b.c.d`), else itself. `::`
+/// and `::1` stay as they are.
 fn canonical(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => v6.to_ipv4_mapped().map_or(IpAddr::V6(v6), IpAddr::V4),
-        v4 => v4,
+    let IpAddr::V6(v6) = ip else {
+        return ip;
+    };
+    if let Some(v4) = v6.to_ipv4_mapped() {
+        return IpAddr::V4(v4);
+    }
+    let s = v6.segments();
+    let carried = Ipv4Addr::from(((u32::from(s[6])) << 16) | u32::from(s[7]));
+    let compatible = s[..6] == [0; 6] && !v6.is_unspecified() && !v6.is_loopback();
+    let nat64 = s[..6] == [0x64, 0xff9b, 0, 0, 0, 0];
+    if compatible || nat64 {
+        IpAddr::V4(carried)
+    } else {
+        ip
     }
 }
 
@@ -110,9 +144,36 @@ fn ip_of(host: &Host<&str>) -> Option<IpAddr> {
     }
 }
 
+/// This machine: loopback, unspecified, or `0.0.0.0/8` (which Linux
+/// connects to this machine).
+fn is_loopback_ip(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => v4.is_loopback() || v4.octets()[0] == 0,
+        IpAddr::V6(v6) => v6.is_loopback() || v6.is_unspecified(),
+    }
+}
+
+fn is_link_local_ip(ip: IpAddr) -> bool {
+    match ip {
+        IpAddr::V4(v4) => v4.is_link_local(),
+        IpAddr::V6(v6) => (v6.segments()[0] & 0xffc0) == 0xfe80,
+    }
+}
+
+fn is_metadata_ip(ip: IpAddr) -> bool {
+    const AWS_V6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254);
+    const ALIBABA: Ipv4Addr = Ipv4Addr::new(100, 100, 100, 200);
+    const AZURE_HOST: Ipv4Addr = Ipv4Addr::new(168, 63, 129, 16);
+    const COMMON: Ipv4Addr = Ipv4Addr::new(169, 254, 169, 254);
+    match ip {
+        IpAddr::V4(v4) => [COMMON, ALIBABA, AZURE_HOST].contains(&v4),
+        IpAddr::V6(v6) => v6 == AWS_V6,
+    }
+}
+
 fn is_loopback(host: &Host<&str>) -> bool {
     match ip_of(host) {
-        Some(ip) => ip.is_loopback() || ip.is_unspecified(),
+        Some(ip) => is_loopback_ip(ip),
         None => {
             let name = domain(host);
             name == "localhost" || name.ends_with(".localhost")
@@ -121,20 +182,12 @@ fn is_loopback(host: &Host<&str>) -> bool {
 }
 
 fn is_link_local(host: &Host<&str>) -> bool {
-    match ip_of(host) {
-        Some(IpAddr::V4(v4)) => v4.is_link_local(),
-        Some(IpAddr::V6(v6)) => (v6.segments()[0] & 0xffc0) == 0xfe80,
-        None => false,
-    }
+    ip_of(host).is_some_and(is_link_local_ip)
 }
 
 fn is_metadata(host: &Host<&str>) -> bool {
-    const AWS_V6: Ipv6Addr = Ipv6Addr::new(0xfd00, 0xec2, 0, 0, 0, 0, 0, 0x254);
-    const ALIBABA: Ipv4Addr = Ipv4Addr::new(100, 100, 100, 200);
-    const COMMON: Ipv4Addr = Ipv4Addr::new(169, 254, 169, 254);
     match ip_of(host) {
-        Some(IpAddr::V4(v4)) => v4 == COMMON || v4 == ALIBABA,
-        Some(IpAddr::V6(v6)) => v6 == AWS_V6,
+        Some(ip) => is_metadata_ip(ip),
         None => matches!(
             domain(host).as_str(),
             "metadata.google.internal" | "metadata.goog" | "metadata"
@@ -180,6 +233,12 @@ mod tests {
             "http://METADATA.google.internal./x",
             "https://0xa9.0xfe.0xa9.0xfe/x",
             "http://2852039166/x",
+            "http://[::a9fe:a9fe]/latest",
+            "http://[::169.254.169.254]/latest",
+            "http://[64:ff9b::a9fe:a9fe]/latest",
+            "http://[64:ff9b::169.254.1.1]/x",
+            "http://168.63.129.16/machine",
+            "http://[::ffff:168.63.129.16]/machine",
         ] {
             for rules in [REMOTE_API, LOCAL_API] {
                 assert!(rules.refusal(&url(link)).is_some(), "{link} {rules:?}");
@@ -197,6 +256,11 @@ mod tests {
             "http://localhost/x.glb",
             "http://a.localhost/x.glb",
             "http://0.0.0.0/x.glb",
+            "http://0.1.2.3/x.glb",
+            "http://[::]/x.glb",
+            "http://[::127.0.0.1]/x.glb",
+            "http://[64:ff9b::7f00:1]/x.glb",
+            "http://[::ffff:0.0.0.1]/x.glb",
         ] {
             assert!(REMOTE_API.refusal(&url(link)).is_some(), "{link}");
             assert!(LOCAL_API.refusal(&url(link)).is_none(), "{link}");
@@ -213,6 +277,9 @@ mod tests {
             "http://10.0.0.5/x.glb",
             "https://169.255.0.1/x.glb",
             "https://[2001:db8::1]/x.glb",
+            "https://[64:ff9b::808:808]/x.glb",
+            "https://[::808:808]/x.glb",
+            "https://168.63.129.17/x.glb",
         ] {
             assert!(REMOTE_API.refusal(&url(link)).is_none(), "{link}");
         }
@@ -231,5 +298,39 @@ mod tests {
         assert!(redirect_refusal(LOCAL_API, Some(&http), &metadata, 0).is_some());
         let file = url("file:///etc/passwd");
         assert!(redirect_refusal(LOCAL_API, Some(&http), &file, 0).is_some());
+    }
+
+    /// Every address a name may resolve to, in its class: what the
+    /// resolver refuses, whatever name led there.
+    #[test]
+    fn resolved_addresses_are_judged_by_their_class() {
+        let ip = |text: &str| -> IpAddr { text.parse().expect("an address") };
+        let table: [(&str, Option<&str>, Option<&str>); 14] = [
+            // address, refused with a remote API, with a local one
+            ("127.0.1.1", Some("this machine"), None),
+            ("127.0.0.1", Some("this machine"), None),
+            ("::1", Some("this machine"), None),
+            ("0.0.0.0", Some("this machine"), None),
+            ("0.255.0.1", Some("this machine"), None),
+            ("::7f00:1", Some("this machine"), None),
+            ("64:ff9b::7f00:1", Some("this machine"), None),
+            ("169.254.169.254", Some("metadata"), Some("metadata")),
+            ("::a9fe:a9fe", Some("metadata"), Some("metadata")),
+            ("64:ff9b::a9fe:a9fe", Some("metadata"), Some("metadata")),
+            ("168.63.129.16", Some("metadata"), Some("metadata")),
+            ("fe80::1", Some("link-local"), Some("link-local")),
+            ("93.184.215.14", None, None),
+            ("2606:2800:21f:cb07:6820:80da:af6b:8b2c", None, None),
+        ];
+        for (address, remote, local) in table {
+            let judged = |rules: HostRules| rules.address_refusal(ip(address));
+            for (rules, expected) in [(REMOTE_API, remote), (LOCAL_API, local)] {
+                match (judged(rules), expected) {
+                    (None, None) => {}
+                    (Some(why), Some(words)) => assert!(why.contains(words), "{address}: {why}"),
+                    (got, _) => panic!("{address} {rules:?}: {got:?}, expected {expected:?}"),
+                }
+            }
+        }
     }
 }

@@ -127,6 +127,23 @@
 //! Every failure is one [`Error`]; [`Error::exit_code`] maps it to the
 //! command's exit codes.
 //!
+//! # The public API
+//!
+//! Made for shells around the engine (the command line, the Python
+//! package) and for pipelines calling it directly: no HTTP client's type
+//! appears in it, and advice names settings in the caller's words.
+//!
+//! | group | items |
+//! |---|---|
+//! | fetch | [`Client`], [`ClientBuilder`], [`FetchOptions`], [`RoleSelector`], [`TransferLimit`], [`RetryPolicy`], [`ApiVersion`], [`DEFAULT_API_BASE`] |
+//! | many tasks | [`Client::fetch_many`], [`Batch`], [`TaskOutcome`], [`TaskReport`], [`ReportStatus`], [`DEFAULT_BATCH_CONCURRENCY`], [`check_task_id`] (a shell checks ids it reads before any request) |
+//! | what happens | [`Event`], [`Observer`], [`PlannedFile`], [`Task`], [`TaskStatus`], [`TraceId`] |
+//! | the result | [`Manifest`], [`FileEntry`], [`OutputRole`], [`View`], [`MANIFEST_FILE`], [`SUMS_FILE`] |
+//! | checking a folder | [`verify`], [`VerifyReport`], [`FileCheck`] |
+//! | failures | [`Error`], [`Result`], [`DownloadCause`], [`ApiProblem`], [`ManifestProblem`], [`NetFault`], [`Tried`] |
+//! | advice in a shell's words | [`Hint`], [`Setting`], [`Wording`], [`set_wording`] |
+//! | webhooks | [`webhook`] (the signature check); `listen` (the receiver, feature `listen`) |
+//!
 //! # Features
 //!
 //! | feature | default | what it adds |
@@ -187,7 +204,7 @@ mod rerun;
 mod retry;
 mod staging;
 mod task;
-pub mod task_report;
+mod task_report;
 mod temp_file;
 mod text;
 mod transfer;
@@ -209,4 +226,5 @@ pub use options::FetchOptions;
 pub use output_role::{OutputRole, View};
 pub use retry::RetryPolicy;
 pub use task::{Task, TaskStatus, TraceId};
+pub use task_report::{ReportStatus, TaskReport};
 pub use verify::{FileCheck, VerifyReport, verify};

@@ -17,9 +17,14 @@ pub const MANIFEST_FILE: &str = "manifest.json";
 pub const SUMS_FILE: &str = "SHA256SUMS";
 /// The manifest format this version writes.
 pub const SCHEMA_VERSION: u32 = 1;
-/// The largest `manifest.json` read: ours are a few kilobytes; a larger one
-/// (or `/dev/zero` behind a symlink) is not ours, and is not read whole.
-const MAX_MANIFEST_BYTES: u64 = 1 << 20;
+/// The largest `manifest.json` read, and written: ours are a few kilobytes,
+/// but a task may have thousands of outputs, or field names of any length
+/// (its answer is read up to 4 MiB, and escaping can make that six times
+/// longer), so the bound is far above any real one. A larger file (or
+/// `/dev/zero` behind a symlink) is not ours, and is not read whole; a
+/// manifest that would be larger is never written, so whatever a run
+/// writes, a re-run and `verify` read back.
+const MAX_MANIFEST_BYTES: u64 = 64 << 20;
 
 /// What a complete folder holds (DESIGN.md, "Files").
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -153,7 +158,7 @@ impl Manifest {
     }
 
     /// Reads `manifest.json` from an open folder: only a regular file (no
-    /// symlink followed, no FIFO waited on), and at most 1 MiB of it.
+    /// symlink followed, no FIFO waited on), and at most 64 MiB of it.
     pub(crate) fn read_in(folder: &Folder) -> Result<Manifest> {
         Manifest::read_file(folder, MANIFEST_FILE)
     }
@@ -233,7 +238,20 @@ impl Manifest {
 
     /// Writes `manifest.json` atomically (the caller syncs the folder).
     pub(crate) fn write_manifest(&self, folder: &Arc<Folder>) -> Result<()> {
-        write_atomically(folder, MANIFEST_FILE, self.to_json()?.as_bytes())
+        write_atomically(folder, MANIFEST_FILE, self.to_written_json()?.as_bytes())
+    }
+
+    /// [`Manifest::to_json`], for a file: refused when larger than a
+    /// manifest may be read back (no task comes near it).
+    pub(crate) fn to_written_json(&self) -> Result<String> {
+        let text = self.to_json()?;
+        if text.len() as u64 > MAX_MANIFEST_BYTES {
+            return Err(Error::Internal(format!(
+                "the manifest would be larger than {} MiB, more than it may be read back",
+                MAX_MANIFEST_BYTES >> 20
+            )));
+        }
+        Ok(text)
     }
 }
 

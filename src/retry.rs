@@ -74,7 +74,7 @@ pub fn parse_retry_after(value: &str, now: SystemTime) -> Option<Duration> {
 /// recipient must accept: the preferred `Sun, 06 Nov 1994 08:49:37 GMT`,
 /// and the obsolete `Sunday, 06-Nov-94 08:49:37 GMT` and
 /// `Sun Nov  6 08:49:37 1994` (both in UTC).
-fn parse_http_date(value: &str) -> Option<jiff::Timestamp> {
+pub(crate) fn parse_http_date(value: &str) -> Option<jiff::Timestamp> {
     if let Ok(at) = jiff::fmt::rfc2822::DateTimeParser::new().parse_timestamp(value) {
         return Some(at);
     }

@@ -39,7 +39,9 @@ pub(crate) fn open(folder: &Folder) -> Result<Option<Arc<Folder>>> {
     opened(folder, false)
 }
 
-/// The staging folder, made if missing (and its entry made durable).
+/// The staging folder, made if missing (and its entry made durable), with
+/// no staged file shared with another name (see [`unshare`]): the run's
+/// transfers write in it next.
 pub(crate) fn create(folder: &Folder) -> Result<Arc<Folder>> {
     let staging = opened(folder, true)?.ok_or_else(|| {
         Error::io(
@@ -51,7 +53,26 @@ pub(crate) fn create(folder: &Folder) -> Result<Arc<Folder>> {
     folder
         .sync()
         .map_err(|e| Error::io("make durable", folder.shown(STAGING_DIR), e))?;
+    unshare(&staging)?;
     Ok(staging)
+}
+
+/// Forgets every staged file with more than one hard link (and its record):
+/// writing it would write the other name's file too (a `cp -al` copy, a
+/// snapshot backup, or a link planted on purpose), so the file starts over
+/// under a name of its own. The other name keeps its bytes.
+fn unshare(staging: &Folder) -> Result<()> {
+    let failed = |e| Error::io("look at", staging.path(), e);
+    for name in staging.names().map_err(failed)? {
+        let Some(stem) = name.strip_suffix(".part") else {
+            continue;
+        };
+        if staging.has_other_links(&name).map_err(failed)? {
+            staging.remove(&record_name(stem)).map_err(failed)?;
+            staging.remove(&name).map_err(failed)?;
+        }
+    }
+    Ok(())
 }
 
 fn opened(folder: &Folder, create: bool) -> Result<Option<Arc<Folder>>> {

@@ -127,6 +127,7 @@ pub(super) mod tests {
 
     /// A client of `base` with a key, for the tests of its parts.
     pub(in crate::api) fn client(base: &str, version: Option<ApiVersion>) -> ApiClient {
+        let _ = rustls::crypto::ring::default_provider().install_default();
         ApiClient::new(
             reqwest::Client::new(),
             Url::parse(base).expect("test url"),

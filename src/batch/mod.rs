@@ -89,14 +89,17 @@ impl Drop for Batch {
     }
 }
 
-/// Checks the ids (all of them, before any request), drops repeats, and
-/// starts the batch. Must be called within a tokio runtime.
+/// Checks the ids (all of them, before any request) and that `out_root`
+/// can be a folder (a file there would fail every task, but only after
+/// waiting for each), drops repeats, and starts the batch. Must be called
+/// within a tokio runtime.
 pub(crate) fn start(
     client: &Client,
     task_ids: Vec<String>,
     out_root: &Path,
     options: &FetchOptions,
 ) -> Result<Batch> {
+    fetch::check_folder(out_root)?;
     let mut unique: Vec<String> = Vec::with_capacity(task_ids.len());
     let mut seen = std::collections::HashSet::new();
     for id in task_ids {

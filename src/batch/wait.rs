@@ -16,6 +16,11 @@
 //!   `1 / GET_SPACING` requests a second.
 //!
 //! Rounds are at least `MIN_ROUND_GAP` apart, however many tasks are due.
+//!
+//! The deadline holds inside a round too: a request still waiting to go, or
+//! still unanswered, when it passes is dropped, so a round of 400 paced
+//! `GET`s ends at the deadline, not 20 s later. What the round brought
+//! before it still counts.
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -96,7 +101,7 @@ pub(crate) async fn wait_all(
     let mut next_get = started;
     while !pending.is_empty() {
         let earliest = pending.values().map(|p| p.due).min().unwrap_or(started);
-        let at = earliest.max(next_round);
+        let at = earliest.max(next_round).max(Instant::now());
         if at >= deadline {
             tokio::time::sleep_until(deadline).await;
             for (task_id, task) in pending.drain() {
@@ -114,7 +119,7 @@ pub(crate) async fn wait_all(
         next_round = departed + MIN_ROUND_GAP;
         let mut answers = Vec::new();
         if asking == Asking::List {
-            match list_round(api, &pending, observe).await {
+            match list_round(api, &pending, deadline, observe).await {
                 Some(listed) => answers = listed,
                 // No list endpoint: ask task by task from now on.
                 None => asking = Asking::OneByOne,
@@ -122,7 +127,7 @@ pub(crate) async fn wait_all(
         }
         if asking == Asking::OneByOne {
             let due = due_ids(&pending, departed);
-            answers = get_round(api, &due, &mut next_get, observe).await;
+            answers = get_round(api, &due, &mut next_get, deadline, observe).await;
         }
         for (task_id, answer) in answers {
             let Some(task) = pending.get_mut(&task_id) else {
@@ -172,11 +177,13 @@ fn due_ids(pending: &HashMap<String, Pending>, now: Instant) -> Vec<String> {
 /// One answer a round brought for a task.
 type Answer = (String, Result<Task>);
 
-/// Asks for every pending task, 100 ids a request. `None` when the API has
-/// no list endpoint.
+/// Asks for every pending task, 100 ids a request, until `deadline`: a
+/// request unanswered by then is dropped, its tasks left pending. `None`
+/// when the API has no list endpoint.
 async fn list_round(
     api: &ApiClient,
     pending: &HashMap<String, Pending>,
+    deadline: Instant,
     observe: &TaskObservers,
 ) -> Option<Vec<Answer>> {
     let ids: Vec<String> = pending.keys().cloned().collect();
@@ -185,14 +192,19 @@ async fn list_round(
     let requests: Vec<_> = ids
         .chunks(MAX_LIST_IDS)
         .map(|chunk| async move {
-            (
-                chunk.to_vec(),
-                api.tasks(chunk, observe.batch_observer()).await,
-            )
+            if Instant::now() >= deadline {
+                return None;
+            }
+            let reply =
+                tokio::time::timeout_at(deadline, api.tasks(chunk, observe.batch_observer()))
+                    .await
+                    .ok()?;
+            Some((chunk.to_vec(), reply))
         })
         .collect();
     let replies: Vec<(Vec<String>, Result<Listed>)> = stream::iter(requests)
         .buffer_unordered(LISTS_AT_ONCE)
+        .filter_map(std::future::ready)
         .collect()
         .await;
     let mut answers = Vec::with_capacity(ids.len());
@@ -234,17 +246,20 @@ async fn list_round(
     if !left_out.is_empty() {
         // Neither found nor missed: ask for each, which settles it.
         let mut now = Instant::now();
-        answers.extend(get_round(api, &left_out, &mut now, observe).await);
+        answers.extend(get_round(api, &left_out, &mut now, deadline, observe).await);
     }
     Some(answers)
 }
 
 /// Asks for each task with its own `GET`, no two departures closer than
-/// `GET_SPACING` across the batch (`next_get` carries the pace over).
+/// `GET_SPACING` across the batch (`next_get` carries the pace over), until
+/// `deadline`: a `GET` not gone or not answered by then is dropped, its
+/// task left pending.
 async fn get_round(
     api: &ApiClient,
     ids: &[String],
     next_get: &mut Instant,
+    deadline: Instant,
     observe: &TaskObservers,
 ) -> Vec<Answer> {
     let first = (*next_get).max(Instant::now());
@@ -253,16 +268,24 @@ async fn get_round(
         .iter()
         .enumerate()
         .map(|(i, id)| async move {
-            tokio::time::sleep_until(first + GET_SPACING * i as u32).await;
-            let answer = api.task(id, observe.batch_observer()).await;
+            let departure = first + GET_SPACING * i as u32;
+            if departure >= deadline {
+                return None;
+            }
+            let asked = async {
+                tokio::time::sleep_until(departure).await;
+                api.task(id, observe.batch_observer()).await
+            };
+            let answer = tokio::time::timeout_at(deadline, asked).await.ok()?;
             if let Ok(task) = &answer {
                 observe.polled(id, task);
             }
-            (id.clone(), answer)
+            Some((id.clone(), answer))
         })
         .collect();
     stream::iter(requests)
         .buffer_unordered(GETS_AT_ONCE)
+        .filter_map(std::future::ready)
         .collect()
         .await
 }

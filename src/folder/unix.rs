@@ -16,6 +16,10 @@ use super::{Kind, OpenError};
 /// The mode a new file is created with; the kernel takes the umask off.
 const NEW_FILE_MODE: u32 = 0o666;
 
+/// Too many open files (the process's, the system's), no space, no quota.
+pub(super) const PASSING_OS_ERRORS: &[i32] =
+    &[libc::EMFILE, libc::ENFILE, libc::ENOSPC, libc::EDQUOT];
+
 /// What the folder lock is taken on: the folder's own descriptor (`flock`).
 #[derive(Debug, Default)]
 pub(super) struct LockState(());
@@ -77,6 +81,18 @@ pub(super) fn kind_of(dir: &File, name: &str) -> io::Result<Option<Kind>> {
             FileType::Directory => Kind::Directory,
             _ => Kind::Other,
         })),
+        Err(Errno::NOENT) => Ok(None),
+        Err(other) => Err(other.into()),
+    }
+}
+
+/// How many names the file `name` has (its hard links), without following
+/// a symlink: `None` when nothing stands under the name.
+// `nlink_t` is `u64` on Linux, `u16` on macOS.
+#[allow(clippy::useless_conversion)]
+pub(super) fn link_count(dir: &File, name: &str) -> io::Result<Option<u64>> {
+    match rustix::fs::statat(dir, name, AtFlags::SYMLINK_NOFOLLOW) {
+        Ok(stat) => Ok(Some(u64::from(stat.st_nlink))),
         Err(Errno::NOENT) => Ok(None),
         Err(other) => Err(other.into()),
     }

@@ -60,6 +60,10 @@ const DISPOSITION_DELETE_POSIX: u32 = 0x1 | 0x2 | 0x10;
 /// a read-only file.
 const RENAME_REPLACE_POSIX: u32 = 0x1 | 0x2 | 0x40;
 
+/// ERROR_TOO_MANY_OPEN_FILES, ERROR_HANDLE_DISK_FULL, ERROR_DISK_FULL,
+/// ERROR_DISK_QUOTA_EXCEEDED.
+pub(super) const PASSING_OS_ERRORS: &[i32] = &[4, 39, 112, 1295];
+
 /// The lock file, opened at the first `try_lock` and held while the folder
 /// is.
 #[derive(Debug, Default)]
@@ -227,6 +231,16 @@ pub(super) fn open_regular(dir: &File, name: &str, create_rw: bool) -> Result<Fi
 pub(super) fn kind_of(dir: &File, name: &str) -> io::Result<Option<Kind>> {
     match open_relative(dir, name, FILE_READ_ATTRIBUTES, FILE_OPEN, 0) {
         Ok(file) => kind(&file).map(Some),
+        Err(STATUS_OBJECT_NAME_NOT_FOUND | STATUS_OBJECT_PATH_NOT_FOUND) => Ok(None),
+        Err(other) => Err(status_error(other)),
+    }
+}
+
+/// How many names the file `name` has (its hard links), the link itself
+/// when it is a reparse point: `None` when nothing stands under the name.
+pub(super) fn link_count(dir: &File, name: &str) -> io::Result<Option<u64>> {
+    match open_relative(dir, name, FILE_READ_ATTRIBUTES, FILE_OPEN, 0) {
+        Ok(file) => Ok(Some(u64::from(information(&file)?.nNumberOfLinks))),
         Err(STATUS_OBJECT_NAME_NOT_FOUND | STATUS_OBJECT_PATH_NOT_FOUND) => Ok(None),
         Err(other) => Err(status_error(other)),
     }

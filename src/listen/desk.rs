@@ -1,11 +1,18 @@
 //! The desk: decides what a verified delivery means (new work, a repeat, or
 //! nothing to do), journals new work before it is acknowledged, runs each
 //! task's fetch, and closes its journal entry with the outcome.
+//!
+//! Tasks run a bounded number at a time, as in `batch` (`2 × concurrency`,
+//! at least 4); the others wait in a queue, holding no file. A task that
+//! failed for a local, passing reason (too many open files, a full disk)
+//! is not closed: its entry stays open in the journal, and the next start
+//! fetches it again. Those resumed on start ask the API paced, 20 a second
+//! at most, as `batch` asks task by task.
 
-use std::collections::HashSet;
+use std::collections::{HashSet, VecDeque};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, PoisonError};
-use std::time::SystemTime;
+use std::time::{Duration, SystemTime};
 
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinSet;
@@ -19,7 +26,7 @@ use crate::task::TraceId;
 use crate::task::{Task, TaskStatus};
 use crate::task_report::TaskReport;
 use crate::webhook::{Rejection, WebhookEvent};
-use crate::{Client, FetchOptions};
+use crate::{Client, DEFAULT_BATCH_CONCURRENCY, FetchOptions};
 
 /// What a verified delivery led to, for the HTTP answer.
 #[derive(Debug, PartialEq, Eq)]
@@ -50,7 +57,14 @@ pub(crate) struct Job {
     delivery: String,
     task_id: String,
     start: Start,
+    /// How long after the start of `listen` the job may ask the API: the
+    /// deliveries resumed on start are paced as `batch` paces its `GET`s,
+    /// not sent all at once.
+    not_before: Duration,
 }
+
+/// Between two resumed deliveries' first requests: at most 20 a second.
+const RESUME_SPACING: Duration = Duration::from_millis(50);
 
 /// The deliveries seen, and the tasks being fetched.
 #[derive(Default)]
@@ -67,6 +81,8 @@ pub(crate) struct Desk {
     journal: Journal,
     book: Mutex<Book>,
     jobs: mpsc::UnboundedSender<Job>,
+    /// When the desk opened: resumed jobs are paced from here.
+    started: tokio::time::Instant,
 }
 
 impl Desk {
@@ -82,9 +98,10 @@ impl Desk {
             seen: opened.seen,
             in_flight: HashSet::new(),
         };
-        for entry in opened.open {
+        for (i, entry) in opened.open.into_iter().enumerate() {
             book.in_flight.insert(entry.task_id.clone());
             let job = Job {
+                not_before: RESUME_SPACING.saturating_mul(u32::try_from(i).unwrap_or(u32::MAX)),
                 delivery: entry.delivery.clone(),
                 task_id: entry.task_id.clone(),
                 start: if entry.event == "task.failed" {
@@ -103,6 +120,7 @@ impl Desk {
             journal: opened.journal,
             book: Mutex::new(book),
             jobs,
+            started: tokio::time::Instant::now(),
         };
         (Arc::new(desk), queue)
     }
@@ -138,8 +156,14 @@ impl Desk {
             return Verdict::Unusable(Rejection::NotAnEvent(error.to_string()));
         }
         let task_id = task.task_id.clone();
-        let complete =
-            event_type == "task.completed" && is_complete(&self.out_root.join(&task_id), &task_id);
+        // The folder is read on a blocking thread: a slow disk holds no
+        // other delivery up.
+        let complete = event_type == "task.completed" && {
+            let (dir, id) = (self.out_root.join(&task_id), task_id.clone());
+            tokio::task::spawn_blocking(move || is_complete(&dir, &id))
+                .await
+                .unwrap_or(false)
+        };
         let repeat = {
             let mut book = self.book();
             let why = if book.seen.contains(&delivery) {
@@ -202,25 +226,34 @@ impl Desk {
             delivery,
             task_id,
             start,
+            not_before: Duration::ZERO,
         });
         Verdict::Accepted
     }
 
-    /// Runs jobs as they come until `stopped`; then drops the fetches under
-    /// way (their temporary files go with them; their entries stay open).
+    /// Runs jobs as they come, a bounded number at a time, until `stopped`;
+    /// then drops the fetches under way (their temporary files go with
+    /// them; their entries stay open, as do those of jobs still waiting).
     pub(crate) async fn run(
         self: Arc<Self>,
         mut queue: mpsc::UnboundedReceiver<Job>,
         mut stopped: watch::Receiver<bool>,
     ) {
+        let concurrency = self.fetch.concurrency.unwrap_or(DEFAULT_BATCH_CONCURRENCY);
+        let at_once = (2 * concurrency.get()).max(4);
+        let mut waiting: VecDeque<Job> = VecDeque::new();
         let mut running = JoinSet::new();
         loop {
+            while running.len() < at_once {
+                let Some(job) = waiting.pop_front() else {
+                    break;
+                };
+                running.spawn(self.clone().work(job));
+            }
             tokio::select! {
                 _ = stopped.wait_for(|stop| *stop) => break,
                 job = queue.recv() => match job {
-                    Some(job) => {
-                        running.spawn(self.clone().work(job));
-                    }
+                    Some(job) => waiting.push_back(job),
                     None => break,
                 },
                 Some(_) = running.join_next(), if !running.is_empty() => {}
@@ -232,26 +265,34 @@ impl Desk {
     /// One task, start to end: fetch (or record the failure), report, close.
     async fn work(self: Arc<Self>, job: Job) {
         let dir = self.out_root.join(&job.task_id);
+        let mut passing = false;
         let report = match job.start {
             Start::Delivered(task) => {
                 let result = self.client.fetch_task(task, &dir, &self.fetch).await;
+                passing = is_passing(&result);
                 TaskReport::new(&job.task_id, &dir, &result)
             }
             Start::Resume => {
+                tokio::time::sleep_until(self.started + job.not_before).await;
                 self.event(&ListenEvent::Resumed {
                     task_id: job.task_id.clone(),
                 });
                 let result = self.client.fetch(&job.task_id, &dir, &self.fetch).await;
+                passing = is_passing(&result);
                 TaskReport::new(&job.task_id, &dir, &result)
             }
             Start::Failed(entry) => TaskReport::failed(&job.task_id, &dir, &failure(entry)),
         };
-        self.journal.closed(
-            &job.delivery,
-            &job.task_id,
-            report.is_ok(),
-            report.exit_code,
-        );
+        // A passing, local failure leaves the entry open: the next start
+        // fetches the task again.
+        if !passing {
+            self.journal.closed(
+                &job.delivery,
+                &job.task_id,
+                report.is_ok(),
+                report.exit_code,
+            );
+        }
         self.book().in_flight.remove(&job.task_id);
         self.event(&ListenEvent::Finished(report));
     }
@@ -260,6 +301,18 @@ impl Desk {
     pub(crate) async fn finish(&self) {
         self.journal.finish().await;
     }
+}
+
+/// True when a fetch failed for a local reason that passes (too many open
+/// files, a full disk or quota): the task is worth another try later, not
+/// a failure for good.
+fn is_passing<T>(result: &Result<T, Error>) -> bool {
+    let Err(Error::Io { source, .. }) = result else {
+        return false;
+    };
+    source
+        .raw_os_error()
+        .is_some_and(|code| crate::folder::PASSING_OS_ERRORS.contains(&code))
 }
 
 /// What a `task.failed` delivery said, as the error a fetch would end with.
@@ -289,5 +342,30 @@ fn is_complete(dir: &Path, task_id: &str) -> bool {
                 })
         }
         Err(_) => false,
+    }
+}
+
+// Its error codes are Unix's.
+#[cfg(all(test, unix))]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_a_local_passing_failure_leaves_the_task_open() {
+        let io = |code| -> Result<(), Error> {
+            Err(Error::Io {
+                action: "write",
+                path: "model.part".into(),
+                source: std::io::Error::from_raw_os_error(code),
+            })
+        };
+        for code in [libc::EMFILE, libc::ENFILE, libc::ENOSPC, libc::EDQUOT] {
+            assert!(is_passing(&io(code)), "{code}");
+        }
+        for code in [libc::EACCES, libc::EIO, libc::EROFS] {
+            assert!(!is_passing(&io(code)), "{code}");
+        }
+        assert!(!is_passing(&Ok(())));
+        assert!(!is_passing::<()>(&Err(Error::Interrupted)));
     }
 }

@@ -13,10 +13,16 @@
 //! records waiting, so many deliveries arriving together share a sync.
 //! Signed links are never written here: a resumed task asks the API for
 //! fresh ones.
+//!
+//! The state folder and the journal are trusted no more than a run trusts
+//! its output folder: both are opened through handles, never through a
+//! symlink; only a regular file is read as the journal (a FIFO is not
+//! waited on, a device not read), and only up to [`MAX_JOURNAL`]. Anything
+//! else under those names is not ours and stops `listen` (exit 2).
 
 use std::collections::HashSet;
-use std::fs::{File, OpenOptions, TryLockError};
-use std::io::{self, BufRead, BufReader, Write};
+use std::fs::{File, TryLockError};
+use std::io::{self, BufRead, BufReader, Read, Write};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, mpsc};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
@@ -25,7 +31,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::oneshot;
 
 use crate::error::{Error, Result};
-use crate::folder::Folder;
+use crate::folder::{Folder, OpenError};
 
 /// The folder `listen` keeps its own state in, under OUT_ROOT.
 pub const STATE_DIR: &str = ".fetch-assets";
@@ -33,6 +39,11 @@ pub const STATE_DIR: &str = ".fetch-assets";
 pub const JOURNAL_FILE: &str = "listen.journal";
 /// How long a closed delivery's id is remembered, to drop the service's retries.
 pub(crate) const RETENTION: Duration = Duration::from_secs(30 * 24 * 3600);
+/// The most of a journal read on start. A record is a few hundred bytes
+/// (one with a delivery's error message, at most a few MiB: a delivery is
+/// read only up to 1 MiB), so this is a very busy month; a larger file is
+/// not one `listen` wrote.
+pub(crate) const MAX_JOURNAL: u64 = 256 * 1024 * 1024;
 
 /// One accepted delivery, as journaled.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -82,7 +93,8 @@ pub(crate) struct Opened {
 pub(crate) struct Journal {
     writes: mpsc::Sender<Append>,
     path: PathBuf,
-    _lock: Option<Folder>,
+    /// The state folder, held open (and locked, where the file system can).
+    _state: Arc<Folder>,
 }
 
 enum Append {
@@ -93,12 +105,20 @@ enum Append {
 
 impl Journal {
     /// Opens (or creates) the journal of `out_root`, compacting it.
+    /// Refuses (exit 2) a state folder or journal that is not ours: a
+    /// symlink, a FIFO, a device, a journal over [`MAX_JOURNAL`].
     pub(crate) fn open(out_root: &Path, now: SystemTime) -> Result<Opened> {
-        let dir = out_root.join(STATE_DIR);
-        std::fs::create_dir_all(&dir).map_err(|e| Error::io("create the folder", &dir, e))?;
-        let lock = lock(&dir)?;
+        let root = Folder::open(out_root).map_err(|e| Error::io("open the folder", out_root, e))?;
+        let dir = root.shown(STATE_DIR);
+        let state = match root.sub_folder(STATE_DIR, true) {
+            Ok(Some(state)) => Arc::new(state),
+            Ok(None) => return Err(Error::io("make", &dir, io::ErrorKind::NotFound.into())),
+            Err(OpenError::Io(e)) => return Err(Error::io("make", &dir, e)),
+            Err(_) => return Err(not_ours(&dir, "a folder")),
+        };
+        lock(&state)?;
         let path = dir.join(JOURNAL_FILE);
-        let (open, closed) = read(&path)?;
+        let (open, closed) = read(&state)?;
         let now_unix = unix(now);
         let keep_after = now_unix - RETENTION.as_secs() as i64;
         let closed: Vec<Record> = closed
@@ -114,12 +134,8 @@ impl Journal {
         let records = closed
             .into_iter()
             .chain(open.iter().cloned().map(Record::Received));
-        rewrite(&dir, &path, records)?;
-
-        let file = OpenOptions::new()
-            .append(true)
-            .open(&path)
-            .map_err(|e| Error::io("open", &path, e))?;
+        // Appends go to the file just put in place, through its handle.
+        let file = rewrite(&state, records)?;
         let (writes, queue) = mpsc::channel();
         std::thread::Builder::new()
             .name("listen-journal".into())
@@ -129,7 +145,7 @@ impl Journal {
             journal: Journal {
                 writes,
                 path,
-                _lock: lock,
+                _state: state,
             },
             open,
             seen,
@@ -194,35 +210,51 @@ fn unix(at: SystemTime) -> i64 {
         .map_or(0, |d| d.as_secs() as i64)
 }
 
-/// Takes the state folder for this process, or says who has it.
-fn lock(dir: &Path) -> Result<Option<Folder>> {
-    // The folder lock's own call, so Windows locks it too.
-    let Ok(folder) = Folder::open(dir) else {
-        return Ok(None);
-    };
-    match folder.try_lock() {
-        Ok(()) => Ok(Some(folder)),
+/// A state folder or journal that is not ours: `listen` stops (exit 2).
+fn not_ours(path: &Path, what: &str) -> Error {
+    Error::Usage(format!(
+        "{} is not {what} fetch-assets listen made (a symlink, a FIFO, a device, or too large): move it away",
+        path.display()
+    ))
+}
+
+/// Takes the state folder for this process (the folder lock's own call, so
+/// Windows locks it too; held as long as the handle), or says who has it.
+fn lock(state: &Folder) -> Result<()> {
+    match state.try_lock() {
+        Ok(()) => Ok(()),
         Err(TryLockError::WouldBlock) => Err(Error::Usage(format!(
             "another fetch-assets listen is using {}: stop it first, or give this one another folder",
-            dir.parent().unwrap_or(dir).display()
+            state.path().parent().unwrap_or(state.path()).display()
         ))),
         // A file system that cannot lock: go on, as the folder lock does.
-        Err(TryLockError::Error(_)) => Ok(None),
+        Err(TryLockError::Error(_)) => Ok(()),
     }
 }
 
-/// The open deliveries, in order, and the closed records.
-fn read(path: &Path) -> Result<(Vec<Entry>, Vec<Record>)> {
-    let file = match File::open(path) {
+/// The open deliveries, in order, and the closed records: from a regular
+/// file only, and at most [`MAX_JOURNAL`] of it.
+fn read(state: &Folder) -> Result<(Vec<Entry>, Vec<Record>)> {
+    let path = state.shown(JOURNAL_FILE);
+    let file = match state.open_regular(JOURNAL_FILE) {
         Ok(file) => file,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok((Vec::new(), Vec::new())),
-        Err(e) => return Err(Error::io("read", path, e)),
+        Err(OpenError::Missing) => return Ok((Vec::new(), Vec::new())),
+        Err(OpenError::Io(e)) => return Err(Error::io("read", &path, e)),
+        Err(_) => return Err(not_ours(&path, "a journal")),
     };
+    let size = file
+        .metadata()
+        .map_err(|e| Error::io("read", &path, e))?
+        .len();
+    if size > MAX_JOURNAL {
+        return Err(not_ours(&path, "a journal"));
+    }
     let mut received: Vec<Entry> = Vec::new();
     let mut closed_ids = HashSet::new();
     let mut closed = Vec::new();
-    for line in BufReader::new(file).split(b'\n') {
-        let line = line.map_err(|e| Error::io("read", path, e))?;
+    // Bounded even if the file grows while it is read.
+    for line in BufReader::new(file.take(MAX_JOURNAL)).split(b'\n') {
+        let line = line.map_err(|e| Error::io("read", &path, e))?;
         // A torn or foreign line: never acknowledged, so nothing is lost.
         match serde_json::from_slice::<Record>(&line) {
             Ok(Record::Received(entry)) => received.push(entry),
@@ -243,9 +275,11 @@ fn read(path: &Path) -> Result<(Vec<Entry>, Vec<Record>)> {
     Ok((open, closed))
 }
 
-/// Replaces the journal with `records`, atomically and durably.
-fn rewrite(dir: &Path, path: &Path, records: impl Iterator<Item = Record>) -> Result<()> {
-    let folder = Arc::new(Folder::open(dir).map_err(|e| Error::io("open the folder", dir, e))?);
+/// Replaces the journal with `records`, atomically and durably, and
+/// returns the new file, open for appending.
+fn rewrite(folder: &Arc<Folder>, records: impl Iterator<Item = Record>) -> Result<File> {
+    let dir = folder.path();
+    let path = folder.shown(JOURNAL_FILE);
     let (mut file, temp) = folder
         .create_temp()
         .map_err(|e| Error::io("write a file in", dir, e))?;
@@ -256,10 +290,11 @@ fn rewrite(dir: &Path, path: &Path, records: impl Iterator<Item = Record>) -> Re
     file.sync_all()
         .map_err(|e| Error::io("write a file in", dir, e))?;
     temp.put_in_place(JOURNAL_FILE)
-        .map_err(|e| Error::io("replace", path, e))?;
+        .map_err(|e| Error::io("replace", &path, e))?;
     folder
         .sync()
-        .map_err(|e| Error::io("sync the folder", dir, e))
+        .map_err(|e| Error::io("sync the folder", dir, e))?;
+    Ok(file)
 }
 
 /// The writer: takes everything queued, writes it, syncs once, answers all.
@@ -328,7 +363,10 @@ mod tests {
         }
         // A crash mid-append leaves a torn line; it was never acknowledged.
         let path = root.path().join(STATE_DIR).join(JOURNAL_FILE);
-        let mut file = OpenOptions::new().append(true).open(&path).expect("open");
+        let mut file = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .expect("open");
         file.write_all(br#"{"record":"received","deliv"#)
             .expect("torn");
         drop(file);

@@ -165,6 +165,7 @@ pub async fn listen(
     options: ListenOptions,
     stop: impl Future<Output = ()>,
 ) -> Result<()> {
+    crate::fetch::check_folder(out_root)?;
     std::fs::create_dir_all(out_root).map_err(|e| Error::io("create the folder", out_root, e))?;
     let opened = journal::Journal::open(out_root, SystemTime::now())?;
     let listener = tokio::net::TcpListener::bind(options.addr)

@@ -439,10 +439,15 @@ fn a_body_longer_than_announced_is_refused_and_not_kept() {
     // (no Content-Length to stop at) goes on to 12 000.
     let cdn = RawServer::start("127.0.0.2", |n, _, stream| {
         if n == 0 {
+            // A strong ETag: the resume is of the same version, so only
+            // the length is at fault.
             answer(
                 stream,
                 "200 OK",
-                &[("Content-Length", "10000".into())],
+                &[
+                    ("Content-Length", "10000".into()),
+                    ("ETag", "\"v1\"".into()),
+                ],
                 &[1u8; 4000],
             );
         } else {
@@ -452,6 +457,7 @@ fn a_body_longer_than_announced_is_refused_and_not_kept() {
                 &[
                     ("Transfer-Encoding", "chunked".into()),
                     ("Content-Range", "bytes 4000-9999/10000".into()),
+                    ("ETag", "\"v1\"".into()),
                 ],
                 &chunked(&[2u8; 12_000]),
             );

@@ -30,6 +30,9 @@ mod hostile;
 mod hostile_folder;
 // Unix only: signals, pseudo-terminals, symlinks, FIFOs or modes.
 #[cfg(unix)]
+mod hostile_three;
+// Unix only: signals, pseudo-terminals, symlinks, FIFOs or modes.
+#[cfg(unix)]
 mod interrupt;
 mod listen;
 mod mistakes;

@@ -17,6 +17,7 @@ mod report;
 mod shell;
 mod units;
 
+use std::io::Write;
 use std::process::ExitCode;
 
 use clap::Parser;
@@ -31,7 +32,8 @@ fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => code,
         Err(error) => {
-            eprintln!("fetch-assets: error: {error}");
+            // A closed stderr loses the line, not the exit code.
+            let _ = writeln!(std::io::stderr(), "fetch-assets: error: {error}");
             ExitCode::from(error.exit_code())
         }
     }
@@ -58,7 +60,8 @@ fn run(cli: Cli) -> Result<ExitCode, Error> {
 /// A panic is a bug: whatever thread it happens on, the run ends at once
 /// with exit code 1 (not Rust's 101, which no contract names) and a message
 /// that asks for a report. Temporary files it leaves are removed by the next
-/// run into the folder.
+/// run into the folder. The message is dropped when stderr is closed: a
+/// hook that panicked in turn would abort the process instead.
 fn report_panics() {
     std::panic::set_hook(Box::new(|info| {
         let at = info
@@ -71,7 +74,8 @@ fn report_panics() {
             .map(|s| (*s).to_owned())
             .or_else(|| info.payload().downcast_ref::<String>().cloned())
             .unwrap_or_else(|| "a panic".to_owned());
-        eprintln!(
+        let _ = writeln!(
+            std::io::stderr(),
             "fetch-assets: internal error: {what}{at} (this is a bug; please report it with the command you ran)"
         );
         std::process::exit(1);

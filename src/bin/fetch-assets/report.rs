@@ -4,7 +4,7 @@
 
 use std::io::Write;
 
-use fetch_assets::task_report::TaskReport;
+use fetch_assets::TaskReport;
 
 /// One task's JSON line on stdout, flushed at once: a pipeline reading it
 /// acts on each task as it lands.

@@ -2,6 +2,8 @@
 //! library: the `Client` and the `FetchOptions` the command line gives, the
 //! stop signals (Ctrl-C, SIGTERM), and surviving a file-size limit.
 
+use std::io::Write;
+
 use fetch_assets::{Client, Error, FetchOptions, Setting, Wording};
 
 use crate::args::{ApiArgs, TaskOptions, TransferArgs};
@@ -73,7 +75,8 @@ pub fn client(api: ApiArgs, key_optional: bool, quiet: bool) -> Result<Client, E
     }
     let client = builder.build()?;
     if client.sends_key_in_clear_text() && !quiet {
-        eprintln!(
+        let _ = writeln!(
+            std::io::stderr(),
             "fetch-assets: warning: the API base is plain http on another machine: the API key crosses the network in clear text; use an https base"
         );
     }
@@ -89,7 +92,10 @@ pub async fn interrupted() {
     signals.next().await;
     tokio::spawn(async move {
         signals.next().await;
-        eprintln!("fetch-assets: interrupted again; stopping now");
+        let _ = writeln!(
+            std::io::stderr(),
+            "fetch-assets: interrupted again; stopping now"
+        );
         std::process::exit(130);
     });
 }

@@ -329,6 +329,10 @@ fn validators(shared: &Shared, name: &str, version: u32) -> Vec<(HeaderName, Str
         Validators::WeakETag => (Some(format!("W/{tag}")), Some(modified)),
         Validators::WeakETagOnly => (Some(format!("W/{tag}")), None),
         Validators::None => (None, None),
+        Validators::LastModifiedAtDate => {
+            let now = httpdate::fmt_http_date(SystemTime::now());
+            return vec![(header::DATE, now.clone()), (header::LAST_MODIFIED, now)];
+        }
     };
     etag.map(|v| (header::ETAG, v))
         .into_iter()

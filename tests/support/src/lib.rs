@@ -28,6 +28,7 @@ mod links;
 mod list;
 mod scenario;
 mod server;
+mod spec;
 mod state;
 mod stats;
 mod tasks;

@@ -53,6 +53,10 @@ pub enum Validators {
     WeakETagOnly,
     /// Neither: nothing tells one version of a file from another.
     None,
+    /// `Last-Modified` equal to the answer's `Date` (sent with it), and no
+    /// `ETag`: a weak validator (RFC 9110 §8.8.2.2), as a CDN that stamps
+    /// files as it serves them sends.
+    LastModifiedAtDate,
 }
 
 /// A file content the test asked for, turned into served content at start.

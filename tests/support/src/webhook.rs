@@ -42,6 +42,7 @@ pub struct Delivery {
     body: Option<Vec<u8>>,
     signature: Option<Option<String>>,
     path: String,
+    task_id: Option<String>,
 }
 
 impl Delivery {
@@ -67,6 +68,7 @@ impl Delivery {
             body: None,
             signature: None,
             path: "/webhooks/tripo".to_owned(),
+            task_id: None,
         }
     }
 
@@ -105,6 +107,13 @@ impl Delivery {
     /// Sends this `Tripo-Webhook-Signature` as it is, or none at all.
     pub fn signature_header(mut self, header: Option<&str>) -> Self {
         self.signature = Some(header.map(str::to_owned));
+        self
+    }
+
+    /// Names another task (`data.task_id`), with the scenario's task's
+    /// outputs and links: many tasks' deliveries from one scenario.
+    pub fn for_task(mut self, task_id: &str) -> Self {
+        self.task_id = Some(task_id.to_owned());
         self
     }
 
@@ -187,6 +196,9 @@ impl FakeTripo {
             &mut task,
             lifetime,
         );
+        if let (Some(task_id), Some(fields)) = (&delivery.task_id, task.as_object_mut()) {
+            fields.insert("task_id".to_owned(), json!(task_id));
+        }
         let event = json!({
             "id": self.event_id(delivery),
             "type": delivery.event_type,

@@ -8,6 +8,9 @@ use reqwest::StatusCode;
 use serde_json::Value;
 
 fn client() -> reqwest::Client {
+    // Built with fetch-assets in one workspace, reqwest has rustls without a
+    // provider: the tests give it the one fetch-assets uses.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder()
         .no_proxy()
         .build()
@@ -912,6 +915,7 @@ async fn validators_and_if_range_for_each_setting() {
             Validators::WeakETag => (true, true, true),
             Validators::WeakETagOnly => (true, true, false),
             Validators::None => (false, false, false),
+            Validators::LastModifiedAtDate => (false, false, true),
         };
         assert_eq!(
             (

@@ -13,6 +13,9 @@ const FAILING: &str = "c0000000-0000-4000-8000-000000000003";
 const UNKNOWN: &str = "d0000000-0000-4000-8000-00000000dead";
 
 fn client() -> reqwest::Client {
+    // Built with fetch-assets in one workspace, reqwest has rustls without a
+    // provider: the tests give it the one fetch-assets uses.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     reqwest::Client::builder()
         .no_proxy()
         .build()

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::process::ExitCode;
 
 use fetch_assets::Error;
-use fetch_assets::task_report::TaskReport;
+use fetch_assets::TaskReport;
 use futures::StreamExt;
 
 use crate::args::BatchArgs;
@@ -94,6 +94,9 @@ fn task_ids(args: &[String], from: Option<&Path>) -> Result<Vec<String>, Error> 
         .collect();
     if let Some(path) = from {
         let (text, name) = read_list(path)?;
+        // Notepad and PowerShell 5 start a UTF-8 file with a byte-order
+        // mark: it is not part of the first id.
+        let text = text.strip_prefix('\u{feff}').unwrap_or(&text);
         for (number, line) in text.lines().enumerate() {
             let id = line.split('#').next().unwrap_or_default().trim();
             if !id.is_empty() {
@@ -118,24 +121,39 @@ fn task_ids(args: &[String], from: Option<&Path>) -> Result<Vec<String>, Error> 
     Ok(unique)
 }
 
+/// The most of an id list read: about 200,000 ids, one a line. Every id
+/// is read before the first request, so an endless stdin (`yes id |`)
+/// would otherwise grow memory for ever.
+const MAX_LIST_BYTES: u64 = 8 << 20;
+
 /// The text of the id list, and how to name it in messages.
 fn read_list(path: &Path) -> Result<(String, String), Error> {
     let mut text = String::new();
     if path == Path::new("-") {
         std::io::stdin()
+            .take(MAX_LIST_BYTES + 1)
             .read_to_string(&mut text)
             .map_err(|source| Error::Io {
                 action: "read task ids from",
                 path: "stdin".into(),
                 source,
             })?;
-        return Ok((text, "stdin".into()));
+        return bounded(text, "stdin".into());
     }
-    let text = std::fs::read_to_string(path).map_err(|source| {
-        Error::Usage(format!(
-            "cannot read task ids from {}: {source}",
-            path.display()
-        ))
-    })?;
-    Ok((text, path.display().to_string()))
+    let name = path.display().to_string();
+    std::fs::File::open(path)
+        .and_then(|file| file.take(MAX_LIST_BYTES + 1).read_to_string(&mut text))
+        .map_err(|source| Error::Usage(format!("cannot read task ids from {name}: {source}")))?;
+    bounded(text, name)
+}
+
+/// The list, unless it is longer than [`MAX_LIST_BYTES`]: a usage error.
+fn bounded(text: String, name: String) -> Result<(String, String), Error> {
+    if text.len() as u64 > MAX_LIST_BYTES {
+        return Err(Error::Usage(format!(
+            "the task ids from {name} run past {} MiB (about 200,000 ids): split them into several batches",
+            MAX_LIST_BYTES >> 20
+        )));
+    }
+    Ok((text, name))
 }

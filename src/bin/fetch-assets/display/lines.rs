@@ -10,9 +10,9 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
+use fetch_assets::TaskReport;
 use fetch_assets::TraceId;
 use fetch_assets::listen::ListenEvent;
-use fetch_assets::task_report::TaskReport;
 use fetch_assets::{Event, MANIFEST_FILE, Manifest, TaskStatus};
 use indicatif::HumanBytes;
 
