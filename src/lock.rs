@@ -57,7 +57,7 @@ pub(crate) async fn acquire(dir: &Path, observer: &Arc<dyn Observer>) -> Result<
             .map_err(|e| Error::io("open the folder", dir, e))?,
         );
         let locked = loop {
-            match folder.handle().try_lock() {
+            match folder.try_lock() {
                 Ok(()) => break true,
                 Err(TryLockError::WouldBlock) => {
                     if !said {

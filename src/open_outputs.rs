@@ -8,7 +8,9 @@
 //! The naming rule, in one place ([`name_of`]): the JSON path lower-cased,
 //! each key's trailing `_url`/`_urls` dropped, list indexes as `_<i>`, keys
 //! joined by `_`, any other character as `_`, at most [`MAX_NAME`]
-//! characters; a name already taken gets `_2`, `_3`, … ([`assign`]).
+//! characters; a name already taken gets `_2`, `_3`, … ([`assign`]), and so
+//! does a name Windows keeps for a device ([`WINDOWS_DEVICE_NAMES`]), on
+//! every platform, so a folder means the same everywhere.
 
 use std::collections::HashSet;
 use std::fmt;
@@ -87,11 +89,23 @@ pub(crate) fn find(
     assign(found, reserved)
 }
 
+/// The names Windows keeps for devices, whatever their extension
+/// (`con.glb` is the console there): never an open-ended output's name, on
+/// any platform.
+pub(crate) const WINDOWS_DEVICE_NAMES: [&str; 22] = [
+    "con", "prn", "aux", "nul", "com1", "com2", "com3", "com4", "com5", "com6", "com7", "com8",
+    "com9", "lpt1", "lpt2", "lpt3", "lpt4", "lpt5", "lpt6", "lpt7", "lpt8", "lpt9",
+];
+
 /// Names the found values in order: each its [`name_of`], or, when that is
-/// reserved or an earlier value's, the first of `name_2`, `name_3`, … that
+/// reserved, a Windows device's, or an earlier value's, the first of `name_2`, `name_3`, … that
 /// is free (shortened so that it stays within [`MAX_NAME`]).
 pub(crate) fn assign(found: Vec<(FieldPath, Found)>, reserved: &[&str]) -> Vec<OpenOutput> {
-    let mut used: HashSet<String> = reserved.iter().map(|name| (*name).to_owned()).collect();
+    let mut used: HashSet<String> = reserved
+        .iter()
+        .chain(&WINDOWS_DEVICE_NAMES)
+        .map(|name| (*name).to_owned())
+        .collect();
     found
         .into_iter()
         .map(|(field, found)| {
@@ -367,6 +381,40 @@ mod tests {
             .map(|(f, n)| ((*f).to_owned(), (*n).to_owned()))
             .collect();
         assert_eq!(named, expected);
+    }
+
+    #[test]
+    fn names_windows_keeps_for_devices_get_suffixes_on_every_platform() {
+        let cases = [
+            ("con_url", "con_2"),
+            ("PRN_url", "prn_2"),
+            ("aux", "aux_2"),
+            ("nul", "nul_2"),
+            ("com1_url", "com1_2"),
+            ("com9_url", "com9_2"),
+            ("lpt1_url", "lpt1_2"),
+            ("lpt9_url", "lpt9_2"),
+            // Not devices: kept as they are.
+            ("com0_url", "com0"),
+            ("com10_url", "com10"),
+            ("lpt_url", "lpt"),
+            ("console_url", "console"),
+            ("nul_1_url", "nul_1"),
+        ];
+        for (field, name) in cases {
+            let named: Vec<String> = open(json!({ field: "https://c/1.png" }))
+                .into_iter()
+                .map(|(_, name, _)| name)
+                .collect();
+            assert_eq!(named, [name], "{field}");
+        }
+        // `con` and `con_2` both present: `con` takes `con_2` (path order),
+        // so the field `con_2` moves on.
+        let named: Vec<String> = open(json!({ "con": "https://c/1", "con_2": "https://c/2" }))
+            .into_iter()
+            .map(|(_, name, _)| name)
+            .collect();
+        assert_eq!(named, ["con_2", "con_2_2"]);
     }
 
     #[test]

@@ -14,7 +14,7 @@
 use std::sync::Arc;
 
 use crate::error::{Error, Result};
-use crate::folder::{Folder, OpenError};
+use crate::folder::{Folder, Kind, OpenError};
 use crate::manifest::{self, Manifest};
 
 /// The staging folder's name in the output folder.
@@ -96,6 +96,8 @@ pub(crate) fn remove(folder: &Folder) -> Result<()> {
             staging.remove(&name).map_err(failed)?;
         }
     }
+    // Closed first: Windows removes a folder when its last handle closes.
+    drop(staging);
     folder.remove_if_empty(STAGING_DIR).map_err(failed)
 }
 
@@ -123,6 +125,8 @@ pub(crate) fn tidy(folder: &Folder) {
         }
     }
     if staging.names().is_ok_and(|left| left.is_empty()) {
+        // Closed first, as in `remove`.
+        drop(staging);
         let _ = remove(folder);
     }
 }
@@ -135,7 +139,7 @@ pub(crate) fn check_ours(folder: &Folder, force: bool) -> Result<()> {
         .kind_of(STAGING_DIR)
         .map_err(|e| Error::io("look at", folder.shown(STAGING_DIR), e))?;
     match kind {
-        None | Some(rustix::fs::FileType::Directory) => Ok(()),
+        None | Some(Kind::Directory) => Ok(()),
         Some(_) if force => folder
             .remove(STAGING_DIR)
             .map_err(|e| Error::io("remove", folder.shown(STAGING_DIR), e)),
@@ -188,6 +192,9 @@ mod tests {
         ] {
             std::fs::write(staging.shown(name), b"x").expect("write");
         }
+        // Let go first: where a file system lacks POSIX deletes (FAT; wine),
+        // Windows removes a folder only when its last handle closes.
+        drop(staging);
         remove(&folder).expect("remove");
         assert!(!dir.path().join(STAGING_DIR).exists(), "all ours: gone");
 

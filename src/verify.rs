@@ -75,7 +75,7 @@ pub async fn verify(dir: impl AsRef<Path>) -> Result<VerifyReport> {
             let staging = folder.kind_of(staging::STAGING_DIR);
             return Err(Error::NoManifest {
                 dir,
-                unfinished: matches!(staging, Ok(Some(rustix::fs::FileType::Directory))),
+                unfinished: matches!(staging, Ok(Some(crate::folder::Kind::Directory))),
             });
         }
         let manifest = Manifest::read_in(&folder)?;

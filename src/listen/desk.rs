@@ -310,9 +310,9 @@ fn is_passing<T>(result: &Result<T, Error>) -> bool {
     let Err(Error::Io { source, .. }) = result else {
         return false;
     };
-    source.raw_os_error().is_some_and(|code| {
-        [libc::EMFILE, libc::ENFILE, libc::ENOSPC, libc::EDQUOT].contains(&code)
-    })
+    source
+        .raw_os_error()
+        .is_some_and(|code| crate::folder::PASSING_OS_ERRORS.contains(&code))
 }
 
 /// What a `task.failed` delivery said, as the error a fetch would end with.
@@ -345,7 +345,8 @@ fn is_complete(dir: &Path, task_id: &str) -> bool {
     }
 }
 
-#[cfg(test)]
+// Its error codes are Unix's.
+#[cfg(all(test, unix))]
 mod tests {
     use super::*;
 

@@ -218,10 +218,10 @@ fn not_ours(path: &Path, what: &str) -> Error {
     ))
 }
 
-/// Takes the state folder for this process (a lock on its handle, held as
-/// long as the handle), or says who has it.
+/// Takes the state folder for this process (the folder lock's own call, so
+/// Windows locks it too; held as long as the handle), or says who has it.
 fn lock(state: &Folder) -> Result<()> {
-    match state.handle().try_lock() {
+    match state.try_lock() {
         Ok(()) => Ok(()),
         Err(TryLockError::WouldBlock) => Err(Error::Usage(format!(
             "another fetch-assets listen is using {}: stop it first, or give this one another folder",

@@ -18,7 +18,6 @@
 
 use std::collections::VecDeque;
 use std::fs::File;
-use std::os::unix::fs::FileExt;
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::SystemTime;
 
@@ -532,7 +531,7 @@ async fn flush(shared: &Shared<'_>, buffer: &mut BytesMut, at: &mut u64) -> Resu
     let data = buffer.split().freeze();
     let (file, offset) = (shared.file.clone(), *at);
     let len = data.len() as u64;
-    tokio::task::spawn_blocking(move || file.write_all_at(&data, offset))
+    tokio::task::spawn_blocking(move || crate::folder::write_all_at(&file, &data, offset))
         .await
         .map_err(|e| Cut::Write(std::io::Error::other(format!("a write stopped: {e}"))))?
         .map_err(Cut::Write)?;
@@ -617,7 +616,7 @@ fn hash_in_order(
             continue;
         }
         let want = usize::try_from(ready - hashed).map_or(BUFFER, |left| left.min(BUFFER));
-        file.read_exact_at(&mut buffer[..want], hashed)?;
+        crate::folder::read_exact_at(file, &mut buffer[..want], hashed)?;
         if head.len() < content::HEAD_LEN {
             let more = (content::HEAD_LEN - head.len()).min(want);
             head.extend_from_slice(&buffer[..more]);

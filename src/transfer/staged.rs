@@ -20,10 +20,8 @@
 
 use std::fs::File;
 use std::io;
-use std::os::unix::fs::FileExt;
 use std::sync::Arc;
 
-use rustix::fs::{Mode, OFlags};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -122,7 +120,7 @@ impl Staged {
                 Some(ranges) => {
                     let received = ranges.as_ref().map_or(len, |r| super::parts::prefix(r));
                     let mut head = vec![0; content::HEAD_LEN.min(received as usize)];
-                    file.read_exact_at(&mut head, 0)?;
+                    crate::folder::read_exact_at(&file, &mut head, 0)?;
                     Found::Partial {
                         received,
                         record,
@@ -201,21 +199,15 @@ impl Staged {
     }
 
     fn open_data(&self) -> io::Result<File> {
-        let fd = rustix::fs::openat(
-            self.staging.handle(),
-            self.data_name().as_str(),
-            OFlags::RDWR | OFlags::CREATE | OFlags::NOFOLLOW | OFlags::NONBLOCK | OFlags::CLOEXEC,
-            Mode::from_raw_mode(0o666),
-        )?;
-        let stat = rustix::fs::fstat(&fd)?;
-        if rustix::fs::FileType::from_raw_mode(stat.st_mode) != rustix::fs::FileType::RegularFile {
-            return Err(io::Error::other(format!(
-                "{} is not a regular file",
-                self.staging.shown(&self.data_name()).display()
-            )));
-        }
-        rustix::fs::fcntl_setfl(&fd, OFlags::empty())?;
-        Ok(File::from(fd))
+        self.staging
+            .open_or_create_regular(&self.data_name())
+            .map_err(|e| match e {
+                OpenError::Io(e) => e,
+                _ => io::Error::other(format!(
+                    "{} is not a regular file",
+                    self.staging.shown(&self.data_name()).display()
+                )),
+            })
     }
 
     /// The record on disk, if it reads as one (a damaged one is none).
@@ -252,7 +244,7 @@ fn hash_of(file: &File, len: u64) -> io::Result<Sha256> {
     let mut at = 0u64;
     while at < len {
         let want = usize::try_from(len - at).map_or(PIECE, |left| left.min(PIECE));
-        file.read_exact_at(&mut buffer[..want], at)?;
+        crate::folder::read_exact_at(file, &mut buffer[..want], at)?;
         hasher.update(&buffer[..want]);
         at += want as u64;
     }
@@ -296,7 +288,7 @@ mod tests {
     fn stage(folder: &Arc<Folder>, bytes: &[u8], record: Record) {
         let (mut staged, file, _) =
             Staged::open(folder.clone(), "model", SOURCE, true).expect("open");
-        file.write_all_at(bytes, 0).expect("write");
+        crate::folder::write_all_at(&file, bytes, 0).expect("write");
         staged.keep_record(record).expect("record");
     }
 

@@ -4,6 +4,10 @@
 //! `Range` + `If-Range`, never mixing two versions of a file. Bytes are
 //! counted on the fake CDN's side.
 
+// The Ctrl-C tests are Unix's (SIGINT by `kill`); what only they use is
+// idle elsewhere.
+#![cfg_attr(not(unix), allow(unused_imports, dead_code))]
+
 use crate::common;
 
 use std::path::Path;
@@ -44,6 +48,8 @@ fn big_model(fault: FileFault) -> Scenario {
         )
 }
 
+// Unix only: Ctrl-C is SIGINT sent with `kill`.
+#[cfg(unix)]
 /// Starts the command and interrupts it (SIGINT) once the CDN has sent
 /// half of the model; gives what the CDN had sent by the time it exited.
 fn interrupt_at_half(fake: &FakeTripo, out: &Path) -> u64 {
@@ -87,6 +93,8 @@ fn sha256(bytes: &[u8]) -> String {
     format!("{:x}", Sha256::digest(bytes))
 }
 
+// Unix only: Ctrl-C is SIGINT sent with `kill`.
+#[cfg(unix)]
 #[test]
 fn ctrl_c_at_half_then_the_same_command_receives_only_the_missing_half() {
     // Whichever validators the CDN sends, one is good for If-Range (a weak
@@ -101,6 +109,8 @@ fn ctrl_c_at_half_then_the_same_command_receives_only_the_missing_half() {
     }
 }
 
+// Unix only: Ctrl-C is SIGINT sent with `kill`.
+#[cfg(unix)]
 fn carry_on_after_ctrl_c(validators: Validators) {
     let fake = FakeTripo::start(big_model(FileFault::default()).validators(validators));
     let out = tempfile::tempdir().expect("tempdir");
@@ -142,6 +152,8 @@ fn carry_on_after_ctrl_c(validators: Validators) {
     );
 }
 
+// Unix only: Ctrl-C is SIGINT sent with `kill`.
+#[cfg(unix)]
 #[test]
 fn a_file_that_changes_version_between_runs_comes_whole_in_its_new_version() {
     // The CDN honours If-Range (a 200 with the new version), or ignores it
@@ -202,6 +214,8 @@ fn a_file_that_changes_version_mid_run_is_started_over_not_mixed() {
     }
 }
 
+// Unix only: Ctrl-C is SIGINT sent with `kill`.
+#[cfg(unix)]
 #[test]
 fn without_a_validator_a_kept_part_is_not_trusted_and_the_file_starts_over() {
     // Nothing If-Range may carry (no validator, or a weak ETag alone):
@@ -212,6 +226,8 @@ fn without_a_validator_a_kept_part_is_not_trusted_and_the_file_starts_over() {
     }
 }
 
+// Unix only: Ctrl-C is SIGINT sent with `kill`.
+#[cfg(unix)]
 fn starts_over_after_ctrl_c(validators: Validators) {
     let fake = FakeTripo::start(big_model(FileFault::default()).validators(validators));
     let out = tempfile::tempdir().expect("tempdir");

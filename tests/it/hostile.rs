@@ -666,6 +666,7 @@ impl Drop for Mount {
     }
 }
 
+#[cfg(unix)]
 fn running_as_root() -> bool {
     Command::new("id")
         .arg("-u")
@@ -673,6 +674,8 @@ fn running_as_root() -> bool {
         .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
 }
 
+// Unix only: file modes.
+#[cfg(unix)]
 #[test]
 fn an_unwritable_out_dir_exits_5_naming_it_with_nothing_fetched_in_vain() {
     let fake = FakeTripo::start(Scenario::new("v3_model_pbr_same"));

@@ -15,14 +15,24 @@ mod common;
 mod batch;
 mod carry_on;
 mod cli;
+// Unix only: signals, pseudo-terminals, symlinks, FIFOs or modes.
+#[cfg(unix)]
 mod commit_crash;
 mod concurrent;
 mod content_checks;
+// Unix only: signals, pseudo-terminals, symlinks, FIFOs or modes.
+#[cfg(unix)]
 mod display;
 mod expiry;
 mod hostile;
+// Unix only: signals, pseudo-terminals, symlinks, FIFOs or modes.
+#[cfg(unix)]
 mod hostile_folder;
+// Unix only: signals, pseudo-terminals, symlinks, FIFOs or modes.
+#[cfg(unix)]
 mod hostile_three;
+// Unix only: signals, pseudo-terminals, symlinks, FIFOs or modes.
+#[cfg(unix)]
 mod interrupt;
 mod listen;
 mod mistakes;

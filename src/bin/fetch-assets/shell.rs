@@ -101,12 +101,16 @@ pub async fn interrupted() {
     });
 }
 
-/// Ctrl-C and, on Unix, SIGTERM.
+/// Ctrl-C and, on Unix, SIGTERM; on Windows, Ctrl-Break too.
 struct StopSignals {
     #[cfg(unix)]
     interrupt: Option<tokio::signal::unix::Signal>,
     #[cfg(unix)]
     terminate: Option<tokio::signal::unix::Signal>,
+    #[cfg(windows)]
+    interrupt: Option<tokio::signal::windows::CtrlC>,
+    #[cfg(windows)]
+    terminate: Option<tokio::signal::windows::CtrlBreak>,
 }
 
 impl StopSignals {
@@ -121,9 +125,14 @@ impl StopSignals {
                 terminate: signal(SignalKind::terminate()).ok(),
             }
         }
-        #[cfg(not(unix))]
+        // Listening from here on, as on Unix: a Ctrl-C before the first
+        // `next` is kept for it, not the end of the process.
+        #[cfg(windows)]
         {
-            StopSignals {}
+            StopSignals {
+                interrupt: tokio::signal::windows::ctrl_c().ok(),
+                terminate: tokio::signal::windows::ctrl_break().ok(),
+            }
         }
     }
 
@@ -146,9 +155,31 @@ impl StopSignals {
                 () = on(self.terminate.as_mut()) => {}
             }
         }
-        #[cfg(not(unix))]
+        #[cfg(windows)]
         {
-            let _ = tokio::signal::ctrl_c().await;
+            async fn on_ctrl_c(signal: Option<&mut tokio::signal::windows::CtrlC>) {
+                let received = match signal {
+                    Some(signal) => signal.recv().await.is_some(),
+                    None => false,
+                };
+                // `None` only when the runtime is going away: not a signal.
+                if !received {
+                    std::future::pending::<()>().await;
+                }
+            }
+            async fn on_ctrl_break(signal: Option<&mut tokio::signal::windows::CtrlBreak>) {
+                let received = match signal {
+                    Some(signal) => signal.recv().await.is_some(),
+                    None => false,
+                };
+                if !received {
+                    std::future::pending::<()>().await;
+                }
+            }
+            tokio::select! {
+                () = on_ctrl_c(self.interrupt.as_mut()) => {}
+                () = on_ctrl_break(self.terminate.as_mut()) => {}
+            }
         }
     }
 }
