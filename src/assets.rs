@@ -64,6 +64,42 @@ impl FromStr for RoleSelector {
     }
 }
 
+impl RoleSelector {
+    /// The table's name this one is likely a slip for (`modle`: `model`),
+    /// when it is not one of the table's names itself. Such a name may still
+    /// be an open-ended output's, known only once the task succeeds; a shell
+    /// says so before the wait, rather than after it.
+    pub fn likely_meant(&self) -> Option<&'static str> {
+        if Self::names().any(|name| name == self.0) {
+            return None;
+        }
+        Self::names()
+            .map(|name| (edits(name, &self.0), name))
+            .filter(|(distance, _)| *distance <= 2)
+            .min()
+            .map(|(_, name)| name)
+    }
+}
+
+/// How many single-character edits (insert, delete, replace) turn `a`
+/// into `b`: Levenshtein's distance, over bytes (names are ASCII).
+fn edits(a: &str, b: &str) -> usize {
+    let b = b.as_bytes();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.bytes().enumerate() {
+        let mut diagonal = row[0];
+        row[0] = i + 1;
+        for (j, &cb) in b.iter().enumerate() {
+            let above = row[j + 1];
+            row[j + 1] = (diagonal + usize::from(ca != cb))
+                .min(above + 1)
+                .min(row[j] + 1);
+            diagonal = above;
+        }
+    }
+    row[b.len()]
+}
+
 impl fmt::Display for RoleSelector {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(&self.0)
@@ -582,5 +618,26 @@ mod tests {
             "application/octet-stream"
         );
         assert_eq!(media_type("bin", None), "application/octet-stream");
+    }
+
+    #[test]
+    fn a_slip_of_a_table_name_is_told_and_other_names_are_not() {
+        let meant = |text: &str| text.parse::<RoleSelector>().expect("a name").likely_meant();
+        let cases = [
+            ("modle", Some("model")),
+            ("mdel", Some("model")),
+            ("multiveiw", Some("multiview")),
+            ("pbr_modle", Some("pbr_model")),
+            ("model", None),
+            ("multiview", None),
+            ("thumbnail", None),
+            ("model_1", Some("model")),
+            ("textures_albedo", None),
+        ];
+        for (text, expected) in cases {
+            assert_eq!(meant(text), expected, "{text}");
+        }
+        assert_eq!(edits("kitten", "sitting"), 3);
+        assert_eq!(edits("", "abc"), 3);
     }
 }

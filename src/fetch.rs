@@ -430,12 +430,24 @@ fn finishing(
 }
 
 /// The folder must be one, or not exist yet: a file in the way (at the
-/// path or above it) is a usage error, found before waiting for the task.
+/// path or above it), or a folder this process may not write in (the
+/// folder, or the nearest above it that exists), is a usage error, found
+/// before waiting for the task.
 /// `batch` and `listen` check their OUT_ROOT with it too, before any request.
 pub(crate) fn check_folder(dir: &Path) -> Result<()> {
     for path in dir.ancestors().filter(|p| !p.as_os_str().is_empty()) {
         match std::fs::metadata(path) {
-            Ok(meta) if meta.is_dir() => return Ok(()),
+            // The folder, or the nearest one above it that exists (where it
+            // would be made): one this run may write in.
+            Ok(meta) if meta.is_dir() => {
+                return crate::folder::may_write_in(path).map_err(|cause| {
+                    Error::Usage(format!(
+                        "{} is not writable ({}: {cause}): choose another folder or fix its permissions",
+                        dir.display(),
+                        path.display()
+                    ))
+                });
+            }
             Ok(_) if path == dir => {
                 return Err(Error::Usage(format!(
                     "{} is a file, not a folder: give a folder for the outputs (it is created if missing)",

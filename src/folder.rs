@@ -277,6 +277,14 @@ impl Folder {
 /// many open files, a full disk or quota.
 pub(crate) const PASSING_OS_ERRORS: &[i32] = sys::PASSING_OS_ERRORS;
 
+/// Whether this process may create files in the folder at `path`: asked of
+/// the system before a run waits for its task, so a folder it cannot write
+/// is said at once, not after the wait. (Windows answers at the first
+/// write: its folders' read-only flag means nothing.)
+pub(crate) fn may_write_in(path: &Path) -> io::Result<()> {
+    sys::may_write_in(path)
+}
+
 /// Reads exactly `buffer.len()` bytes of `file` from offset `at`. On Unix
 /// the file's own offset does not move; on Windows it does, so a caller
 /// that goes on with the file's offset seeks first.
@@ -286,7 +294,6 @@ pub(crate) fn read_exact_at(file: &File, buffer: &mut [u8], at: u64) -> io::Resu
 
 /// Writes all of `buffer` into `file` at offset `at` (the file's offset, as
 /// for [`read_exact_at`], moves on Windows only).
-#[allow(dead_code)] // the transfer's positional writes use it
 pub(crate) fn write_all_at(file: &File, buffer: &[u8], at: u64) -> io::Result<()> {
     sys::write_all_at(file, buffer, at)
 }

@@ -178,6 +178,14 @@ pub(super) fn sync(dir: &File) -> io::Result<()> {
     }
 }
 
+pub(super) fn may_write_in(path: &Path) -> io::Result<()> {
+    rustix::fs::access(
+        path,
+        rustix::fs::Access::WRITE_OK | rustix::fs::Access::EXEC_OK,
+    )
+    .map_err(io::Error::from)
+}
+
 pub(super) fn read_exact_at(file: &File, buffer: &mut [u8], at: u64) -> io::Result<()> {
     file.read_exact_at(buffer, at)
 }

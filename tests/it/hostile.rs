@@ -677,7 +677,7 @@ fn running_as_root() -> bool {
 // Unix only: file modes.
 #[cfg(unix)]
 #[test]
-fn an_unwritable_out_dir_exits_5_naming_it_with_nothing_fetched_in_vain() {
+fn an_unwritable_out_dir_exits_2_before_the_wait_naming_it_and_what_to_do() {
     let fake = FakeTripo::start(Scenario::new("v3_model_pbr_same"));
     let root = tempfile::tempdir().expect("tempdir");
     let out = root.path().join("ro");
@@ -699,14 +699,20 @@ fn an_unwritable_out_dir_exits_5_naming_it_with_nothing_fetched_in_vain() {
             .output()
             .expect("runs");
         let stderr = stderr_of(&run);
-        assert_eq!(run.status.code(), Some(5), "{}: {stderr}", dir.display());
+        assert_eq!(run.status.code(), Some(2), "{}: {stderr}", dir.display());
         assert!(
-            stderr.contains(&out.display().to_string())
-                && (stderr.contains("Read-only") || stderr.contains("ermission denied")),
-            "names the path and the cause: {stderr}"
+            stderr.contains(&format!("{} is not writable", dir.display()))
+                && stderr.contains(&out.display().to_string())
+                && (stderr.contains("Read-only") || stderr.contains("ermission denied"))
+                && stderr.contains("choose another folder or fix its permissions"),
+            "names the path, the cause and what to do: {stderr}"
         );
     }
     assert!(listing(&out).is_empty());
+    // Said before the wait: not one request, to the API or the CDN.
+    let stats = fake.stats();
+    assert!(stats.api_requests.is_empty(), "{:?}", stats.api_requests);
+    assert!(stats.cdn_requests.is_empty());
 }
 
 #[test]

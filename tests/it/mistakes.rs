@@ -248,3 +248,23 @@ fn the_man_page_describes_its_commands_in_place_and_completion_offers_outputs() 
         "--only completes output names: {only}"
     );
 }
+
+/// `--only modle` is said before the wait, with the name likely meant; the
+/// run goes on (it may be an open-ended output's name), and a task without
+/// it ends with exit 2.
+#[test]
+fn a_slip_in_an_only_name_is_said_before_the_wait() {
+    let fake = FakeTripo::start(Scenario::new("v3_model_pbr_same"));
+    let out = tempfile::tempdir().expect("tempdir");
+    let run = common::fetch_into(&fake, &fake.v3_base(), out.path())
+        .args(["--only", "modle"])
+        .output()
+        .expect("runs");
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert_eq!(run.status.code(), Some(2), "{stderr}");
+    let note = stderr
+        .find("--only modle is not one of the table's names (did you mean model?)")
+        .expect("the note");
+    let error = stderr.find("error:").expect("the error");
+    assert!(note < error, "the note comes first: {stderr}");
+}

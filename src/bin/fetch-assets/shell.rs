@@ -4,7 +4,7 @@
 
 use std::io::Write;
 
-use fetch_assets::{Client, Error, FetchOptions, Setting, Wording};
+use fetch_assets::{Client, Error, FetchOptions, RoleSelector, Setting, Wording};
 
 use crate::args::{ApiArgs, TaskOptions, TransferArgs};
 
@@ -35,6 +35,23 @@ impl Wording for Flags {
 
     fn first_fetch(&self) -> &'static str {
         "fetch-assets <TASK_ID> <OUT_DIR>"
+    }
+}
+
+/// Before any wait: a `--only` name that is likely a slip of a table name
+/// (`modle`) is said at once. It may still be an open-ended output's name,
+/// so the run goes on; if the task has no such output, it ends with exit 2.
+pub fn note_likely_slips(only: &[RoleSelector], quiet: bool) {
+    if quiet {
+        return;
+    }
+    for selector in only {
+        if let Some(meant) = selector.likely_meant() {
+            let _ = writeln!(
+                std::io::stderr(),
+                "fetch-assets: note: --only {selector} is not one of the table's names (did you mean {meant}?); it is fetched only if the task has an open-ended output of that name"
+            );
+        }
     }
 }
 

@@ -20,6 +20,7 @@ pub async fn run(args: BatchArgs) -> Result<ExitCode, Error> {
     let ids = task_ids(&args.task_ids, args.from.as_deref())?;
     let (quiet, verbose, json) = (args.options.quiet, args.options.verbose, args.options.json);
     let client = shell::client(args.api, false, quiet)?;
+    shell::note_likely_slips(&args.options.only, quiet);
     let display = BatchDisplay::new(Mode::choose(quiet, verbose), &ids);
     let options = shell::fetch_options(&args.options).observer(display.clone());
 

@@ -16,6 +16,7 @@ pub async fn run(args: FetchArgs) -> Result<ExitCode, Error> {
     };
     let args_options = args.options;
     let client = shell::client(args.api, false, args_options.quiet)?;
+    shell::note_likely_slips(&args_options.only, args_options.quiet);
     let display = Display::new(Mode::choose(args_options.quiet, args_options.verbose));
     let options = shell::fetch_options(&args_options).observer(display.clone());
 
