@@ -86,6 +86,11 @@ pub enum Event {
         file: Arc<str>,
         /// How many bytes arrived since the last such event.
         bytes: u64,
+        /// How many bytes of the file are here now, kept ones included: an
+        /// observer needs no map of its own to draw a bar.
+        received: u64,
+        /// The file's size, when the CDN announced it.
+        size: Option<u64>,
     },
     /// A transfer failed in a way worth retrying; it goes on after `delay`.
     TransferRetry {

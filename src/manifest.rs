@@ -262,12 +262,14 @@ fn write_atomically(folder: &Arc<Folder>, name: &str, content: &[u8]) -> Result<
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::output_role::View;
     use sha2::{Digest, Sha256};
 
-    fn entry(path: &str, content: &[u8]) -> FileEntry {
+    /// A model's entry for `content` under `path` (for this file's tests
+    /// and `verify`'s).
+    pub(crate) fn entry(path: &str, content: &[u8]) -> FileEntry {
         FileEntry {
             role: OutputRole::Model,
             path: path.into(),
@@ -279,7 +281,8 @@ mod tests {
         }
     }
 
-    fn open(dir: &tempfile::TempDir) -> Arc<Folder> {
+    /// The temporary folder, held open as a run holds its folder.
+    pub(crate) fn open(dir: &tempfile::TempDir) -> Arc<Folder> {
         Arc::new(Folder::open(dir.path()).expect("open"))
     }
 

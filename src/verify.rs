@@ -131,26 +131,8 @@ pub(crate) fn sha256_of(mut file: impl Read) -> std::io::Result<String> {
 
 #[cfg(test)]
 mod tests {
-    use std::sync::Arc;
-
     use super::*;
-    use crate::output_role::OutputRole;
-
-    fn entry(path: &str, content: &[u8]) -> FileEntry {
-        FileEntry {
-            role: OutputRole::Model,
-            path: path.into(),
-            size: content.len() as u64,
-            sha256: format!("{:x}", Sha256::digest(content)),
-            media_type: "model/gltf-binary".into(),
-            source: "https://cdn.example/model.glb".into(),
-            aliases: vec![],
-        }
-    }
-
-    fn open(dir: &tempfile::TempDir) -> Arc<Folder> {
-        Arc::new(Folder::open(dir.path()).expect("open"))
-    }
+    use crate::manifest::tests::{entry, open};
 
     #[test]
     fn checks_each_way_a_file_can_differ() {

@@ -12,9 +12,10 @@ class Event:
     ``folder_not_locked``, ``request``, ``task_polled``, ``api_retry``,
     ``planned``, ``kept``, ``transfer_started``, ``transfer_progress``,
     ``transfer_retry``, ``transfer_restarted``, ``link_expired``,
-    ``links_refreshed``, ``file_complete``, ``file_done``,
+    ``links_refreshed``, ``connections``, ``file_complete``, ``file_done``,
     ``manifest_written``. Its fields are attributes (``event.status``,
-    ``event.bytes``, ...); ``event.file`` is the file's name in the folder
+    ``event.bytes``; a ``transfer_progress`` also has ``received``, the
+    bytes of the file so far, and ``size``, when announced; ...); ``event.file`` is the file's name in the folder
     (``model.glb``) for an event about one file, and ``event.stem`` its name
     without extension. Durations are seconds. ``task_id`` names the task in
     a ``fetch_many`` run, and is None for a single fetch.

@@ -397,9 +397,16 @@ impl Names {
             Event::TransferStarted { file, size, offset } => {
                 ("transfer_started", json!({"size": size, "offset": offset})).with_file(names, file)
             }
-            Event::TransferProgress { file, bytes } => {
-                ("transfer_progress", json!({ "bytes": bytes })).with_file(names, file)
-            }
+            Event::TransferProgress {
+                file,
+                bytes,
+                received,
+                size,
+            } => (
+                "transfer_progress",
+                json!({ "bytes": bytes, "received": received, "size": size }),
+            )
+                .with_file(names, file),
             Event::TransferRetry {
                 file,
                 retry,
@@ -441,6 +448,9 @@ impl Names {
                     json!({"path": path, "size": size, "sha256": sha256}),
                 )
                     .with_file(names, file)
+            }
+            Event::Connections { file, connections } => {
+                ("connections", json!({ "connections": connections })).with_file(names, file)
             }
             Event::ManifestWritten { path } => (
                 "manifest_written",

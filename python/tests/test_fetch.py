@@ -69,6 +69,8 @@ def test_a_whole_task_arrives_with_its_manifest_and_every_event(fake, tmp_path: 
     assert retried.file == "model.glb" and retried.resume_from > 0 and retried.delay >= 0
     progress = sum(e.bytes for e in events if e.kind == "transfer_progress" and e.file == "model.glb")
     assert progress >= model.size
+    last = [e for e in events if e.kind == "transfer_progress" and e.file == "model.glb"][-1]
+    assert last.received == model.size and last.size == model.size, "a bar needs no map of its own"
     assert all(e.task_id is None for e in events)
     written = events[-1]
     assert Path(written.path) == out / "manifest.json"

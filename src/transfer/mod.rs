@@ -860,6 +860,8 @@ async fn stream(
             ctx.observer.event(&Event::TransferProgress {
                 file: name.clone(),
                 bytes,
+                received,
+                size: total,
             });
         },
     )

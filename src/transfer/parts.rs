@@ -537,7 +537,7 @@ async fn flush(shared: &Shared<'_>, buffer: &mut BytesMut, at: &mut u64) -> Resu
         .map_err(Cut::Write)?;
     *at += len;
     buffer.reserve(BUFFER);
-    let checkpoint = {
+    let (checkpoint, written) = {
         let mut board = shared.board();
         parts_plan::add(
             &mut board.have,
@@ -555,11 +555,13 @@ async fn flush(shared: &Shared<'_>, buffer: &mut BytesMut, at: &mut u64) -> Resu
         if due {
             board.since_checkpoint = 0;
         }
-        due.then(|| board.have.clone())
+        (due.then(|| board.have.clone()), written)
     };
     shared.ctx.observer.event(&Event::TransferProgress {
         file: shared.name.clone(),
         bytes: len,
+        received: written,
+        size: Some(shared.total),
     });
     if let Some(have) = checkpoint {
         checkpoint_now(shared, have).await.map_err(Cut::Write)?;

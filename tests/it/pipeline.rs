@@ -451,3 +451,46 @@ async fn dropping_the_fetch_leaves_nothing_under_a_final_name() {
     // `fetch` is dropped here, mid-transfer: what arrived stays staged.
     assert_eq!(listing(out.path()), [".fetch-assets"]);
 }
+
+/// An observer draws a file's bar from the progress event alone: it carries
+/// the bytes so far and the size, and ends at the file's length.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn progress_events_carry_what_arrived_so_far_and_the_size() {
+    let fake = FakeTripo::start(Scenario::new("v3_model_pbr_same"));
+    let out = tempfile::tempdir().expect("tempdir");
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let log = seen.clone();
+    let options = FetchOptions::default().observer(move |event: &Event| {
+        if let Event::TransferProgress {
+            file,
+            bytes,
+            received,
+            size,
+            ..
+        } = event
+        {
+            log.lock()
+                .expect("log")
+                .push((file.to_string(), *bytes, *received, *size));
+        }
+    });
+    let manifest = client(&fake)
+        .fetch(fake.task_id(), out.path(), &options)
+        .await
+        .expect("fetch");
+    let seen = seen.lock().expect("log").clone();
+    let model = manifest
+        .files
+        .iter()
+        .find(|f| f.path == "model.glb")
+        .expect("the model");
+    let of_model: Vec<_> = seen.iter().filter(|(file, ..)| file == "model").collect();
+    assert!(!of_model.is_empty());
+    let mut sum = 0;
+    for (_, bytes, received, size) in &of_model {
+        sum += bytes;
+        assert_eq!(*received, sum, "received is the running total");
+        assert_eq!(*size, Some(model.size));
+    }
+    assert_eq!(sum, model.size, "it ends at the file's length");
+}

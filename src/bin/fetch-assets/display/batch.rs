@@ -212,7 +212,7 @@ impl BatchDisplay {
                     active.draw();
                 }
             }
-            Event::TransferProgress { file, bytes } => {
+            Event::TransferProgress { file, bytes, .. } => {
                 let tally = &mut *self.tally();
                 progress = tally.active.get_mut(task_id).and_then(|active| {
                     active.files.entry(file.clone()).or_default().1 += bytes;

@@ -339,7 +339,7 @@ impl Observer for Display {
             Event::TransferStarted { file, size, offset } => {
                 self.transfer_started(file, *size, *offset);
             }
-            Event::TransferProgress { file, bytes } => self.transfer_progress(file, *bytes),
+            Event::TransferProgress { file, bytes, .. } => self.transfer_progress(file, *bytes),
             Event::FileComplete { file, .. } => self.file_complete(file),
             _ => {}
         }

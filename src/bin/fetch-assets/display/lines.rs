@@ -904,6 +904,8 @@ mod tests {
                 Event::TransferProgress {
                     file: file("model"),
                     bytes: 10,
+                    received: 10,
+                    size: None,
                 },
                 fetch,
                 Verbose,
