@@ -70,7 +70,17 @@ impl VerifyReport {
 pub async fn verify(dir: impl AsRef<Path>) -> Result<VerifyReport> {
     let dir = dir.as_ref().to_owned();
     tokio::task::spawn_blocking(move || {
-        let folder = Folder::open(&dir).map_err(|e| Error::io("open the folder", &dir, e))?;
+        let folder = match Folder::open(&dir) {
+            Ok(folder) => folder,
+            // No folder: nothing was ever committed there, as for an empty one.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(Error::NoManifest {
+                    dir,
+                    unfinished: false,
+                });
+            }
+            Err(e) => return Err(Error::io("open the folder", &dir, e)),
+        };
         if let Ok(None) = folder.kind_of(MANIFEST_FILE) {
             let staging = folder.kind_of(staging::STAGING_DIR);
             return Err(Error::NoManifest {

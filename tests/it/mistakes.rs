@@ -183,13 +183,18 @@ fn concurrency_zero_says_what_to_give() {
 #[test]
 fn verify_on_a_folder_with_nothing_committed_says_what_to_run() {
     let empty = tempfile::tempdir().expect("tempdir");
-    let stderr = failure(&mut verify(empty.path()), 1);
-    assert!(
-        stderr.contains("no manifest.json in")
-            && stderr.contains("fetch a task into it first")
-            && !stderr.contains("entity not found"),
-        "{stderr}"
-    );
+    let missing = empty.path().join("not-there");
+    for dir in [empty.path(), missing.as_path()] {
+        let stderr = failure(&mut verify(dir), 1);
+        assert!(
+            stderr.contains("no manifest.json in")
+                && stderr.contains("fetch a task into it first: fetch-assets <TASK_ID> <OUT_DIR>")
+                && !stderr.contains("entity not found")
+                && !stderr.contains("os error"),
+            "{}: {stderr}",
+            dir.display()
+        );
+    }
 }
 
 #[test]
