@@ -155,50 +155,23 @@ impl StopSignals {
 
     /// The next signal.
     async fn next(&mut self) {
-        #[cfg(unix)]
-        {
-            async fn on(signal: Option<&mut tokio::signal::unix::Signal>) {
-                let received = match signal {
-                    Some(signal) => signal.recv().await.is_some(),
-                    None => false,
-                };
-                // `None` only when the runtime is going away: not a signal.
-                if !received {
-                    std::future::pending::<()>().await;
-                }
-            }
-            tokio::select! {
-                () = on(self.interrupt.as_mut()) => {}
-                () = on(self.terminate.as_mut()) => {}
-            }
-        }
-        #[cfg(windows)]
-        {
-            async fn on_ctrl_c(signal: Option<&mut tokio::signal::windows::CtrlC>) {
-                let received = match signal {
-                    Some(signal) => signal.recv().await.is_some(),
-                    None => false,
-                };
-                // `None` only when the runtime is going away: not a signal.
-                if !received {
-                    std::future::pending::<()>().await;
-                }
-            }
-            async fn on_ctrl_break(signal: Option<&mut tokio::signal::windows::CtrlBreak>) {
-                let received = match signal {
-                    Some(signal) => signal.recv().await.is_some(),
-                    None => false,
-                };
-                if !received {
-                    std::future::pending::<()>().await;
-                }
-            }
-            tokio::select! {
-                () = on_ctrl_c(self.interrupt.as_mut()) => {}
-                () = on_ctrl_break(self.terminate.as_mut()) => {}
-            }
+        tokio::select! {
+            () = fired(self.interrupt.as_mut().map(|s| s.recv())) => {}
+            () = fired(self.terminate.as_mut().map(|s| s.recv())) => {}
         }
     }
+}
+
+/// Resolves when one listener's signal arrives. A listener that could not
+/// be set up never fires, and neither does one that answers `None` (only
+/// when the runtime is going away: not a signal).
+async fn fired(next: Option<impl Future<Output = Option<()>>>) {
+    if let Some(next) = next
+        && next.await.is_some()
+    {
+        return;
+    }
+    std::future::pending::<()>().await;
 }
 
 /// Under a file-size limit (`ulimit -f`), a write past it raises SIGXFSZ,
